@@ -1,0 +1,305 @@
+"""The engine: ``apply`` runs a primitive and links its output into the graph;
+``backward`` walks that graph in reverse topological order, iteratively.
+
+A graph node is the output Tensor itself: it holds the primitive (``_op``), the input
+tensors (``_inputs``) and the row's keyword arguments (``_kwargs``).  Leaves have
+``_op is None``.  Every VJP it needs sits in ``ops.py``.
+
+Semantics worth knowing (as PyTorch, except where said):
+
+* Gradients accumulate into leaves' ``.grad``; ``zero_grad`` (or ``t.grad = None``) clears them.
+* The graph is kept after ``backward()`` (the renderer paints gradients onto it), so a
+  second ``backward()`` over the same graph runs again and *adds* the same gradients a
+  second time, like PyTorch with ``retain_graph=True``.
+* In-place updates (``Tensor.add_``/``copy_``/``zero_``) bump a version counter; a
+  backward pass that reaches an op whose input was modified after the op ran raises
+  instead of returning wrong gradients.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .ops import Primitive, unbroadcast
+
+# Engine state, read on every op: plain module globals, the cheapest lookup Python has.
+_grad_enabled = True
+_tape: Any = None                 # the active tracing.Tape, or None
+_anomaly = False
+_scope_path = ""                  # "lstm/l0/fwd/t3": kept joined so an op pays one read
+_inplace_clock = 0                # bumped by every in-place update
+
+Tensor: Any = None                # the class, set by tensor.py (it calls apply; apply builds it)
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class GradientError(RuntimeError):
+    """A backward pass that cannot give correct gradients."""
+
+
+class AnomalyError(FloatingPointError):
+    """Raised under ``detect_anomaly()`` at the first NaN/Inf value or gradient."""
+
+
+def apply(op: Primitive, inputs: tuple, kwargs: dict | None = None) -> Any:
+    """Run ``op`` forward on the inputs' arrays; record a graph node if any input needs a gradient."""
+    args = [t.data for t in inputs]
+    try:
+        data = op.forward(*args, **kwargs) if kwargs else op.forward(*args)
+    except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as err:
+        raise _op_error(op, args, kwargs, err) from err
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out._version = 0
+    out._scope = _scope_path
+    needs_grad = False
+    if _grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                needs_grad = True
+                break
+    if needs_grad:
+        out.requires_grad = True
+        out._op = op
+        out._inputs = inputs
+        out._kwargs = kwargs
+        out._stamp = _inplace_clock
+    else:
+        out.requires_grad = False
+        out._op = None
+        out._inputs = ()
+        out._kwargs = None
+        out._stamp = 0
+    if _tape is not None:
+        _tape._record(op.name, inputs, out, kwargs, _scope_path)
+    if _anomaly:
+        out._origin = _user_source_line()
+        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+            raise AnomalyError(f"{op.name} produced NaN/Inf in its output (shape {data.shape}) "
+                               f"at scope '{_scope_path or '<top>'}', created at {out._origin}")
+    return out
+
+
+def _op_error(op: Primitive, args: list, kwargs: dict | None, err: Exception) -> Exception:
+    message = None
+    if op.explain is not None:
+        try:
+            message = op.explain(*args, **(kwargs or {}))
+        except Exception:  # an explainer must never hide the real error
+            message = None
+    if message is None:
+        shapes = ", ".join(f"{np.shape(a)} {getattr(a, 'dtype', type(a).__name__)}" for a in args)
+        message = f"{op.name}: invalid inputs of shapes/dtypes {shapes}"
+    if isinstance(err, IndexError) and not isinstance(err, ValueError):
+        return IndexError(f"{message} ({err})")
+    if isinstance(err, TypeError):
+        return TypeError(f"{message} ({err})")
+    return ValueError(f"{message} ({err})")
+
+
+def _user_source_line() -> str:
+    """The first stack frame outside minigrad: where the user's code created this tensor."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def topological_order(root: Any) -> list:
+    """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
+
+    Iterative depth-first search, so a chain of 10,000 timesteps needs no recursion.
+    """
+    order = []
+    visited = {id(root)}
+    stack = [(root, iter(root._inputs))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if child.requires_grad and id(child) not in visited:
+                visited.add(id(child))
+                stack.append((child, iter(child._inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def backward(root: Any, grad: Any = None) -> None:
+    """Reverse-mode sweep from ``root``: accumulate d(root)/d(leaf) into every leaf's ``.grad``."""
+    if not root.requires_grad:
+        raise GradientError("backward: this tensor does not require grad and has no graph "
+                            "(create inputs with requires_grad=True, outside no_grad())")
+    if grad is None:
+        if root.data.size != 1:
+            raise GradientError(f"backward: grad can be implied only for a scalar output, got shape "
+                                f"{root.shape}; pass grad= of that shape")
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise GradientError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
+
+    order = topological_order(root)
+    grads = {id(root): grad}
+    owned = set()              # ids of buffers this sweep allocated, safe to add into in place
+    gc_was_enabled = gc.isenabled()
+    gc.disable()               # the graph holds no cycles; the collector would only rescan it
+    try:
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._hooks:
+                for hook in node._hooks:
+                    replaced = hook(g)
+                    if replaced is not None:
+                        g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+                owned.discard(id(node))
+            if _anomaly and g.dtype.kind in "fc" and not np.isfinite(g).all():
+                raise AnomalyError(f"backward: the gradient flowing into the output of "
+                                   f"{node._op.name if node._op else 'a leaf'} holds NaN/Inf "
+                                   f"at scope '{node._scope or '<top>'}', created at {node._origin}")
+            op = node._op
+            if op is None or node._retain:
+                own = id(node) in owned
+                if node.grad is None:
+                    node.grad = g if own else g.copy()
+                else:
+                    node.grad += g
+                if op is None:
+                    continue
+            if node._stamp != _inplace_clock:
+                _check_versions(node)
+            inputs = node._inputs
+            args = [t.data for t in inputs]
+            kwargs = node._kwargs or {}
+            vjps = op.vjps
+            out = node.data
+            for i, parent in enumerate(inputs):
+                if not parent.requires_grad:
+                    continue
+                key = id(parent)
+                if op.accumulate:
+                    buf = grads.get(key)
+                    if buf is None:
+                        buf = np.zeros(parent.data.shape, dtype=parent.data.dtype)
+                        grads[key] = buf
+                        owned.add(key)
+                    elif key not in owned:
+                        buf = grads[key] = buf.copy()
+                        owned.add(key)
+                    vjps[i](buf, g, out, *args, **kwargs)
+                    continue
+                gi = vjps[i](g, out, *args, **kwargs)
+                pshape = parent.data.shape
+                if gi.shape != pshape:
+                    gi = unbroadcast(gi, pshape)
+                if gi.dtype != parent.data.dtype:
+                    gi = gi.astype(parent.data.dtype)
+                prev = grads.get(key)
+                if prev is None:
+                    grads[key] = gi
+                elif key in owned:
+                    prev += gi
+                else:
+                    grads[key] = prev + gi
+                    owned.add(key)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _check_versions(node: Any) -> None:
+    for t in node._inputs:
+        if t._version > node._stamp:
+            raise GradientError(
+                f"backward: an input of '{node._op.name}' (shape {t.shape}, scope "
+                f"'{node._scope or '<top>'}') was modified in place after the op ran, so its "
+                "gradient would be wrong. Run backward() before updating parameters, or recompute "
+                "the forward pass.")
+
+
+def _bump_version(t: Any) -> None:
+    global _inplace_clock
+    _inplace_clock += 1
+    t._version = _inplace_clock
+
+
+# --------------------------------------------------------------------------------------
+# Modes
+# --------------------------------------------------------------------------------------
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside, ops build no graph and record no gradient links (inference, parameter updates)."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Turn graph building back on inside a ``no_grad`` block."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose output, or whose incoming gradient, holds NaN or Inf.
+
+    The error names the op, its scope (so the layer and timestep) and the line of user
+    code that created it. Costs one finiteness check per op and per gradient: debug only.
+    """
+    global _anomaly
+    previous = _anomaly
+    _anomaly = True
+    try:
+        yield
+    finally:
+        _anomaly = previous
+
+
+def _set_tape(tape: Any) -> Any:
+    global _tape
+    previous, _tape = _tape, tape
+    return previous
+
+
+def _set_scope_path(path: str) -> str:
+    global _scope_path
+    previous, _scope_path = _scope_path, path
+    return previous
+
+
+def current_scope() -> str:
+    return _scope_path
+
+
+Hook = Callable[[np.ndarray], Any]

@@ -1,0 +1,1 @@
+"""Losses and activations as functions of tensors (PyTorch names)."""

@@ -1,0 +1,318 @@
+"""The derivative table: every primitive's forward next to its vector-Jacobian product.
+
+Read it like a page of a maths book. Each row is::
+
+    name        forward (numpy in, numpy out)       gradient of each input
+
+A VJP receives the upstream gradient ``g`` (shaped like the output), the forward
+output ``out`` and the forward inputs (numpy arrays), plus the row's keyword
+arguments, and returns the gradient for its input.  A VJP may return a gradient
+that still has the *output's* broadcast shape: the engine sums it back to the
+input's shape with :func:`unbroadcast`, in one place, for every row.
+
+Rows marked ``accumulate=True`` (``getitem``) write into a gradient buffer of the
+input's full shape instead of returning a fresh array: slicing a (T, B, 4H) tensor
+T times must not cost T full-size zero arrays in the backward pass.
+
+Nothing here knows about Tensors, graphs or RNNs; ``autograd.apply`` runs the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+
+
+class Primitive:
+    """One row of the table: a forward function and one VJP per input."""
+
+    __slots__ = ("name", "forward", "vjps", "accumulate", "explain")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Array],
+        vjps: Any,
+        accumulate: bool = False,
+        explain: Callable[..., str] | None = None,
+    ) -> None:
+        self.name = name
+        self.forward = forward
+        self.vjps = vjps
+        self.accumulate = accumulate
+        # Called only when the forward raised: turns numpy's message into one that
+        # names the op, the shapes and what was expected (zero cost on the happy path).
+        self.explain = explain
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+class _Variadic:
+    """VJPs for a row with any number of inputs: ``vjps[i]`` is ``vjp(i, ...)``."""
+
+    __slots__ = ("vjp",)
+
+    def __init__(self, vjp: Callable[..., Array]) -> None:
+        self.vjp = vjp
+
+    def __getitem__(self, i: int) -> Callable[..., Array]:
+        vjp = self.vjp
+        return lambda g, out, *args, **kw: vjp(i, g, out, *args, **kw)
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def defvjp(name: str, forward: Callable[..., Array], *vjps: Callable[..., Array] | None,
+           accumulate: bool = False, explain: Callable[..., str] | None = None) -> Primitive:
+    """Register a primitive with one VJP per positional input (``None``: not differentiable)."""
+    prim = Primitive(name, forward, vjps, accumulate, explain)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+def defvjp_variadic(name: str, forward: Callable[..., Array], vjp: Callable[..., Array],
+                    explain: Callable[..., str] | None = None) -> Primitive:
+    """Register a primitive over a list of inputs; ``vjp(i, g, out, *xs)`` is input i's gradient."""
+    prim = Primitive(name, forward, _Variadic(vjp), False, explain)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+# --------------------------------------------------------------------------------------
+# Helpers the rows share
+# --------------------------------------------------------------------------------------
+
+def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
+    """Sum ``grad`` back to ``shape``: the adjoint of numpy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _expand_reduced(g: Array, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Array:
+    """Give a reduction's gradient back the reduced axes so it broadcasts against x."""
+    if axis is None or keepdims:
+        return g if g.ndim == len(shape) else g.reshape((1,) * len(shape))
+    return np.expand_dims(g, axis)
+
+
+def _reduced_size(shape: tuple[int, ...], axis: Any) -> int:
+    if axis is None:
+        return int(np.prod(shape))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def _shapes(*xs: Any) -> str:
+    return " and ".join(str(np.shape(x)) for x in xs)
+
+
+def _explain_broadcast(name: str) -> Callable[..., str]:
+    def explain(*xs: Any, **kw: Any) -> str:
+        return (f"{name}: shapes {_shapes(*xs)} cannot be broadcast together "
+                "(numpy broadcasting: trailing axes must be equal or 1)")
+    return explain
+
+
+def _explain_matmul(a: Array, b: Array) -> str:
+    if a.ndim == 0 or b.ndim == 0:
+        return f"matmul: needs at least 1-d operands, got shapes {_shapes(a, b)}"
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        return f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} != {k_b}"
+    return f"matmul: batch axes of shapes {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+
+
+def _explain_axis(name: str) -> Callable[..., str]:
+    def explain(x: Array, axis: Any = None, **kw: Any) -> str:
+        return f"{name}: axis {axis} is out of range for a tensor of shape {np.shape(x)} (ndim {np.ndim(x)})"
+    return explain
+
+
+def _matmul(a: Array, b: Array) -> Array:
+    # np.dot beats np.matmul on 2-d operands, outer products above all (issue 7, fact 1).
+    if a.ndim == 2 and b.ndim == 2:
+        return np.dot(a, b)
+    return np.matmul(a, b)
+
+
+def _matmul_vjp_a(g: Array, out: Array, a: Array, b: Array) -> Array:
+    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
+        return np.multiply.outer(g, b) if a.ndim == 1 or g.ndim == 0 else g[..., None] * b
+    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
+        return np.matmul(b, g[..., None])[..., 0]
+    if g.ndim == 2 and b.ndim == 2:
+        return np.dot(g, b.T)
+    return np.matmul(g, np.swapaxes(b, -1, -2))
+
+
+def _matmul_vjp_b(g: Array, out: Array, a: Array, b: Array) -> Array:
+    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
+        return np.multiply.outer(a, g) if b.ndim == 1 else a[:, None] * g[..., None, :]
+    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
+        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
+    if a.ndim == 2 and g.ndim == 2:
+        return np.dot(a.T, g)
+    return np.matmul(np.swapaxes(a, -1, -2), g)
+
+
+def _max_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:
+    # Ties share the gradient equally (the subgradient PyTorch's amax uses).
+    out = _expand_reduced(out, x.shape, axis, keepdims)
+    mask = x == out
+    return _expand_reduced(g, x.shape, axis, keepdims) * mask / mask.sum(axis=axis, keepdims=True)
+
+
+def _getitem_vjp(buf: Array, g: Array, out: Array, x: Array, index: Any) -> None:
+    if _is_basic_index(index):
+        buf[index] += g                   # a view: no index repeats
+    else:
+        np.add.at(buf, index, g)          # repeated integer indices accumulate
+
+
+def _is_basic_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+
+
+def _explain_getitem(x: Array, index: Any) -> str:
+    return f"getitem: index {index!r} is invalid for a tensor of shape {np.shape(x)}"
+
+
+def _concat_vjp(i: int, g: Array, out: Array, *xs: Array, axis: int = 0) -> Array:
+    start = 0
+    for x in xs[:i]:
+        start += x.shape[axis]
+    return g[(slice(None),) * (axis % g.ndim) + (slice(start, start + xs[i].shape[axis]),)]
+
+
+def _explain_concat(*xs: Array, axis: int = 0) -> str:
+    return (f"concat: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be joined "
+            f"along axis {axis}: every other axis must match")
+
+
+def _stack_vjp(i: int, g: Array, out: Array, *xs: Array, axis: int = 0) -> Array:
+    return np.take(g, i, axis=axis)
+
+
+def _explain_stack(*xs: Array, axis: int = 0) -> str:
+    return (f"stack: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be stacked "
+            f"along axis {axis}: all shapes must be equal")
+
+
+def _log_softmax(x: Array, axis: int = -1) -> Array:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _softmax(x: Array, axis: int = -1) -> Array:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _sigmoid(x: Array) -> Array:
+    # tanh form: stable for large |x| and one ufunc cheaper than 1 / (1 + exp(-x)).
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+def _inverse_axes(axes: Any, ndim: int) -> Any:
+    return None if axes is None else tuple(np.argsort(axes))
+
+
+# --------------------------------------------------------------------------------------
+# The table.      name       forward                          d input (given g, out, inputs)
+# --------------------------------------------------------------------------------------
+
+# Elementwise arithmetic (numpy broadcasting; the engine unbroadcasts every gradient).
+add = defvjp("add", np.add,
+             lambda g, out, a, b: g,
+             lambda g, out, a, b: g, explain=_explain_broadcast("add"))
+sub = defvjp("sub", np.subtract,
+             lambda g, out, a, b: g,
+             lambda g, out, a, b: -g, explain=_explain_broadcast("sub"))
+mul = defvjp("mul", np.multiply,
+             lambda g, out, a, b: g * b,
+             lambda g, out, a, b: g * a, explain=_explain_broadcast("mul"))
+div = defvjp("div", np.true_divide,
+             lambda g, out, a, b: g / b,
+             lambda g, out, a, b: -g * out / b, explain=_explain_broadcast("div"))
+neg = defvjp("neg", np.negative,
+             lambda g, out, x: -g)
+pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
+             lambda g, out, x, exponent: g * exponent * np.power(x, exponent - 1))
+
+# Linear algebra: a @ b, batched and 1-d as numpy's matmul.
+matmul = defvjp("matmul", _matmul, _matmul_vjp_a, _matmul_vjp_b, explain=_explain_matmul)
+
+# Elementwise functions.
+exp = defvjp("exp", np.exp,
+             lambda g, out, x: g * out)
+log = defvjp("log", np.log,
+             lambda g, out, x: g / x)
+tanh = defvjp("tanh", np.tanh,
+              lambda g, out, x: g * (1 - out * out))
+sigmoid = defvjp("sigmoid", _sigmoid,
+                 lambda g, out, x: g * out * (1 - out))
+relu = defvjp("relu", lambda x: np.maximum(x, 0),
+              lambda g, out, x: g * (x > 0))
+sqrt = defvjp("sqrt", np.sqrt,
+              lambda g, out, x: g / (2 * out))
+abs_ = defvjp("abs", np.abs,
+             lambda g, out, x: g * np.sign(x))
+clip = defvjp("clip", lambda x, low, high: np.clip(x, low, high),
+              lambda g, out, x, low, high: g * ((x >= low) & (x <= high)))
+cast = defvjp("cast", lambda x, dtype: x.astype(dtype),
+              lambda g, out, x, dtype: g.astype(x.dtype))
+where = defvjp("where", np.where,
+               None,
+               lambda g, out, cond, a, b: np.where(cond, g, 0),
+               lambda g, out, cond, a, b: np.where(cond, 0, g), explain=_explain_broadcast("where"))
+
+# Reductions (axis: None, an int or a tuple, as numpy).
+sum_ = defvjp("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+             lambda g, out, x, axis=None, keepdims=False:
+                 np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims), x.shape),
+             explain=_explain_axis("sum"))
+mean = defvjp("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+              lambda g, out, x, axis=None, keepdims=False:
+                  np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims) / _reduced_size(x.shape, axis),
+                                  x.shape),
+              explain=_explain_axis("mean"))
+max_ = defvjp("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+             _max_vjp, explain=_explain_axis("max"))
+
+# Normalisers, fused for stability (max-shifted) and speed; gradchecked like the rest.
+log_softmax = defvjp("log_softmax", _log_softmax,
+                     lambda g, out, x, axis=-1: g - np.exp(out) * g.sum(axis=axis, keepdims=True),
+                     explain=_explain_axis("log_softmax"))
+softmax = defvjp("softmax", _softmax,
+                 lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
+                 explain=_explain_axis("softmax"))
+
+# Shape and indexing: views forward, gradients routed back.
+reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
+                 lambda g, out, x, shape: g.reshape(x.shape),
+                 explain=lambda x, shape: f"reshape: cannot reshape a tensor of shape {x.shape} "
+                                          f"(size {x.size}) into shape {shape}")
+transpose = defvjp("transpose", lambda x, axes=None: np.transpose(x, axes),
+                   lambda g, out, x, axes=None: np.transpose(g, _inverse_axes(axes, x.ndim)),
+                   explain=lambda x, axes=None: f"transpose: axes {axes} do not fit a tensor of shape {x.shape}")
+getitem = defvjp("getitem", lambda x, index: x[index],
+                 _getitem_vjp, accumulate=True, explain=_explain_getitem)
+concat = defvjp_variadic("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
+                         _concat_vjp, explain=_explain_concat)
+stack = defvjp_variadic("stack", lambda *xs, axis=0: np.stack(xs, axis=axis),
+                        _stack_vjp, explain=_explain_stack)

@@ -1,0 +1,478 @@
+"""Tensor: a numpy array, its gradient, and the link to the op that made it.
+
+Everything here is sugar over ``autograd.apply(primitive, inputs, kwargs)``; the maths
+lives in ``ops.py``, the graph walk in ``autograd.py``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autograd, ops
+from .autograd import apply
+
+DTypeLike = Any
+
+
+def _as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndarray:
+    """Python floats, ints and lists become float32; numpy arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data, copy=copy) if copy else np.asarray(data)
+    else:
+        array = np.asarray(data)
+        if dtype is None and array.dtype.kind in "iuf":
+            array = array.astype(np.float32)
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return array
+
+
+class Tensor:
+    """An ``np.ndarray`` with reverse-mode autodiff.
+
+    ``requires_grad=True`` leaves receive ``.grad`` (an ndarray of their own shape and
+    dtype) from ``backward()``; intermediate tensors keep theirs only after ``retain_grad()``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp",
+                 "_scope", "_version", "__dict__", "__weakref__")
+
+    # Rarely set, so they live in the instance __dict__ only when used.
+    _hooks: list | None = None
+    _retain = False
+    _origin: str | None = None          # user source line, recorded under detect_anomaly()
+    _cut_from: Any = None               # weakref to the tensor this one was detached from
+    name: str | None = None             # e.g. a parameter's dotted name, for the renderer
+
+    __array_priority__ = 1000           # ndarray <op> Tensor defers to Tensor's reflected ops
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self._op = None
+        self._inputs = ()
+        self._kwargs = None
+        self._stamp = 0
+        self._scope = autograd._scope_path
+        self._version = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- metadata ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    @property
+    def op(self) -> str | None:
+        """Name of the primitive that produced this tensor (None for a leaf)."""
+        return None if self._op is None else self._op.name
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", op={self._op.name}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ---- numpy interop ----------------------------------------------------------------
+    def __array__(self, dtype: DTypeLike = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    # ---- autograd ---------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, "
+                            f"got dtype {self.data.dtype}")
+        if not requires_grad and self._op is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf: use detach() instead")
+        self.requires_grad = requires_grad
+        return self
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``; see ``autograd`` for semantics."""
+        autograd.backward(self, grad)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf after backward (e.g. every hidden state h_t)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retain = True
+        return self
+
+    def register_hook(self, hook: Callable[[np.ndarray], Any]) -> _HookHandle:
+        """``hook(grad)`` sees the gradient flowing into this tensor; a non-None return replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self, hook)
+
+    def detach(self) -> Tensor:
+        """Same data, no history: gradients stop here (truncated BPTT cuts with this)."""
+        out = Tensor(self.data)
+        if self.requires_grad:
+            out._cut_from = weakref.ref(self)
+        return out
+
+    # ---- in-place updates: the only writes into data, each bumps the version -------------
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """``data += alpha * other`` in place (optimizer steps)."""
+        other = other.data if isinstance(other, Tensor) else other
+        if alpha == 1.0:
+            self.data += other
+        else:
+            self.data += alpha * other
+        autograd._bump_version(self)
+        return self
+
+    def mul_(self, other: Any) -> Tensor:
+        self.data *= other.data if isinstance(other, Tensor) else other
+        autograd._bump_version(self)
+        return self
+
+    def copy_(self, values: Any) -> Tensor:
+        """Write ``values`` into this tensor's array, keeping its dtype and shape."""
+        values = np.asarray(values.data if isinstance(values, Tensor) else values)
+        if values.shape != self.shape:
+            raise ValueError(f"copy_: values of shape {values.shape} do not fit a tensor of shape {self.shape}")
+        self.data[...] = values
+        autograd._bump_version(self)
+        return self
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        autograd._bump_version(self)
+        return self
+
+    # ---- arithmetic -------------------------------------------------------------------
+    def _lift(self, other: Any) -> Tensor:
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float)) and self.data.dtype.kind == "f":
+            return _constant(np.array(other, dtype=self.data.dtype))
+        return _constant(np.asarray(other))
+
+    def __add__(self, other: Any) -> Tensor:
+        return apply(ops.add, (self, self._lift(other)))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return apply(ops.add, (self._lift(other), self))
+
+    def __sub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, (self, self._lift(other)))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return apply(ops.sub, (self._lift(other), self))
+
+    def __mul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, (self, self._lift(other)))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return apply(ops.mul, (self._lift(other), self))
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, (self, self._lift(other)))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return apply(ops.div, (self._lift(other), self))
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, (self, self._lift(other)))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return apply(ops.matmul, (self._lift(other), self))
+
+    def __neg__(self) -> Tensor:
+        return apply(ops.neg, (self,))
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError(f"pow: the exponent must be a Python or numpy scalar, got "
+                            f"{type(exponent).__name__} of shape {np.shape(exponent)}; "
+                            "for a tensor exponent write exp(b * log(a))")
+        return apply(ops.pow_, (self,), {"exponent": exponent})
+
+    def __rpow__(self, base: Any) -> Tensor:
+        # base ** x = exp(x * log(base)) for a positive constant base.
+        return (self * float(np.log(base))).exp()
+
+    # Comparisons give boolean tensors with no graph (masks for where()).
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor(self.data < _data(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor(self.data <= _data(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor(self.data > _data(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor(self.data >= _data(other))
+
+    # ---- elementwise functions ---------------------------------------------------------
+    def exp(self) -> Tensor:
+        return apply(ops.exp, (self,))
+
+    def log(self) -> Tensor:
+        return apply(ops.log, (self,))
+
+    def tanh(self) -> Tensor:
+        return apply(ops.tanh, (self,))
+
+    def sigmoid(self) -> Tensor:
+        return apply(ops.sigmoid, (self,))
+
+    def relu(self) -> Tensor:
+        return apply(ops.relu, (self,))
+
+    def sqrt(self) -> Tensor:
+        return apply(ops.sqrt, (self,))
+
+    def abs(self) -> Tensor:
+        return apply(ops.abs_, (self,))
+
+    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        low = -np.inf if low is None else low
+        high = np.inf if high is None else high
+        return apply(ops.clip, (self,), {"low": low, "high": high})
+
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        """A differentiable cast; the gradient comes back in this tensor's dtype."""
+        if np.dtype(dtype) == self.data.dtype:
+            return self
+        return apply(ops.cast, (self,), {"dtype": np.dtype(dtype)})
+
+    to = astype
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    # ---- reductions and normalisers ----------------------------------------------------
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return apply(ops.sum_, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return apply(ops.mean, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum values (not indices); tied maxima share the gradient equally."""
+        return apply(ops.max_, (self,), {"axis": axis, "keepdims": keepdims})
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return apply(ops.softmax, (self,), {"axis": axis})
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return apply(ops.log_softmax, (self,), {"axis": axis})
+
+    # ---- shape ------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply(ops.reshape, (self,), {"shape": shape})
+
+    view = reshape
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """No axes: reverse them (``.T``). Two axes: swap them (PyTorch's ``transpose(0, 1)``).
+        One tuple/list, or all axes: a permutation (numpy's ``transpose``)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            permutation: Any = tuple(axes[0])
+        elif len(axes) == 2:
+            permutation = list(range(self.ndim))
+            try:
+                a, b = axes
+                permutation[a], permutation[b] = permutation[b], permutation[a]
+            except IndexError:
+                raise ValueError(f"transpose: axes {axes} are out of range for a tensor of shape "
+                                 f"{self.shape}") from None
+            permutation = tuple(permutation)
+        else:
+            permutation = tuple(axes) or None
+        return apply(ops.transpose, (self,), {"axes": permutation})
+
+    def permute(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return apply(ops.transpose, (self,), {"axes": tuple(axes)})
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        return apply(ops.transpose, (self,), {"axes": None})
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return apply(ops.getitem, (self,), {"index": _normalise_index(index)})
+
+
+autograd.Tensor = Tensor  # apply() builds Tensors; the class lives here, the engine there
+
+
+class _HookHandle:
+    def __init__(self, tensor: Tensor, hook: Callable) -> None:
+        self._tensor = weakref.ref(tensor)
+        self._hook = hook
+
+    def remove(self) -> None:
+        tensor = self._tensor()
+        if tensor is not None and tensor._hooks and self._hook in tensor._hooks:
+            tensor._hooks.remove(self._hook)
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data = array
+    t.grad = None
+    t.requires_grad = False
+    t._op = None
+    t._inputs = ()
+    t._kwargs = None
+    t._stamp = 0
+    t._scope = autograd._scope_path
+    t._version = 0
+    return t
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _normalise_index(index: Any) -> Any:
+    if isinstance(index, (int, slice)) or index is None or index is Ellipsis:
+        return index
+    if isinstance(index, tuple):
+        return tuple(_normalise_index_part(p) for p in index)
+    return _normalise_index_part(index)
+
+
+def _normalise_index_part(part: Any) -> Any:
+    if isinstance(part, Tensor):
+        part = part.data
+    if isinstance(part, list):
+        part = np.asarray(part)
+    if isinstance(part, np.ndarray) and part.dtype.kind not in "iub":
+        raise TypeError(f"getitem: index arrays must hold integers or booleans, got dtype {part.dtype}")
+    return part
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (float32 for Python numbers and lists)."""
+    return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)
+
+
+def _tensors(ts: Sequence[Any], op: str) -> tuple[Tensor, ...]:
+    if isinstance(ts, Tensor) or not len(ts):
+        raise ValueError(f"{op}: expects a non-empty list of tensors, got {type(ts).__name__}")
+    return tuple(t if isinstance(t, Tensor) else Tensor(t) for t in ts)
+
+
+def concat(ts: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``)."""
+    return apply(ops.concat, _tensors(ts, "concat"), {"axis": axis})
+
+
+def stack(ts: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join equal-shaped tensors along a new axis (``np.stack``)."""
+    return apply(ops.stack, _tensors(ts, "stack"), {"axis": axis})
+
+
+def split(t: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """PyTorch's ``split``: chunks of ``split_size`` along ``axis``, or of the listed sizes.
+
+    Each chunk is a ``getitem`` slice, whose gradients land in one shared buffer.
+    """
+    if not isinstance(t, Tensor):
+        t = Tensor(t)
+    if not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"split: axis {axis} is out of range for a tensor of shape {t.shape}")
+    length = t.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, length - s) for s in range(0, length, split_size_or_sections)]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or np.sum(sizes) != length:
+            raise ValueError(f"split: sections {sizes} must be non-negative and add up to {length}, "
+                             f"the size of axis {axis} of shape {t.shape}")
+    lead = (slice(None),) * (axis % t.ndim)
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(t[lead + (slice(start, start + size),)])
+        start += size
+    return chunks
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (condition: a boolean array or tensor)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    if not isinstance(a, Tensor):
+        a = b._lift(a) if isinstance(b, Tensor) else Tensor(a)
+    if not isinstance(b, Tensor):
+        b = a._lift(b)
+    return apply(ops.where, (_constant(cond), a, b))
