@@ -1,6 +1,9 @@
 """minigrad.nn: modules, recurrent cells and layers built only from the engine's primitives."""
 
-from . import functional
+from . import functional, init, utils
+from .linear import *  # noqa: F403
 from .module import Module, ModuleList, Parameter, Sequential
+from .recurrent import *  # noqa: F403
 
-__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "functional"]
+__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "functional", "init", "utils"]
+__all__ += linear.__all__ + recurrent.__all__  # noqa: F405
