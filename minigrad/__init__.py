@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import (AnomalyError, GradientError, detect_anomaly, enable_grad, is_grad_enabled,
-                       no_grad)
+from .autograd import AnomalyError, GradientError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .random import manual_seed
@@ -40,12 +39,12 @@ def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
-def zeros(*shape: int, requires_grad: bool = False, dtype=np.float32) -> Tensor:
+def zeros(*shape: int, requires_grad: bool = False, dtype: type = np.float32) -> Tensor:
     shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
 
 
-def ones(*shape: int, requires_grad: bool = False, dtype=np.float32) -> Tensor:
+def ones(*shape: int, requires_grad: bool = False, dtype: type = np.float32) -> Tensor:
     shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
 

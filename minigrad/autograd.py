@@ -168,15 +168,15 @@ def backward(root: Any, grad: Any = None) -> None:
                     if replaced is not None:
                         g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
                 owned.discard(id(node))
-            if _anomaly and g.dtype.kind in "fc" and not np.isfinite(g).all():
-                raise AnomalyError(f"backward: the gradient flowing into the output of "
-                                   f"{node._op.name if node._op else 'a leaf'} holds NaN/Inf "
-                                   f"at scope '{node._scope or '<top>'}', created at {node._origin}")
+            if _anomaly and not np.isfinite(g).all():
+                raise AnomalyError(f"backward: the gradient reaching the output of "
+                                   f"{node._op.name if node._op else 'a leaf'} (shape {node.shape}) holds "
+                                   f"NaN/Inf at scope '{node._scope or '<top>'}', created at {node._origin}")
             op = node._op
             if op is None or node._retain:
                 own = id(node) in owned
                 if node.grad is None:
-                    node.grad = g if own else g.copy()
+                    node.grad = g if own else np.array(g)
                 else:
                     node.grad += g
                 if op is None:
@@ -204,6 +204,10 @@ def backward(root: Any, grad: Any = None) -> None:
                     vjps[i](buf, g, out, *args, **kwargs)
                     continue
                 gi = vjps[i](g, out, *args, **kwargs)
+                if _anomaly and not np.isfinite(gi).all():
+                    raise AnomalyError(f"backward: {op.name} produced a NaN/Inf gradient for its input {i} "
+                                       f"(shape {parent.shape}) at scope '{node._scope or '<top>'}', "
+                                       f"created at {node._origin}")
                 pshape = parent.data.shape
                 if gi.shape != pshape:
                     gi = unbroadcast(gi, pshape)
@@ -215,7 +219,8 @@ def backward(root: Any, grad: Any = None) -> None:
                 elif key in owned:
                     prev += gi
                 else:
-                    grads[key] = prev + gi
+                    # ufuncs on 0-d arrays return numpy scalars; an owned buffer must be an array
+                    grads[key] = np.asarray(prev + gi)
                     owned.add(key)
     finally:
         if gc_was_enabled:

@@ -1,0 +1,212 @@
+"""The backward pass: fan-out, accumulation, long chains, modes, hooks, versions, anomalies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import ops
+
+
+def f64(array, requires_grad=True) -> mg.Tensor:
+    return mg.tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)
+
+
+def test_diamond_and_fan_out():
+    a = f64([1.5, -2.0])
+    b = a + a
+    c = b * b                      # c = 4 a^2, dc/da = 8 a
+    c.sum().backward()
+    np.testing.assert_allclose(a.grad, 8 * a.data)
+
+
+def test_reused_leaf_in_many_places():
+    w = f64(0.7)
+    x = f64([1.0, 2.0, 3.0], requires_grad=False)
+    y = (w * x + w * w * x - x / w).sum()
+    y.backward()
+    np.testing.assert_allclose(w.grad, (x.data + 2 * w.data * x.data + x.data / w.data ** 2).sum())
+
+
+def test_gradients_accumulate_and_second_backward_adds_again():
+    w = f64([1.0, 2.0])
+    loss = (w * w).sum()
+    loss.backward()
+    np.testing.assert_allclose(w.grad, 2 * w.data)
+    loss.backward()                # graph is kept: the same gradient is added a second time
+    np.testing.assert_allclose(w.grad, 4 * w.data)
+    w.grad = None
+    (w * 3.0).sum().backward()
+    np.testing.assert_allclose(w.grad, [3.0, 3.0])
+
+
+def test_leaf_grads_do_not_alias_each_other():
+    a, b = f64([1.0]), f64([2.0])
+    (a + b).sum().backward()       # add's VJP hands the same array to both inputs
+    a.grad *= 10
+    np.testing.assert_allclose(b.grad, [1.0])
+
+
+def test_ten_thousand_step_chain_matches_hand_written_bptt():
+    steps = 10_000
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal(steps) * 0.5
+    w = f64(0.9)
+    h = f64(0.0, requires_grad=False)
+    for x in xs:
+        h = (h * w + float(x)).tanh()
+    h.backward()
+    # Hand-written BPTT for h_t = tanh(w h_{t-1} + x_t).
+    hs = np.zeros(steps + 1)
+    for t, x in enumerate(xs):
+        hs[t + 1] = np.tanh(0.9 * hs[t] + x)
+    dh, dw = 1.0, 0.0
+    for t in range(steps, 0, -1):
+        dpre = dh * (1 - hs[t] ** 2)
+        dw += dpre * hs[t - 1]
+        dh = dpre * 0.9
+    np.testing.assert_allclose(w.grad, dw, rtol=1e-10)
+
+
+def test_no_grad_builds_no_graph():
+    w = f64([1.0, 2.0])
+    with mg.no_grad():
+        y = (w * 2.0).tanh()
+    assert not y.requires_grad and y.is_leaf and y._inputs == ()
+    assert mg.is_grad_enabled()
+    with mg.no_grad():
+        with mg.enable_grad():
+            z = w * 2.0
+    assert z.requires_grad
+
+
+def test_retain_grad_keeps_intermediate_gradients():
+    x = f64([0.5, -1.0])
+    hidden = []
+    h = x
+    for _ in range(3):
+        h = (h * 2.0).tanh().retain_grad()
+        hidden.append(h)
+    h.sum().backward()
+    np.testing.assert_allclose(hidden[-1].grad, [1.0, 1.0])
+    expected = hidden[-1].grad * (1 - hidden[-1].data ** 2) * 2.0
+    np.testing.assert_allclose(hidden[-2].grad, expected)
+    assert (x * 1.0).grad is None
+
+
+def test_register_hook_sees_and_replaces_gradient():
+    x = f64([1.0, 2.0])
+    y = x * 3.0
+    seen = []
+    y.register_hook(lambda g: seen.append(g.copy()))
+    handle = y.register_hook(lambda g: g * 0.5)
+    y.sum().backward()
+    np.testing.assert_allclose(seen[0], [1.0, 1.0])
+    np.testing.assert_allclose(x.grad, [1.5, 1.5])
+    handle.remove()
+    x.grad = None
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0])
+
+
+def test_hook_on_leaf_sees_the_total_gradient():
+    w = f64([1.0])
+    totals = []
+    w.register_hook(lambda g: totals.append(g.copy()))
+    (w * 2.0 + w * 3.0).sum().backward()
+    np.testing.assert_allclose(totals, [[5.0]])
+
+
+def test_detach_stops_gradient():
+    w = f64([2.0])
+    h = w * 3.0
+    cut = h.detach()
+    assert not cut.requires_grad and cut._cut_from() is h
+    (cut * w).sum().backward()
+    np.testing.assert_allclose(w.grad, [6.0])     # only the direct use of w
+
+
+def test_in_place_update_after_forward_is_caught():
+    w = f64([1.0, 2.0])
+    y = (w * w).sum()
+    w.add_(np.ones(2), alpha=-0.1)
+    assert w.version > 0
+    with pytest.raises(mg.GradientError, match="modified in place"):
+        y.backward()
+    # A fresh forward after the update is fine.
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad, 2 * w.data)
+
+
+def test_anomaly_mode_names_op_scope_and_line():
+    x = f64([-1.0, 1.0])
+    with mg.detect_anomaly(), mg.scope("rnn"), mg.scope("t3"):
+        with pytest.raises(mg.AnomalyError, match=r"log.*rnn/t3.*test_autograd.py"), np.errstate(invalid="ignore"):
+            x.log()
+    with np.errstate(invalid="ignore"):
+        y = x.log()                # outside anomaly mode: NaN passes silently, as in numpy
+    assert np.isnan(y.data[0])
+
+
+def test_anomaly_mode_catches_nan_gradient():
+    x = f64([0.0, 4.0])
+    with mg.detect_anomaly():
+        y = x.sqrt()               # sqrt(0) is fine; its gradient 1/(2*0) is not
+        with pytest.raises(mg.AnomalyError, match="sqrt"), np.errstate(divide="ignore"):
+            (y * 1.0).sum().backward()
+
+
+def test_dtypes_follow_numpy_and_grads_match_their_tensor():
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    assert a.dtype == np.float32
+    b = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert b.dtype == np.float64
+    c = a * b
+    assert c.dtype == np.float64
+    c.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert (a * 2.0).dtype == np.float32           # Python scalars do not promote
+    assert mg.tensor(3).dtype == np.float32
+    assert mg.tensor(np.arange(3)).dtype == np.int64
+
+
+def test_backward_with_explicit_grad():
+    x = f64([1.0, 2.0, 3.0])
+    y = x * 2.0
+    y.backward(np.array([1.0, 0.0, -1.0]))
+    np.testing.assert_allclose(x.grad, [2.0, 0.0, -2.0])
+
+
+def test_composite_expression_gradcheck():
+    rng = np.random.default_rng(1)
+    logits = f64(rng.standard_normal((4, 5)))
+    w = f64(rng.standard_normal((5, 5)))
+    targets = np.array([0, 3, 3, 1])
+
+    def loss(logits, w):
+        z = (logits @ w).tanh() * 2.0 - logits.mean(axis=0) / (1.0 + w.abs().sum())
+        picked = z.log_softmax(axis=1)[np.arange(4), targets]
+        return -picked.mean() + mg.stack([z.max(axis=1), z.sum(axis=1)]).sigmoid().sum()
+
+    assert mg.gradcheck(loss, [logits, w])
+
+
+def test_gradcheck_catches_a_wrong_vjp(monkeypatch):
+    wrong = ops.Primitive("tanh", np.tanh, (lambda g, out, x: g * (1 - out),))
+    monkeypatch.setattr(ops, "tanh", wrong)
+    x = f64([0.3, -0.2])
+    with pytest.raises(mg.GradcheckError, match=r"input 0 .* element \(\d,\)"):
+        mg.gradcheck(lambda t: t.tanh(), [x])
+
+
+def test_gradcheck_requires_float64():
+    with pytest.raises(TypeError, match="float64"):
+        mg.gradcheck(lambda t: t * 2.0, [mg.tensor([1.0], requires_grad=True)])
+
+
+def test_gradcheck_restores_existing_grads():
+    x = f64([1.0, 2.0])
+    (x * 5.0).sum().backward()
+    mg.gradcheck(lambda t: t * t, [x])
+    np.testing.assert_allclose(x.grad, [5.0, 5.0])

@@ -1,0 +1,196 @@
+"""Every primitive in the derivative table against central finite differences (float64).
+
+Shapes and values come from hypothesis: broadcastable pairs, positive values where the
+op needs them. A final test asserts that no row of the table went unchecked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from minigrad import ops
+
+SETTINGS = settings(max_examples=12, deadline=None)
+CHECKED: set[str] = set()
+
+
+def leaf(array) -> mg.Tensor:
+    return mg.tensor(np.asarray(array, dtype=np.float64), requires_grad=True)
+
+
+def values(shape, low=-2.0, high=2.0):
+    return hnp.arrays(np.float64, shape, elements=st.floats(low, high, allow_nan=False, width=64))
+
+
+def away_from_zero(shape, low=0.3, high=2.0):
+    magnitude = values(shape, low, high)
+    signs = hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0]))
+    return st.tuples(magnitude, signs).map(lambda ms: ms[0] * ms[1])
+
+
+small_shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)
+
+
+def check(name: str, fn, *arrays) -> None:
+    CHECKED.add(name)
+    assert mg.gradcheck(fn, [leaf(a) for a in arrays])
+
+
+@SETTINGS
+@given(st.data(), broadcast_pairs, st.sampled_from(["add", "sub", "mul"]))
+def test_binary_arithmetic(data, shapes, name):
+    a = data.draw(values(shapes.input_shapes[0]))
+    b = data.draw(values(shapes.input_shapes[1]))
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y}[name]
+    check(name, fn, a, b)
+
+
+@SETTINGS
+@given(st.data(), broadcast_pairs)
+def test_div(data, shapes):
+    a = data.draw(values(shapes.input_shapes[0]))
+    b = data.draw(away_from_zero(shapes.input_shapes[1], 0.5))
+    check("div", lambda x, y: x / y, a, b)
+
+
+@SETTINGS
+@given(st.data(), small_shapes)
+def test_neg_exp_tanh_sigmoid(data, shape):
+    x = data.draw(values(shape))
+    check("neg", lambda t: -t, x)
+    check("exp", lambda t: t.exp(), x)
+    check("tanh", lambda t: t.tanh(), x)
+    check("sigmoid", lambda t: t.sigmoid(), x)
+
+
+@SETTINGS
+@given(st.data(), small_shapes)
+def test_log_sqrt_pow(data, shape):
+    x = data.draw(values(shape, 0.3, 3.0))
+    check("log", lambda t: t.log(), x)
+    check("sqrt", lambda t: t.sqrt(), x)
+    exponent = data.draw(st.sampled_from([2, 3, 0.5, -1.5]))
+    check("pow", lambda t: t ** exponent, x)
+
+
+@SETTINGS
+@given(st.data(), small_shapes)
+def test_relu_abs_clip_away_from_kinks(data, shape):
+    x = data.draw(away_from_zero(shape, 0.05))
+    check("relu", lambda t: t.relu(), x)
+    check("abs", lambda t: t.abs(), x)
+    # Kinks of clip at +-1: keep values 0.05 away from them.
+    y = np.where(np.abs(np.abs(x) - 1) < 0.05, x * 0.5, x)
+    check("clip", lambda t: t.clip(-1.0, 1.0), y)
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from([((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((4,), (4,)),
+                                    ((2, 2, 3), (3, 2)), ((2, 1, 2, 3), (3, 3, 2)), ((3,), (2, 3, 2))]))
+def test_matmul(data, shapes):
+    a = data.draw(values(shapes[0]))
+    b = data.draw(values(shapes[1]))
+    check("matmul", lambda x, y: x @ y, a, b)
+
+
+axes = st.sampled_from([None, 0, -1, (0, 1)])
+
+
+@SETTINGS
+@given(st.data(), hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=3), axes, st.booleans())
+def test_reductions(data, shape, axis, keepdims):
+    x = data.draw(values(shape))
+    check("sum", lambda t: t.sum(axis=axis, keepdims=keepdims), x)
+    check("mean", lambda t: t.mean(axis=axis, keepdims=keepdims), x)
+    # Distinct values: max is differentiable there (ties are tested separately).
+    order = data.draw(st.permutations(range(x.size)))
+    distinct = np.array(order, dtype=np.float64).reshape(shape) * 0.37
+    check("max", lambda t: t.max(axis=axis, keepdims=keepdims), distinct)
+
+
+@SETTINGS
+@given(st.data(), hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.sampled_from([0, -1]))
+def test_softmax_log_softmax(data, shape, axis):
+    x = data.draw(values(shape, -5, 5))
+    check("softmax", lambda t: t.softmax(axis), x)
+    check("log_softmax", lambda t: t.log_softmax(axis), x)
+
+
+@SETTINGS
+@given(st.data(), hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=3))
+def test_reshape_transpose_cast(data, shape):
+    x = data.draw(values(shape))
+    check("reshape", lambda t: t.reshape(-1), x)
+    check("transpose", lambda t: t.transpose(0, 1), x)
+    check("transpose", lambda t: t.T * 1.0, x)
+    CHECKED.add("cast")
+    # float32 holds ~7 digits, so the finite differences need a larger step.
+    assert mg.gradcheck(lambda t: t.astype(np.float32) * 2.0, [leaf(x)], eps=1e-2, atol=1e-3)
+
+
+def test_cast_gradient_comes_back_in_input_dtype():
+    x = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    (x.astype(np.float64) * 2.0).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, 2.0)
+    CHECKED.add("cast")
+
+
+@SETTINGS
+@given(st.data())
+def test_getitem_slices_ints_and_repeated_indices(data):
+    x = data.draw(values((4, 3)))
+    check("getitem", lambda t: t[1], x)
+    check("getitem", lambda t: t[1:3, ::2], x)
+    check("getitem", lambda t: t[np.array([0, 2, 2, 0])], x)              # repeats accumulate
+    check("getitem", lambda t: t[np.array([0, 1, 1]), np.array([2, 2, 0])], x)
+    check("getitem", lambda t: t[..., None, 0], x)
+
+
+@SETTINGS
+@given(st.data(), st.integers(0, 1))
+def test_concat_stack_split(data, axis):
+    a, b, c = (data.draw(values((2, 3))) for _ in range(3))
+    check("concat", lambda x, y, z: mg.concat([x, y, z], axis=axis), a, b, c)
+    check("stack", lambda x, y, z: mg.stack([x, y, z], axis=axis), a, b, c)
+    check("getitem", lambda x: mg.split(x, [1, 2], axis=1)[1] * mg.split(x, 1, axis=1)[0], a)
+
+
+@SETTINGS
+@given(st.data(), broadcast_pairs)
+def test_where(data, shapes):
+    a = data.draw(values(shapes.input_shapes[0]))
+    b = data.draw(values(shapes.input_shapes[1]))
+    cond = data.draw(hnp.arrays(np.bool_, np.broadcast_shapes(*shapes.input_shapes)))
+    check("where", lambda x, y: mg.where(cond, x, y), a, b)
+
+
+def test_max_ties_share_the_gradient():
+    x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    x.max(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_every_primitive_was_gradchecked():
+    # Runs last in this file (pytest keeps file order): every row of the table has been checked.
+    missing = set(ops.PRIMITIVES) - CHECKED
+    assert not missing, f"primitives without a gradcheck: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("shape, target", [((2, 3, 4), (3, 4)), ((2, 3, 4), (3, 1)), ((5,), ()),
+                                           ((2, 1, 3), (1, 1, 3)), ((4, 3), (4, 3))])
+def test_unbroadcast_sums_back_to_shape(shape, target):
+    g = np.random.default_rng(0).standard_normal(shape)
+    expected = g
+    while expected.ndim > len(target):
+        expected = expected.sum(axis=0)
+    for axis, n in enumerate(target):
+        if n == 1 and expected.shape[axis] != 1:
+            expected = expected.sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(ops.unbroadcast(g, target), expected.reshape(target))
