@@ -122,13 +122,13 @@ def topological_order(root: Any) -> list:
     Iterative depth-first search, so a chain of 10,000 timesteps needs no recursion.
     """
     order = []
-    visited = {id(root)}
+    visited = {root}           # Tensors hash by identity
     stack = [(root, iter(root._inputs))]
     while stack:
         node, children = stack[-1]
         for child in children:
-            if child.requires_grad and id(child) not in visited:
-                visited.add(id(child))
+            if child.requires_grad and child not in visited:
+                visited.add(child)
                 stack.append((child, iter(child._inputs)))
                 break
         else:
@@ -138,7 +138,12 @@ def topological_order(root: Any) -> list:
 
 
 def backward(root: Any, grad: Any = None) -> None:
-    """Reverse-mode sweep from ``root``: accumulate d(root)/d(leaf) into every leaf's ``.grad``."""
+    """Reverse-mode sweep from ``root``: accumulate d(root)/d(leaf) into every leaf's ``.grad``.
+
+    ``grads`` maps each tensor to the sum of the gradients that reached it so far. A buffer in
+    ``owned`` was allocated by this sweep, so later contributions may be added into it in place;
+    any other (a VJP may hand the same array to two inputs) is copied before it is written.
+    """
     if not root.requires_grad:
         raise GradientError("backward: this tensor does not require grad and has no graph "
                             "(create inputs with requires_grad=True, outside no_grad())")
@@ -153,30 +158,24 @@ def backward(root: Any, grad: Any = None) -> None:
             raise GradientError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
 
     order = topological_order(root)
-    grads = {id(root): grad}
-    owned = set()              # ids of buffers this sweep allocated, safe to add into in place
+    grads = {root: grad}
+    owned = set()
     gc_was_enabled = gc.isenabled()
     gc.disable()               # the graph holds no cycles; the collector would only rescan it
     try:
         for node in reversed(order):
-            g = grads.pop(id(node), None)
+            g = grads.pop(node, None)
             if g is None:
                 continue
             if node._hooks:
-                for hook in node._hooks:
-                    replaced = hook(g)
-                    if replaced is not None:
-                        g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
-                owned.discard(id(node))
-            if _anomaly and not np.isfinite(g).all():
-                raise AnomalyError(f"backward: the gradient reaching the output of "
-                                   f"{node._op.name if node._op else 'a leaf'} (shape {node.shape}) holds "
-                                   f"NaN/Inf at scope '{node._scope or '<top>'}', created at {node._origin}")
+                g = _run_hooks(node, g)
+                owned.discard(node)
+            if _anomaly:
+                _check_finite_gradient(node, g)
             op = node._op
             if op is None or node._retain:
-                own = id(node) in owned
                 if node.grad is None:
-                    node.grad = g if own else np.array(g)
+                    node.grad = g if node in owned else np.array(g)
                 else:
                     node.grad += g
                 if op is None:
@@ -185,46 +184,69 @@ def backward(root: Any, grad: Any = None) -> None:
                 _check_versions(node)
             inputs = node._inputs
             args = [t.data for t in inputs]
-            kwargs = node._kwargs or {}
+            kwargs = node._kwargs or _NO_KWARGS
             vjps = op.vjps
             out = node.data
-            for i, parent in enumerate(inputs):
+            i = -1
+            for parent in inputs:
+                i += 1
                 if not parent.requires_grad:
                     continue
-                key = id(parent)
-                if op.accumulate:
-                    buf = grads.get(key)
+                if op.accumulate:                     # the row adds into a full-size buffer itself
+                    buf = grads.get(parent)
                     if buf is None:
-                        buf = np.zeros(parent.data.shape, dtype=parent.data.dtype)
-                        grads[key] = buf
-                        owned.add(key)
-                    elif key not in owned:
-                        buf = grads[key] = buf.copy()
-                        owned.add(key)
+                        buf = grads[parent] = np.zeros(parent.data.shape, dtype=parent.data.dtype)
+                        owned.add(parent)
+                    elif parent not in owned:
+                        buf = grads[parent] = buf.copy()
+                        owned.add(parent)
                     vjps[i](buf, g, out, *args, **kwargs)
                     continue
                 gi = vjps[i](g, out, *args, **kwargs)
-                if _anomaly and not np.isfinite(gi).all():
-                    raise AnomalyError(f"backward: {op.name} produced a NaN/Inf gradient for its input {i} "
-                                       f"(shape {parent.shape}) at scope '{node._scope or '<top>'}', "
-                                       f"created at {node._origin}")
-                pshape = parent.data.shape
-                if gi.shape != pshape:
-                    gi = unbroadcast(gi, pshape)
-                if gi.dtype != parent.data.dtype:
-                    gi = gi.astype(parent.data.dtype)
-                prev = grads.get(key)
+                if _anomaly:
+                    _check_finite_vjp(node, i, gi)
+                data = parent.data
+                if gi.shape != data.shape:
+                    gi = unbroadcast(gi, data.shape)
+                if gi.dtype != data.dtype:
+                    gi = gi.astype(data.dtype)
+                prev = grads.get(parent)
                 if prev is None:
-                    grads[key] = gi
-                elif key in owned:
+                    grads[parent] = gi
+                elif parent in owned:
                     prev += gi
                 else:
                     # ufuncs on 0-d arrays return numpy scalars; an owned buffer must be an array
-                    grads[key] = np.asarray(prev + gi)
-                    owned.add(key)
+                    grads[parent] = np.asarray(prev + gi)
+                    owned.add(parent)
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+_NO_KWARGS: dict = {}
+
+
+def _run_hooks(node: Any, g: np.ndarray) -> np.ndarray:
+    for hook in node._hooks:
+        replaced = hook(g)
+        if replaced is not None:
+            g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+    return g
+
+
+def _check_finite_gradient(node: Any, g: np.ndarray) -> None:
+    if not np.isfinite(g).all():
+        raise AnomalyError(f"backward: the gradient reaching the output of "
+                           f"{node._op.name if node._op else 'a leaf'} (shape {node.shape}) holds "
+                           f"NaN/Inf at scope '{node._scope or '<top>'}', created at {node._origin}")
+
+
+def _check_finite_vjp(node: Any, i: int, gi: np.ndarray) -> None:
+    if not np.isfinite(gi).all():
+        raise AnomalyError(f"backward: {node._op.name} produced a NaN/Inf gradient for its input {i} "
+                           f"(shape {node._inputs[i].shape}) at scope '{node._scope or '<top>'}', "
+                           f"created at {node._origin}")
 
 
 def _check_versions(node: Any) -> None:
