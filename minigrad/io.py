@@ -21,13 +21,23 @@ def save(state_dict: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a checkpoint written by ``save`` (or ``np.savez``) as ``{name: ndarray}``."""
+    """Read a checkpoint written by ``save`` (or ``np.savez``) as ``{name: ndarray}``.
+
+    As ``save`` does, a path without a suffix means ``path.npz``.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise ValueError(f"load: {path} holds a single array, not a state dict (.npz)")
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): {err}") from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"load: {path} holds a single array, not a state dict (.npz of named arrays)")
+    try:
+        with archive:
             return {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"load: no checkpoint at {path}") from None
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
         raise ValueError(f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): {err}") from err

@@ -100,9 +100,8 @@ def nll_loss(log_probs: Tensor, targets: Any, ignore_index: int = -100, reductio
     if reduction == "sum":
         return total
     count = y.size - int(ignored.sum())
-    if count == 0:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return total / 0.0
+    if count == 0:   # 0/0: the loss is NaN, yet every gradient is 0, as PyTorch
+        return total + _constant(np.array(np.nan, dtype=total.dtype))
     return total / float(count) if any_ignored else losses.mean()
 
 
@@ -148,7 +147,10 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     pred = _as_tensor(pred, fn, "input")
     _check_float(pred, fn, "input")
     _check_reduction(reduction, fn)
-    target = target.astype(pred.dtype) if isinstance(target, Tensor) else _constant(np.asarray(target, dtype=pred.dtype))
+    if isinstance(target, Tensor):
+        target = target.astype(pred.dtype)
+    else:
+        target = _constant(np.asarray(target, dtype=pred.dtype))
     if target.shape != pred.shape:
         raise ValueError(f"{fn}: input of shape {pred.shape} and target of shape {target.shape} must match")
     diff = pred - target

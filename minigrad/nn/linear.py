@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor, where
-from . import functional as F
 from . import init
+from .functional import dropout
 from .module import Module, Parameter
 
 
@@ -125,7 +125,7 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -200,7 +200,12 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Modules applied in order."""
+    """Modules applied in order: ``Sequential(a, b)`` or ``Sequential([a, b])``."""
+
+    def __init__(self, *modules: Any) -> None:
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        super().__init__(modules)
 
     def forward(self, x: Any) -> Any:
         for module in self:
