@@ -187,6 +187,8 @@ def backward(root: Any, grad: Any = None) -> None:
             kwargs = node._kwargs or _NO_KWARGS
             vjps = op.vjps
             out = node.data
+            if op.variadic:
+                all_grads = vjps(g, out, *args, **kwargs)
             i = -1
             for parent in inputs:
                 i += 1
@@ -202,7 +204,7 @@ def backward(root: Any, grad: Any = None) -> None:
                         owned.add(parent)
                     vjps[i](buf, g, out, *args, **kwargs)
                     continue
-                gi = vjps[i](g, out, *args, **kwargs)
+                gi = all_grads[i] if op.variadic else vjps[i](g, out, *args, **kwargs)
                 if _anomaly:
                     _check_finite_vjp(node, i, gi)
                 data = parent.data

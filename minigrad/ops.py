@@ -30,7 +30,7 @@ Array = np.ndarray
 class Primitive:
     """One row of the table: a forward function and one VJP per input."""
 
-    __slots__ = ("name", "forward", "vjps", "accumulate", "explain")
+    __slots__ = ("name", "forward", "vjps", "accumulate", "explain", "variadic")
 
     def __init__(
         self,
@@ -47,22 +47,11 @@ class Primitive:
         # Called only when the forward raised: turns numpy's message into one that
         # names the op, the shapes and what was expected (zero cost on the happy path).
         self.explain = explain
+        # A variadic row has one VJP giving every input's gradient at once (O(N), not O(N^2)).
+        self.variadic = not isinstance(vjps, tuple)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
-
-
-class _Variadic:
-    """VJPs for a row with any number of inputs: ``vjps[i]`` is ``vjp(i, ...)``."""
-
-    __slots__ = ("vjp",)
-
-    def __init__(self, vjp: Callable[..., Array]) -> None:
-        self.vjp = vjp
-
-    def __getitem__(self, i: int) -> Callable[..., Array]:
-        vjp = self.vjp
-        return lambda g, out, *args, **kw: vjp(i, g, out, *args, **kw)
 
 
 PRIMITIVES: dict[str, Primitive] = {}
@@ -76,10 +65,10 @@ def defvjp(name: str, forward: Callable[..., Array], *vjps: Callable[..., Array]
     return prim
 
 
-def defvjp_variadic(name: str, forward: Callable[..., Array], vjp: Callable[..., Array],
+def defvjp_variadic(name: str, forward: Callable[..., Array], vjp: Callable[..., list[Array]],
                     explain: Callable[..., str] | None = None) -> Primitive:
-    """Register a primitive over a list of inputs; ``vjp(i, g, out, *xs)`` is input i's gradient."""
-    prim = Primitive(name, forward, _Variadic(vjp), False, explain)
+    """Register a primitive over a list of inputs; ``vjp(g, out, *xs)`` returns every input's gradient."""
+    prim = Primitive(name, forward, vjp, False, explain)
     PRIMITIVES[name] = prim
     return prim
 
@@ -192,11 +181,9 @@ def _explain_getitem(x: Array, index: Any) -> str:
     return f"getitem: index {index!r} is invalid for a tensor of shape {np.shape(x)}"
 
 
-def _concat_vjp(i: int, g: Array, out: Array, *xs: Array, axis: int = 0) -> Array:
-    start = 0
-    for x in xs[:i]:
-        start += x.shape[axis]
-    return g[(slice(None),) * (axis % g.ndim) + (slice(start, start + xs[i].shape[axis]),)]
+def _concat_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
+    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.split(g, ends, axis=axis)
 
 
 def _explain_concat(*xs: Array, axis: int = 0) -> str:
@@ -204,8 +191,8 @@ def _explain_concat(*xs: Array, axis: int = 0) -> str:
             f"along axis {axis}: every other axis must match")
 
 
-def _stack_vjp(i: int, g: Array, out: Array, *xs: Array, axis: int = 0) -> Array:
-    return np.take(g, i, axis=axis)
+def _stack_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
+    return list(np.moveaxis(g, axis, 0))
 
 
 def _explain_stack(*xs: Array, axis: int = 0) -> str:

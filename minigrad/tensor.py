@@ -461,7 +461,7 @@ def split(t: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
     lead = (slice(None),) * (axis % t.ndim)
     chunks, start = [], 0
     for size in sizes:
-        chunks.append(t[lead + (slice(start, start + size),)])
+        chunks.append(apply(ops.getitem, (t,), {"index": lead + (slice(start, start + size),)}))
         start += size
     return chunks
 

@@ -210,3 +210,12 @@ def test_gradcheck_restores_existing_grads():
     (x * 5.0).sum().backward()
     mg.gradcheck(lambda t: t * t, [x])
     np.testing.assert_allclose(x.grad, [5.0, 5.0])
+
+
+def test_stack_and_concat_of_many_inputs_backward_in_linear_time():
+    # Every input's gradient comes from one VJP call (a per-input call would pass all N arrays N times).
+    xs = [f64(np.full(2, float(k))) for k in range(5000)]
+    weights = np.arange(10000.0).reshape(5000, 2)
+    (mg.stack(xs, axis=0) * weights).sum().backward()
+    (mg.concat(xs, axis=0) * weights.ravel()).sum().backward()
+    np.testing.assert_allclose(xs[1234].grad, 2 * weights[1234])
