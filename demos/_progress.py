@@ -35,10 +35,10 @@ class Progress:
         self._shown = False
 
     def update(self, n: int = 1, **postfix: Any) -> None:
-        """Advance by ``n``; keyword values are shown after the bar (floats with 4 significant digits)."""
+        """Advance by ``n``; keyword values are shown after the bar (floats with 3 decimals)."""
         self.count = min(self.count + n, self.total)
         if postfix:
-            self.postfix = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in postfix.items())
+            self.postfix = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in postfix.items())
         now = time.perf_counter()
         if self.tty:
             if now - self._last_draw >= 0.1 or self.count == self.total:

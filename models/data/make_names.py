@@ -53,7 +53,8 @@ def census_first_names() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write models/data/names.txt from the 1990 US Census first names.")
     parser.add_argument("--out", type=Path, default=OUTPUT, help=f"output file (default {OUTPUT})")
-    parser.add_argument("--check", action="store_true", help="only compare with the existing file; exit 1 if it differs")
+    parser.add_argument("--check", action="store_true",
+                        help="only compare with the existing file; exit 1 if it differs")
     args = parser.parse_args(argv)
     text = "\n".join(census_first_names()) + "\n"
     if args.check:

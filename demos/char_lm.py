@@ -1,0 +1,240 @@
+"""Train a character-level language model on names, then make up new ones.
+
+    python -m demos.char_lm                                   # ~1 min: an LSTM on 5,163 US Census first names
+    python -m demos.char_lm --data ../shared/data/dinos.txt --preset course   # the course's dinosaur model
+    python -m demos.char_lm --data any.txt --mode window --preset min-char-rnn   # Karpathy's min-char-rnn
+    python -m demos.char_lm --load runs/char_lm/char_lm.npz --sample 20 --temperature 0.7
+
+Training prints a progress bar with the smoothed loss (per character, in nats; log(V) = a
+uniform guess) and 7 sampled names every --sample-every iterations. It writes, under --out:
+char_lm.npz (weights + vocabulary + config, no pickle), loss.png and samples.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# A step multiplies (32, 64) by (64, 256): far too small for BLAS threads, whose hand-offs cost
+# milliseconds when the cores are busy (5-8x slower on a loaded 2-core machine). Must be set
+# before numpy loads; an explicit setting from the user wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import minigrad as mg  # noqa: E402
+from demos._progress import Progress  # noqa: E402
+from models import char_lm as lm  # noqa: E402
+
+# Each preset fills in defaults; flags given on the command line still win.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The headline demo: plausible names in about a minute on a 2-core CPU.
+    "default": dict(mode="lines", cell="lstm", hidden=64, layers=1, embedding_dim=0, batch_size=32,
+                    optimizer="adam", lr=0.01, clip_value=5.0, clip_norm=0, reduction="mean",
+                    iterations=10000, sample_every=2000, max_len=50),
+    # The course (Sequence Models, week 1, "Dinosaur Island"): a tanh RNN with 50 units on one-hot
+    # characters, one name per step, plain SGD at 0.01 on the summed loss, clip(-5, 5), 35,000 steps.
+    "course": dict(mode="lines", cell="rnn", hidden=50, layers=1, embedding_dim=0, batch_size=1,
+                   optimizer="sgd", lr=0.01, clip_value=5.0, clip_norm=0, reduction="sum",
+                   iterations=35000, sample_every=2000, max_len=50),
+    # min-char-rnn: a tanh RNN with 100 units, windows of 25 characters, Adagrad at 0.1, clip(-5, 5),
+    # text kept as it is (no lower-casing).
+    "min-char-rnn": dict(mode="window", cell="rnn", hidden=100, layers=1, embedding_dim=0, batch_size=1,
+                         optimizer="adagrad", lr=0.1, clip_value=5.0, clip_norm=0,
+                         reduction="sum", iterations=20000, sample_every=1000, max_len=200, keep_case=True),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    doc = __doc__ or ""
+    presets = "\n".join(f"  {name:13s}" + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in values.items())
+                         for name, values in PRESETS.items())
+    parser = argparse.ArgumentParser(prog="python -m demos.char_lm", description=doc.split("\n\n")[0],
+                                     epilog=doc.split("\n\n", 1)[1] + "\npresets (flags on the command line win):\n"
+                                     + presets, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=Path, default=None,
+                      help=f"text file: one name per line (--mode lines) or free text (--mode window); "
+                           f"default {lm.DEFAULT_CORPUS.relative_to(lm.DEFAULT_CORPUS.parents[2])}")
+    data.add_argument("--mode", choices=lm.MODES,
+                      help="lines: one item per example, padded batches (the course); window: fixed windows of a "
+                           "continuous text, hidden state carried across them (truncated BPTT, min-char-rnn)")
+    data.add_argument("--keep-case", action="store_true", help="do not lower-case the text (the course lower-cases)")
+    data.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                      help="a set of defaults: 'course' and 'min-char-rnn' reproduce those two programs")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--cell", choices=lm.CELLS)
+    model.add_argument("--hidden", type=int, help="hidden units")
+    model.add_argument("--layers", type=int, help="stacked recurrent layers")
+    model.add_argument("--embedding-dim", type=int, help="0 = one-hot inputs (the course); else an Embedding")
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--iterations", type=int, help="optimisation steps")
+    train.add_argument("--batch-size", type=int, help="names per step (lines) or parallel streams (window)")
+    train.add_argument("--seq-len", type=int, default=25, help="window length for --mode window (default 25)")
+    train.add_argument("--optimizer", choices=lm.OPTIMIZERS)
+    train.add_argument("--lr", type=float, help="learning rate")
+    train.add_argument("--clip-value", type=float, help="clip every gradient element to [-v, v] (the course: 5); "
+                                                        "0 turns it off")
+    train.add_argument("--clip-norm", type=float, help="rescale all gradients to this joint L2 norm at most; 0 = off")
+    train.add_argument("--reduction", choices=lm.REDUCTIONS,
+                       help="mean: loss per character; sum: per name/window, as the course and min-char-rnn")
+    train.add_argument("--seed", type=int, default=0, help="seeds weights, batch order and samples (default 0)")
+
+    out = parser.add_argument_group("sampling and output")
+    out.add_argument("--sample", type=int, default=7, metavar="N", help="names per sample print (default 7)")
+    out.add_argument("--sample-every", type=int, help="print samples every this many iterations")
+    out.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 = greedy (default 1)")
+    out.add_argument("--max-len", type=int, help="longest sample, in characters (the course: 50)")
+    out.add_argument("--prefix", default="", help="start every sample with these characters")
+    out.add_argument("--out", type=Path, default=Path("runs/char_lm"), help="output folder (default runs/char_lm)")
+    out.add_argument("--load", type=Path, metavar="CHECKPOINT",
+                     help="skip training: load this checkpoint and print --sample N names "
+                          "(with --data, also its loss on that file)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if key == "keep_case":
+            args.keep_case = args.keep_case or value
+        elif getattr(args, key, None) is None:
+            setattr(args, key, value)
+    for name in ("iterations", "batch_size", "seq_len", "hidden", "layers", "sample", "sample_every", "max_len"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.embedding_dim < 0:
+        parser.error(f"--embedding-dim must be >= 0 (0 = one-hot), got {args.embedding_dim}")
+    if args.temperature < 0:
+        parser.error(f"--temperature must be >= 0, got {args.temperature}")
+    return args
+
+
+def show(names: list[str], known: set[str] | None) -> str:
+    """Names on one line; a trailing * marks a name that is already in the training data."""
+    return ", ".join(f"{n}*" if known and n in known else n for n in names)
+
+
+def sample_only(args: argparse.Namespace) -> None:
+    model, vocab, meta = lm.load_checkpoint(args.load)
+    train, run = meta.get("train") or {}, meta.get("run") or {}
+    print(f"loaded {args.load}: CharLM({model.extra_repr()}, hidden {model.hidden_size}), "
+          f"{model.num_parameters():,} parameters, trained {run.get('iterations', '?')} iterations "
+          f"on {run.get('data', '?')}")
+    known = None
+    if args.data is not None:
+        text = lm.read_text(args.data, lowercase=train.get("lowercase", True))
+        data_vocab = lm.Vocab.from_text(text)
+        unknown = sorted(set(data_vocab.chars) - set(vocab.chars))
+        if unknown:
+            raise lm.CorpusError(f"char_lm: {args.data} has characters the checkpoint never saw: {''.join(unknown)!r} "
+                              f"(checkpoint vocabulary {''.join(vocab.chars)!r})")
+        mode = train.get("mode", "lines")
+        loss = lm.evaluate(model, vocab, text, mode=mode)
+        print(f"loss on {args.data}: {loss:.4f} nats/char (a uniform guess: {math.log(vocab.size):.4f})")
+        known = set(lm.split_lines(text)) if mode == "lines" else None
+    names = lm.sample(model, vocab, args.sample, seed=args.seed, temperature=args.temperature,
+                   max_len=args.max_len, prefix=args.prefix)
+    print("\n".join(f"{n}*" if known and n in known else n for n in names))
+
+
+def save_loss_curve(trainer: lm.Trainer, path: Path, title: str) -> Path | None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e \".[demos]\"): no loss curve", file=sys.stderr)
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    steps = range(1, len(trainer.losses) + 1)
+    ax.plot(steps, trainer.losses, color="tab:blue", alpha=0.25, linewidth=0.7, label="loss of each batch")
+    ax.plot(steps, trainer.smoothed, color="tab:blue", linewidth=2, label="smoothed (0.999)")
+    ax.axhline(math.log(trainer.vocab.size), color="gray", linestyle="--", linewidth=1,
+               label=f"uniform guess, log {trainer.vocab.size}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def train(args: argparse.Namespace) -> None:
+    data = args.data if args.data is not None else lm.DEFAULT_CORPUS
+    text = lm.read_text(data, lowercase=not args.keep_case)
+    vocab = lm.Vocab.from_text(text)
+    config = lm.TrainConfig(mode=args.mode, batch_size=args.batch_size, seq_len=args.seq_len, optimizer=args.optimizer,
+                         lr=args.lr, clip_value=args.clip_value or None, clip_norm=args.clip_norm or None,
+                         reduction=args.reduction, lowercase=not args.keep_case, seed=args.seed)
+    mg.manual_seed(args.seed)
+    model = lm.CharLM(vocab.size, args.hidden, args.cell, args.layers, args.embedding_dim or None)
+    trainer = lm.Trainer(model, vocab, text, config)
+    items = lm.split_lines(text)
+    known = set(items) if args.mode == "lines" else None
+    size = f"{len(items):,} lines" if args.mode == "lines" else f"{len(text):,} characters"
+    symbols = "".join(vocab.chars).replace("\n", "\\n")
+    print(f"data: {data} ({size}, vocabulary of {vocab.size}: {symbols})")
+    print(f"model: CharLM({model.extra_repr()}, hidden {args.hidden}, layers {args.layers}), "
+          f"{model.num_parameters():,} parameters; {args.optimizer} lr {args.lr}, "
+          f"{args.mode} mode, batch {args.batch_size}, {args.iterations} iterations")
+    if known:
+        print("(* marks a sample that is already in the training data)")
+
+    def samples(seed: int) -> list[str]:
+        return lm.sample(model, vocab, args.sample, seed=seed, temperature=args.temperature,
+                      max_len=args.max_len, prefix=args.prefix)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    start = time.perf_counter()
+    with Progress(args.iterations, "train") as bar:
+        for i in range(1, args.iterations + 1):
+            trainer.step()
+            bar.update(1, loss=trainer.smooth_loss)
+            if i % args.sample_every == 0 or i == args.iterations:
+                names = samples(args.seed + i)
+                log.append(f"iteration {i}, smoothed loss {trainer.smooth_loss:.4f}: {', '.join(names)}")
+                bar.write(f"iter {i:6d}  loss {trainer.smooth_loss:.3f}  {show(names, known)}")
+    elapsed = time.perf_counter() - start
+
+    run = {"iterations": args.iterations, "data": str(data), "smoothed_loss": trainer.smooth_loss,
+           "seconds": round(elapsed, 1), "preset": args.preset}
+    checkpoint = lm.save_checkpoint(args.out / "char_lm.npz", model, vocab, config, run=run)
+    title = (f"{args.cell.upper()} {args.hidden} on {Path(data).name}: {args.mode} mode, {args.optimizer} "
+             f"lr {args.lr}, {args.iterations} iterations")
+    curve = save_loss_curve(trainer, args.out / "loss.png", title)
+    final = samples(args.seed)
+    (args.out / "samples.txt").write_text("\n".join(log + ["final:"] + final) + "\n", encoding="utf-8")
+    print(f"trained {args.iterations} iterations in {elapsed:.1f} s ({1000 * elapsed / args.iterations:.1f} ms each);"
+          f" smoothed loss {trainer.smooth_loss:.3f} nats/char (uniform guess {math.log(vocab.size):.3f})")
+    print(f"samples: {show(final, known)}")
+    written = [checkpoint, args.out / "samples.txt"] + ([curve] if curve else [])
+    print("wrote " + ", ".join(str(p) for p in written))
+    print(f"sample again: python -m demos.char_lm --load {checkpoint} --sample 20 --temperature 0.8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.load is not None:
+            sample_only(args)
+        else:
+            train(args)
+    except (FileNotFoundError, FloatingPointError, ValueError) as err:   # CorpusError is a ValueError
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
