@@ -1,0 +1,66 @@
+"""Write the BPTT picture gallery: RNN, GRU, LSTM, bidirectional, 2-layer, folded, truncated, ...
+
+    python -m demos.gallery                       # demos/images/<name>.svg and .png
+    python -m demos.gallery --out /tmp/gallery --formats svg --only lstm folded
+
+Each picture is a small model run forward on a random sequence, an MSE loss, ``backward()``,
+then ``mg.viz.draw_graph(loss, params=model)`` (gradients painted on) and ``mg.viz.save``.
+Rendering uses Graphviz's ``dot`` if installed, else the pip-installed graphviz-pure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import minigrad as mg
+from minigrad.viz.examples import bptt_example
+
+IMAGES = Path(__file__).parent / "images"
+
+# name -> (what it shows, bptt_example arguments, draw_graph options)
+GALLERY: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "rnn": ("An Elman RNN unrolled over 4 steps: W_hh drawn once, an edge into every step",
+            dict(cell="rnn", steps=4), {}),
+    "gru": ("A GRU over 3 steps (gates r, z, n sliced out of one matmul)", dict(cell="gru", steps=3), {}),
+    "lstm": ("An LSTM over 3 steps: two recurrent states, h and c", dict(cell="lstm", steps=3), {}),
+    "bidirectional": ("A bidirectional RNN: the backward direction runs right to left, meeting the "
+                      "forward one at the concat", dict(cell="rnn", steps=4, bidirectional=True), {}),
+    "two_layer": ("A 2-layer GRU: layer 1 reads layer 0's whole output sequence",
+                  dict(cell="gru", steps=3, layers=2), {}),
+    "folded": ("The rolled view of an LSTM: one cell, the recurrence drawn as loops",
+               dict(cell="lstm", steps=4), dict(fold=True)),
+    "truncated": ("Truncated BPTT: two chunks of 3 steps, the state carried across by detach()",
+                  dict(cell="rnn", steps=6, truncate=3), {}),
+    "backward": ("The backward (gradient) graph of a 3-step RNN: edges reversed, gradient shapes",
+                 dict(cell="rnn", steps=3), dict(backward=True)),
+    "vanishing": ("Loss on the last of 40 steps only: ||dL/dh_t|| fades from right to left",
+                  dict(cell="rnn", steps=40, loss="last"), dict(max_timesteps=8)),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=IMAGES, help="folder to write into")
+    p.add_argument("--formats", nargs="+", default=["svg", "png"], choices=["svg", "png", "dot"])
+    p.add_argument("--only", nargs="+", choices=sorted(GALLERY), help="draw only these")
+    p.add_argument("--dpi", type=float, default=72, help="PNG resolution (at most 3840 pixels a side)")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"renderer: {mg.viz.find_renderer().name} ({mg.viz.find_renderer().path})")
+    for name in args.only or GALLERY:
+        caption, model_args, options = GALLERY[name]
+        start = time.perf_counter()
+        graph = bptt_example(**model_args).draw(**options)
+        for fmt in args.formats:
+            path = mg.viz.save(graph, args.out / f"{name}.{fmt}", dpi=args.dpi)
+            print(f"  {path}  ({path.stat().st_size / 1024:.0f} KiB)")
+        print(f"{name}: {caption} [{time.perf_counter() - start:.1f}s]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

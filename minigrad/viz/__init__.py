@@ -1,0 +1,61 @@
+"""minigrad.viz: pictures of the unrolled BPTT graph, gradients painted on.
+
+    import minigrad as mg
+    loss.backward()
+    mg.viz.save(mg.viz.draw_graph(loss, params=model), "bptt.svg")
+
+``draw_graph`` reads the autograd graph (every op output keeps its primitive, inputs and scope
+path), builds a plain model of it (:mod:`.graph`), turns that into a ``graphviz.Digraph``
+(:mod:`.dot`), and ``save`` renders it with Graphviz's ``dot`` or, on a pip-only machine, with
+graphviz-pure (:mod:`.render`). The engine and ``nn`` know nothing about this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import dot, graph, render
+from .graph import Cluster, Edge, Graph, Node, build_graph
+from .render import Digraph, Renderer, RendererNotFoundError, find_renderer, save
+
+
+def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool | None = None,
+               params: Any = None, inputs: Any = None, targets: Any = None, max_timesteps: int | None = 12,
+               fold: bool = False, backward: bool = False, grad_shares: bool = False,
+               title: str | None = None, tape: Any = None) -> Digraph:
+    """The graph that produced ``root`` as a ``graphviz.Digraph`` (``.source``, ``.render()``,
+    inline SVG in Jupyter; it renders with graphviz-pure when Graphviz is not installed).
+
+    root: the loss, or any tensor(s) (a list, or a layer's ``out, (h, c)``).
+    group_by: ``"timestep"`` (default) nests clusters by scope: layer, direction, then one cluster
+        per timestep (scopes ending in ``t<k>``, as ``nn``'s recurrent layers open them), laid out
+        left to right in time. ``"scope"``: a cluster per scope, no timestep handling. ``None``: flat.
+    show_grads: paint ``||dL/d node||`` on every node (log-scale colours, legend) and ``||dL/dh_t||``
+        on every timestep. Default: on when gradients exist (after ``backward()``). The gradients
+        are recomputed by a second sweep with the engine's own VJP rows, seeded with ones at
+        ``root``: no ``.grad`` is written and no hook runs, and no ``retain_grad()`` is needed.
+    params: a Module or ``{name: tensor}``: parameters are labelled with these names (else their
+        ``.name``, which ``Module.name_parameters()`` sets).
+    inputs, targets: tensors (or ``{name: tensor}``) to mark as inputs and targets. Unmarked leaves
+        are guessed: one read next to the model's prediction outside the recurrent steps is a target.
+    max_timesteps: beyond this many timesteps per layer and direction, show the first and last ones
+        and one cluster saying how many are hidden; ``None`` shows all.
+    fold: the rolled view: one cell per layer and direction, the recurrent edge a loop labelled
+        with the number of steps; node gradients are the norm over all steps.
+    backward: draw the gradient graph: every edge reversed (carrying dL/d(tensor) back to the op
+        that made it), labelled with the gradient's shape.
+    grad_shares: label each parameter edge with that use's share of the parameter's gradient.
+    title: the caption (default: a sentence describing the picture).
+    tape: the ``Tape`` of a ``with mg.trace() as tape:`` block around the forward pass. Ops on
+        tensors that need no gradient (``x.reshape`` of the data, an ``nn`` layer indexing a
+        detached state ``h0[k]``) leave no link in the autograd graph; with the tape they are
+        drawn too (grey), and so is a ``detach()`` cut hidden behind them.
+    """
+    model = build_graph(root, group_by=group_by, show_grads=show_grads, params=params, inputs=inputs,
+                        targets=targets, max_timesteps=max_timesteps, fold=fold, backward=backward,
+                        grad_shares=grad_shares, tape=tape)
+    return dot.to_dot(model, title=title)
+
+
+__all__ = ["Cluster", "Digraph", "Edge", "Graph", "Node", "Renderer", "RendererNotFoundError", "build_graph",
+           "dot", "draw_graph", "find_renderer", "graph", "render", "save"]

@@ -1,0 +1,355 @@
+"""The graph model as DOT: a ``graphviz.Digraph`` laid out left to right in time.
+
+Reading the picture:
+
+* a rounded box is an op (primitive, output shape); a double-bordered box a parameter (its
+  dotted name and shape, drawn once; ``.T`` when the layer transposes it once before the loop);
+  an arrow-shaped box an input, a folded-corner box a target, the double octagon the loss;
+* a cluster is a scope: layer (``layer 0``), direction (``forward ->``, ``<- backward``) and,
+  inside, one box per timestep (``t = 3``). A backward-direction step is drawn right to left
+  (its edges reversed in the layout, ``dir=back``), so that direction visibly runs the other way
+  and the two meet at the concatenation;
+* thick blue (forward) or orange (backward) arrows carry the recurrent state (``h``, ``c``) from
+  one step to the next; gold arrows go from a parameter into every step that reads it; a dashed
+  red arrow is a ``detach()`` cut (truncated BPTT);
+* with gradients, fill colour is ``||dL/d node||`` on a log scale (legend at the top left) and a
+  timestep's border and label show ``||dL/dh_t||``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+from .graph import Cluster, Edge, Graph, Node
+from .render import Digraph
+
+# viridis, dark (small gradient) to bright (large): ordered in lightness, colour-blind safe.
+_VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
+            "#44bf70", "#7ad151", "#bddf26", "#fde725"]
+_KIND_FILL = {"op": "#ffffff", "param": "#fff2cc", "input": "#d9ead3", "target": "#e4dcf1", "loss": "#f4cccc",
+              "output": "#f4cccc", "const": "#ffffff", "ghost": "#f3f3f3", "elided": "#eeeeee"}
+_KIND_SHAPE = {"op": "box", "param": "box", "input": "cds", "target": "note", "loss": "doubleoctagon",
+               "output": "doubleoctagon", "const": "plain", "ghost": "box", "elided": "box"}
+_BACKWARD_NAMES = ("bwd", "reverse", "backward")
+_DIRECTION_FILL = {"fwd": "#f3f7fc", "bwd": "#fdf5ec"}
+_RECURRENT_COLOR = {"fwd": "#1f4e99", "bwd": "#b45f06"}
+_PARAM_EDGE = "#bf9000"
+_CUT_COLOR = "#cc0000"
+_ZERO = "#d9d9d9"
+
+
+def text(value: Any) -> str:
+    """Escape any text for an HTML-like DOT label: quotes, <, >, &, newlines, non-ASCII."""
+    escaped = html.escape(str(value), quote=False).replace('"', "&quot;")
+    escaped = escaped.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", '<BR ALIGN="CENTER"/>')
+
+
+_PLAIN_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._,:;()[]/'=+-*#")
+
+
+def _plain(value: str) -> str:
+    """Text for a plain (non-HTML) attribute, where DOT reads escapes and entities: safe characters only."""
+    return "".join(c if c in _PLAIN_SAFE else "?" for c in value)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "()" if not shape else "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _sci(x: float) -> str:
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+class Palette:
+    """Gradient norm -> colour on a log scale between the smallest and largest norm in the graph."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.lo = math.log10(low)
+        self.hi = math.log10(high)
+
+    def fraction(self, value: float) -> float:
+        if self.hi - self.lo < 1e-12:
+            return 0.5
+        return min(1.0, max(0.0, (math.log10(value) - self.lo) / (self.hi - self.lo)))
+
+    def color(self, value: float | None) -> str | None:
+        if value is None:
+            return None
+        if value <= 0:
+            return _ZERO
+        f = self.fraction(value) * (len(_VIRIDIS) - 1)
+        i = min(int(f), len(_VIRIDIS) - 2)
+        a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
+        rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
+        return "#" + "".join(f"{c:02x}" for c in rgb)
+
+    def dark(self, value: float | None) -> bool:
+        return value is not None and value > 0 and self.fraction(value) < 0.6
+
+
+def _font(size: int, color: str, body: str) -> str:
+    return f'<FONT POINT-SIZE="{size}" COLOR="{color}">{body}</FONT>'
+
+
+def to_dot(graph: Graph, title: str | None = None) -> Digraph:
+    """Turn the model into a ``graphviz.Digraph`` (the :class:`render.Digraph` subclass)."""
+    palette = Palette(*graph.grad_range) if graph.grads and graph.grad_range else None
+    dot = Digraph("bptt", graph_attr={
+        "rankdir": "LR", "newrank": "true", "compound": "true", "fontname": "Helvetica", "fontsize": "12",
+        "nodesep": "0.18", "ranksep": "0.3", "labelloc": "t", "labeljust": "l", "bgcolor": "white",
+        "label": "<" + text(title if title is not None else _title(graph)).replace(
+            '<BR ALIGN="CENTER"/>', '<BR ALIGN="LEFT"/>') + '<BR ALIGN="LEFT"/>>',
+    }, node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box", "style": "rounded,filled",
+                  "fillcolor": "white", "color": "#555555", "margin": "0.07,0.03", "height": "0.3", "penwidth": "1"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
+    if palette is not None or any(e.kind == "cut" for e in graph.edges):
+        dot.node("legend", label=f"<{_legend(graph, palette)}>", shape="plaintext", style="", margin="0")
+    children: dict[tuple[str, ...], list[Cluster]] = {}
+    for path, cluster in graph.clusters.items():
+        children.setdefault(path[:-1], []).append(cluster)
+    members: dict[tuple[str, ...], list[Node]] = {}
+    for node in graph.nodes.values():
+        members.setdefault(node.cluster, []).append(node)
+    for node in members.get((), []):
+        dot.node(node.id, **_node_attrs(node, palette, graph))
+    # Build clusters deepest first, so each is complete when its parent takes it (no recursion).
+    subgraphs: dict[tuple[str, ...], Digraph] = {}
+    for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
+        sub = Digraph(f"cluster_{k}", graph_attr=_cluster_attrs(graph.clusters[path], palette))
+        for node in members.get(path, []):
+            sub.node(node.id, **_node_attrs(node, palette, graph))
+        for child in sorted(children.get(path, []), key=_order):
+            sub.subgraph(subgraphs.pop(child.path))
+        subgraphs[path] = sub
+    for top in sorted(children.get((), []), key=_order):
+        dot.subgraph(subgraphs.pop(top.path))
+    for edge in graph.edges:
+        tail, head, attrs = _edge_attrs(edge, graph, palette)
+        dot.edge(tail, head, **attrs)
+    return dot
+
+
+def _order(cluster: Cluster) -> tuple:
+    """Siblings in time order; direction clusters forward first; other scopes by name."""
+    if cluster.timestep is not None:
+        return (1, cluster.timestep, "")
+    return (0, 0 if cluster.path[-1] in ("fwd", "forward") else 1, cluster.path[-1])
+
+
+def _title(graph: Graph) -> str:
+    steps = {c.timestep for c in graph.clusters.values() if c.kind == "timestep"}
+    steps |= {c.timestep + c.hidden - 1 for c in graph.clusters.values() if c.kind == "elided"}
+    ops = sum(1 for n in graph.nodes.values() if n.kind == "op")
+    parts = []
+    if graph.folded:
+        parts.append("Folded (rolled) view: one cell per layer and direction, the loop runs once per step")
+    elif steps:
+        parts.append(f"Backpropagation through time: the graph unrolled over {max(steps) + 1} timesteps "
+                     f"(t = {min(steps)} ... {max(steps)}), {ops} ops drawn")
+    else:
+        parts.append(f"Computation graph, {ops} ops")
+    if graph.backward:
+        parts.append("backward (gradient) graph: arrows carry dL/d(tensor) back to what made it")
+    elif graph.grads:
+        parts.append("forward graph, gradients painted on")
+    parts.append("parameters drawn once, with an edge into every step that reads them")
+    return "\n".join(parts)
+
+
+def _legend(graph: Graph, palette: Palette | None) -> str:
+    rows = []
+    if palette is not None:
+        lo, hi = graph.grad_range
+        count = 6 if hi > lo else 1
+        cells = []
+        for k in range(count):
+            value = lo * (hi / lo) ** (k / (count - 1)) if count > 1 else lo
+            font = "white" if palette.dark(value) else "black"
+            cells.append(f'<TD BGCOLOR="{palette.color(value)}">{_font(8, font, _sci(value))}</TD>')
+        title = "<B>gradient norm ||dL/d node||, log scale</B>"
+        note = "dark: smallest (vanishing) ... bright: largest<BR/>step border and label: ||dL/dh_t||"
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(9, "black", title)}</TD></TR>')
+        rows.append("<TR>" + "".join(cells) + "</TR>")
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, "#333333", note)}</TD></TR>')
+    keys = []
+    if any(e.kind == "recurrent" for e in graph.edges):
+        keys.append('<FONT COLOR="#1f4e99"><B>thick</B></FONT>: state h, c carried to the next step')
+    if any(e.kind == "parameter" for e in graph.edges):
+        keys.append(f'<FONT COLOR="{_PARAM_EDGE}"><B>gold</B></FONT>: shared parameter')
+    if any(n.step_input for n in graph.nodes.values()):
+        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t, the input entering step t')
+    if any(e.kind == "cut" for e in graph.edges):
+        keys.append(f'<FONT COLOR="{_CUT_COLOR}"><B>dashed</B></FONT>: cut by detach(), no gradient passes')
+    if keys:
+        span = count if palette is not None else 1
+        rows.append(f'<TR><TD COLSPAN="{span}" BORDER="0" ALIGN="LEFT">'
+                    + _font(8, "#333333", '<BR ALIGN="LEFT"/>'.join(keys) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
+    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
+            + "".join(rows) + "</TABLE>")
+
+
+def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, str]:
+    shape = _KIND_SHAPE.get(node.kind, "box")
+    fill = _KIND_FILL.get(node.kind, "#ffffff")
+    grad = node.grad_norm
+    if node.kind == "elided" and node.grad_range:
+        grad = node.grad_range[1]
+    color = palette.color(grad) if palette is not None and grad is not None else None
+    dark = palette is not None and palette.dark(grad)
+    ink, soft = ("white", "#dddddd") if dark else ("black", "#555555")
+    name = text(node.label)
+    if graph.backward and node.kind in ("op", "param", "loss", "output"):
+        name += " (VJP)"
+    if node.kind == "const":
+        label = _font(8, "#777777", f"{name} {_shape(node.shape)}")
+        return {"label": f"<{label}>", "shape": "plain", "style": ""}
+    lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") else name]
+    second = _shape(node.shape)
+    if node.folded:
+        second += "  " + text(", ".join(node.folded)) + " once"
+    if node.detail:
+        second += "  " + text(node.detail)
+    if node.kind == "elided":
+        second = f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}" \
+            if node.grad_range else "max_timesteps=None shows them"
+    lines.append(_font(8, soft, second))
+    if grad is not None and node.kind != "elided":
+        lines.append(_font(8, soft, f"grad {_sci(grad)}"))
+    if node.step_input:                                # x_t entering its step: an input's green border
+        lines[0] = f"<B>x_t</B>  {lines[0]}"
+    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": color or fill,
+             "fontcolor": ink}
+    if node.step_input:
+        attrs.update(color="#38761d", penwidth="2.5")
+    if node.kind == "op" and not node.tracked:      # no gradient flows here (seen via a trace)
+        attrs.update(style="rounded,filled,dashed", fillcolor="#f3f3f3", fontcolor="#555555")
+    elif node.kind == "op":
+        attrs["style"] = "rounded,filled"
+    elif node.kind in ("ghost", "elided"):
+        attrs["style"] = "rounded,filled,dashed"
+    else:
+        attrs["style"] = "filled"
+    if node.kind == "param":
+        attrs["peripheries"] = "2"
+        attrs["color"] = "#7f6000"
+    if node.kind == "loss":
+        attrs["color"] = "#990000"
+    attrs["tooltip"] = _plain(f"{node.label} {_shape(node.shape)} {node.dtype} scope '{node.scope}'")
+    return attrs
+
+
+def _cluster_attrs(cluster: Cluster, palette: Palette | None) -> dict[str, str]:
+    attrs = {"style": "rounded,filled", "color": "#aaaaaa", "fontname": "Helvetica", "fontsize": "10",
+             "labeljust": "c", "penwidth": "1"}
+    name = cluster.path[-1]
+    if cluster.kind == "timestep":
+        label = f"<B>t = {cluster.timestep}</B>"
+        attrs["fillcolor"] = "white"
+        if cluster.grad_norm is not None:
+            label += "<BR/>" + _font(8, "#333333", f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
+            if palette is not None:
+                attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
+        attrs["label"] = f"<{label}>"
+    elif cluster.kind == "elided":
+        attrs.update(style="rounded,dashed,filled", fillcolor="white", color="#777777",
+                     label=f"<<B>{text(cluster.label)}</B>>")
+    elif cluster.kind == "folded":
+        label = f"<B>{text(cluster.label)}</B>"
+        if cluster.grad_norm is not None:
+            label += "<BR/>" + _font(8, "#333333", f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
+        attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
+    elif name in ("fwd", "forward"):
+        attrs.update(fillcolor=_DIRECTION_FILL["fwd"], label=f"<<B>forward direction</B> ({text(name)}) --&gt;>")
+    elif name in _BACKWARD_NAMES:
+        attrs.update(fillcolor=_DIRECTION_FILL["bwd"],
+                     label=f"<&lt;-- <B>backward direction</B> ({text(name)}): runs t = T-1 ... 0>")
+    elif len(name) > 1 and name[0] == "l" and name[1:].isdigit():
+        attrs.update(fillcolor="#fbfbfb", label=f"<<B>layer {name[1:]}</B> ({text(name)})>")
+    else:
+        attrs.update(fillcolor="#fdfdfd", label=f"<<B>{text(name)}</B>>")
+    return attrs
+
+
+def _steps_cluster(node: Node, graph: Graph) -> Cluster | None:
+    cluster = graph.clusters.get(node.cluster)
+    return cluster if cluster is not None and cluster.kind in ("timestep", "elided", "folded") else None
+
+
+def _in_backward_steps(node: Node, graph: Graph) -> bool:
+    cluster = graph.clusters.get(node.cluster)
+    return cluster is not None and cluster.kind in ("timestep", "elided", "folded") and cluster.direction == "bwd"
+
+
+def _first_step(node: Node, graph: Graph) -> bool:
+    """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward)."""
+    cluster = graph.clusters.get(node.cluster)
+    if cluster is None or cluster.kind != "timestep":
+        return False
+    chain = node.cluster[:-1]
+    steps = [c.timestep for c in graph.clusters.values() if c.kind == "timestep" and c.path[:-1] == chain]
+    return cluster.timestep == (max(steps) if cluster.direction == "bwd" else min(steps))
+
+
+def _layer(node: Node) -> tuple[str, ...] | None:
+    """The layer scope a node is drawn in (``lstm/l1``), if any."""
+    for k in range(len(node.cluster), 0, -1):
+        part = node.cluster[k - 1]
+        if len(part) > 1 and part[0] == "l" and part[1:].isdigit():
+            return node.cluster[:k]
+    return None
+
+
+def _backward_region(node: Node) -> tuple[str, ...] | None:
+    """The backward-direction scope a node is drawn in (``lstm/l0/bwd``), if any."""
+    for k in range(len(node.cluster), 0, -1):
+        if node.cluster[k - 1] in _BACKWARD_NAMES:
+            return node.cluster[:k]
+    return None
+
+
+def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None) -> tuple[str, str, dict[str, str]]:
+    attrs: dict[str, str] = {}
+    # Layout works in forward terms: producer -> consumer (a gradient graph's edges point back).
+    producer, consumer = (edge.dst, edge.src) if graph.backward else (edge.src, edge.dst)
+    a, b = graph.nodes[producer], graph.nodes[consumer]
+    feed = _steps_cluster(b, graph) is not None and _steps_cluster(a, graph) is None
+    leaving = _steps_cluster(a, graph) is not None and _steps_cluster(b, graph) is None
+    region = _backward_region(a)
+    # The backward direction is drawn mirrored (its edges laid out consumer -> producer, the
+    # arrowhead kept right with dir=back): it visibly runs right to left under the forward one.
+    mirrored = region is not None and region == _backward_region(b) and not leaving
+    tail, head = (consumer, producer) if mirrored else (producer, consumer)
+    if tail != edge.src:
+        attrs["dir"] = "back"
+    if feed and _first_step(b, graph):
+        pass   # the feed into the step that runs first keeps its pull: it anchors x_proj, W_hh
+    elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
+        # (A parameter used in several scopes, e.g. by every chunk of truncated BPTT, pulls none.)
+        # Every other feed into a step (x_proj[t], W_hh, h0) orders but does not pull, so the
+        # steps line up in time along the recurrent edges, not at the feed's rank.
+        attrs["weight"] = "0"
+    elif (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
+            (_backward_region(b) is not None and region != _backward_region(b)):
+        # Layer k+1 reads layer k's whole output sequence (one projection matmul), and the
+        # mirrored backward direction reads x at its right end: such entries are drawn but do
+        # not rank, so layers and directions keep the same time columns.
+        attrs["constraint"] = "false"
+    if edge.kind == "recurrent":
+        direction = "bwd" if _in_backward_steps(a, graph) else "fwd"
+        attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_COLOR[direction])
+        if graph.folded:
+            attrs["constraint"] = "false"
+    elif edge.kind == "parameter":
+        attrs.update(color=_PARAM_EDGE, penwidth="0.8", arrowsize="0.5", fontcolor="#7f6000")
+    elif edge.kind == "cut":
+        attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
+    if edge.label:
+        size = "10" if edge.kind == "recurrent" else "8"
+        label = f"<B>{text(edge.label)}</B>" if edge.kind in ("recurrent", "cut") else text(edge.label)
+        attrs["label"] = f'<<FONT POINT-SIZE="{size}">{label}</FONT>>'
+    if a.kind == "elided" or b.kind == "elided":
+        attrs["style"] = "dotted"                  # stands for many edges into or out of hidden steps
+    return tail, head, attrs

@@ -1,0 +1,798 @@
+"""The plain graph model the renderer draws: nodes, edges and clusters read off the autograd graph.
+
+``build_graph(root)`` walks the graph that produced ``root`` (iteratively: a 10,000-step RNN is
+a 10,000-deep chain) and returns a :class:`Graph`:
+
+* **nodes** with a ``kind`` (``op``, ``param``, ``input``, ``target``, ``const``, ``loss``,
+  ``output``, ``ghost`` for the far side of a ``detach()``, ``elided`` for hidden timesteps),
+  a label, the output shape, the scope path and, when gradients are painted, ``grad_norm`` =
+  ``||dL/d node||`` (Frobenius norm);
+* **edges** with a ``kind``: ``data``, ``recurrent`` (from one timestep into another of the same
+  layer and direction), ``parameter`` (from a parameter into the op that reads it) and ``cut``
+  (dashed: a tensor made by ``detach()``, drawn from the tensor it was cut from);
+* **clusters** keyed by scope path (``("lstm", "l0", "fwd", "t3")``), one per timestep, nested
+  in layer and direction.
+
+Parameter-only preprocessing (``W.T``, ``reshape``, ``astype`` of a parameter) is folded into the
+parameter's node, so a weight the layer transposes once before its time loop is still drawn once,
+with an edge into every timestep that reads it. Scalar and boolean constants (the ``1`` in
+``1 - z``, ``where``'s condition) are not drawn; other constants (a zero initial state) are drawn
+small, once per cluster that reads them, so they add no long edges.
+
+Gradients (``show_grads``) are computed by a second reverse sweep over the same graph, with the
+same VJP rows as ``backward()`` (``minigrad.ops``), seeded with ones at the root: it writes no
+``.grad`` and runs no hooks, so drawing never changes what training sees. A parameter node's
+norm is its whole gradient, the sum over every timestep that used it; ``grad_shares=True``
+labels each parameter edge with that use's share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..ops import unbroadcast
+from ..tensor import Tensor
+
+NODE_KINDS = ("op", "param", "input", "target", "const", "loss", "output", "ghost", "elided")
+EDGE_KINDS = ("data", "recurrent", "parameter", "cut")
+GROUP_BY = ("timestep", "scope", None)
+
+_TIMESTEP = re.compile(r"t(\d+)$")
+_BACKWARD_DIRECTIONS = ("bwd", "reverse", "backward")
+# Ops that only re-view a parameter: folded into the parameter's node (drawn once, edges to every use).
+_FOLDABLE = ("transpose", "reshape", "cast")
+
+
+@dataclass(eq=False)
+class Node:
+    """One box in the picture. ``cluster`` is the scope path it is drawn in (``()``: top level)."""
+
+    id: str
+    kind: str
+    label: str
+    shape: tuple[int, ...]
+    scope: str = ""
+    cluster: tuple[str, ...] = ()
+    grad_norm: float | None = None
+    dtype: str = ""
+    detail: str = ""                   # a second line: an index, a folded ``.T``, a loss value
+    folded: list[str] = field(default_factory=list)
+    timestep: int | None = None
+    count: int = 1                     # nodes merged into this one (fold) or steps hidden (elided)
+    grad_range: tuple[float, float] | None = None   # elided: min and max |dL/dh_t| hidden
+    tracked: bool = True               # False: an op on tensors needing no gradient (seen by a trace)
+    step_input: bool = False           # x_t: a step's slice [t] of a sequence made outside the steps
+
+
+@dataclass(eq=False)
+class Edge:
+    """``src -> dst`` in the direction values flow (reversed in a ``backward=True`` graph)."""
+
+    src: str
+    dst: str
+    kind: str
+    shape: tuple[int, ...]            # shape of the tensor carried, which is also its gradient's shape
+    label: str = ""
+    count: int = 1                    # edges merged into this one (elision, fold)
+    grad_share: float | None = None   # parameter edges, grad_shares=True: ||this use's gradient||
+
+
+@dataclass(eq=False)
+class Cluster:
+    """A scope drawn as a box. ``kind``: ``scope``, ``timestep``, ``elided`` or ``folded``."""
+
+    path: tuple[str, ...]
+    kind: str = "scope"
+    label: str = ""
+    timestep: int | None = None
+    direction: str | None = None       # "fwd" / "bwd" for timestep clusters
+    grad_norm: float | None = None     # |dL/dh_t|: the gradient reaching this step's hidden state
+    state: str | None = None           # id of the node taken as h_t
+    hidden: int = 0                    # elided: how many timesteps it stands for
+    steps: int = 0                     # folded: how many timesteps the one cell stands for
+
+
+@dataclass(eq=False)
+class Graph:
+    """What ``draw_graph`` draws; tests read it without parsing DOT."""
+
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    clusters: dict[tuple[str, ...], Cluster]
+    backward: bool = False
+    folded: bool = False
+    grads: bool = False                # gradients painted
+    grad_range: tuple[float, float] | None = None   # smallest and largest non-zero norm shown
+    title: str = ""
+
+    def nodes_of(self, kind: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.kind == kind]
+
+    def edges_of(self, kind: str) -> list[Edge]:
+        return [e for e in self.edges if e.kind == kind]
+
+    def timestep_clusters(self) -> list[Cluster]:
+        return [c for c in self.clusters.values() if c.kind == "timestep"]
+
+    def param(self, name: str) -> Node:
+        """The node of the parameter labelled ``name`` (its dotted name)."""
+        for n in self.nodes.values():
+            if n.kind == "param" and n.label == name:
+                return n
+        raise KeyError(f"Graph.param: no parameter named {name!r}; have "
+                       f"{sorted(n.label for n in self.nodes_of('param'))}")
+
+
+# --------------------------------------------------------------------------------------
+# Reading the engine's graph
+# --------------------------------------------------------------------------------------
+
+def _flatten(obj: Any, what: str) -> list[Tensor]:
+    """Tensors in ``obj`` (a tensor or nested tuples/lists, like an LSTM's ``out, (h, c)``)."""
+    found, stack = [], [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            found.append(item)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        else:
+            raise TypeError(f"{what}: expected a Tensor or a list/tuple of Tensors, got {type(item).__name__}")
+    return found
+
+
+def walk(roots: list[Tensor], traced: Mapping[int, Any] | None = None) -> list[Tensor]:
+    """Every tensor the roots depend on, inputs before outputs (iterative depth-first search).
+
+    ``traced`` maps ``id(leaf)`` to the tape record of the no-grad op that made it, whose
+    inputs are followed too (the autograd graph keeps no link through such ops).
+    """
+    traced = traced or {}
+
+    def inputs(t: Tensor) -> Any:
+        record = traced.get(id(t)) if t._op is None else None
+        return iter(record.inputs if record is not None else t._inputs)
+
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, inputs(root))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, inputs(child)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def gradient_sweep(order: list[Tensor], roots: list[Tensor],
+                   edge_keys: Mapping[tuple[int, int], Any] | None = None,
+                   ) -> tuple[dict[int, np.ndarray], dict[Any, np.ndarray]]:
+    """dL/dt for every tensor in ``order`` that requires grad, from the VJP rows in ``ops``.
+
+    The same reverse sweep as ``autograd.backward`` without its side effects: no ``.grad`` is
+    written, no hook runs. Each root is seeded with ones (a non-scalar root is treated as its
+    sum). ``edge_keys`` maps ``(id(consumer), input index)`` to a key; the contributions of the
+    edges sharing a key are summed and returned (a parameter's share per timestep).
+    """
+    grads: dict[int, np.ndarray] = {}
+    shares: dict[Any, np.ndarray] = {}
+    for root in roots:
+        if root.requires_grad:
+            grads[id(root)] = grads.get(id(root), 0) + np.ones_like(root.data)
+    for node in reversed(order):
+        op = node._op
+        if op is None:
+            continue
+        g = grads.get(id(node))
+        if g is None:
+            continue
+        args = [t.data for t in node._inputs]
+        kwargs = node._kwargs or {}
+        # A variadic row (concat, stack) gives every input's gradient in one call.
+        every = op.vjps(g, node.data, *args, **kwargs) if getattr(op, "variadic", False) else None
+        for i, parent in enumerate(node._inputs):
+            if not parent.requires_grad:
+                continue
+            if op.accumulate:
+                gi = np.zeros(parent.data.shape, dtype=parent.data.dtype)
+                op.vjps[i](gi, g, node.data, *args, **kwargs)
+            else:
+                gi = every[i] if every is not None else op.vjps[i](g, node.data, *args, **kwargs)
+                if gi.shape != parent.data.shape:
+                    gi = unbroadcast(gi, parent.data.shape)
+                if gi.dtype != parent.data.dtype:
+                    gi = gi.astype(parent.data.dtype)
+            key = id(parent)
+            grads[key] = gi if key not in grads else grads[key] + gi
+            if edge_keys is not None:
+                share_key = edge_keys.get((id(node), i))
+                if share_key is not None:
+                    shares[share_key] = gi if share_key not in shares else shares[share_key] + gi
+    return grads, shares
+
+
+_DTYPE_NAMES: dict[np.dtype, str] = {}
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
+
+
+def _norm(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.sqrt(np.vdot(a, a).real))
+
+
+def _has_grads(order: list[Tensor]) -> bool:
+    return any(t.grad is not None for t in order)
+
+
+# --------------------------------------------------------------------------------------
+# Scopes -> clusters
+# --------------------------------------------------------------------------------------
+
+def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
+    """``"lstm/l0/fwd/t3/gates"`` -> cluster path ``(lstm, l0, fwd, t3)``, chain ``(lstm, l0, fwd)``, 3."""
+    if not scope:
+        return (), None, None
+    parts = tuple(scope.split("/"))
+    for k in range(len(parts) - 1, -1, -1):
+        m = _TIMESTEP.fullmatch(parts[k])
+        if m:
+            return parts[:k + 1], parts[:k], int(m.group(1))
+    return parts, None, None
+
+
+def _direction(chain: tuple[str, ...]) -> str:
+    return "bwd" if chain and chain[-1] in _BACKWARD_DIRECTIONS else "fwd"
+
+
+def _format_index(index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            text = ("" if p.start is None else str(p.start)) + ":" + ("" if p.stop is None else str(p.stop))
+            out.append(text + ("" if p.step is None else f":{p.step}"))
+        elif p is Ellipsis:
+            out.append("...")
+        elif p is None:
+            out.append("None")
+        elif isinstance(p, np.ndarray):
+            out.append(f"<{p.dtype} array {p.shape}>")
+        else:
+            out.append(str(p))
+    return "[" + ", ".join(out) + "]"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1e}" if x else "0"
+
+
+def _param_names(params: Any) -> dict[int, str]:
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        items: Iterable = params.named_parameters()
+    elif isinstance(params, Mapping):
+        items = params.items()
+    else:
+        raise TypeError(f"draw_graph: params must be a Module or a dict of name -> Tensor, got {type(params).__name__}")
+    names = {}
+    for name, p in items:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"draw_graph: params[{name!r}] must be a Tensor, got {type(p).__name__}")
+        names[id(p)] = str(name)
+    return names
+
+
+def _named_tensors(obj: Any, default: str, what: str) -> dict[int, str]:
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return {id(t): str(name) for name, t in obj.items()}
+    return {id(t): t.name or default for t in _flatten(obj, what)}
+
+
+# --------------------------------------------------------------------------------------
+# The builder
+# --------------------------------------------------------------------------------------
+
+def build_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool | None = None,
+                params: Any = None, inputs: Any = None, targets: Any = None,
+                max_timesteps: int | None = 12, fold: bool = False, backward: bool = False,
+                grad_shares: bool = False, tape: Any = None) -> Graph:
+    """The graph model of everything ``root`` depends on; ``draw_graph`` documents the options."""
+    roots = _flatten(root, "draw_graph")
+    if not roots:
+        raise ValueError("draw_graph: expected a Tensor (e.g. the loss), got an empty list")
+    if group_by not in GROUP_BY:
+        raise ValueError(f"draw_graph: group_by must be one of {GROUP_BY}, got {group_by!r}")
+    if max_timesteps is not None and (isinstance(max_timesteps, bool) or not isinstance(max_timesteps, int)
+                                      or max_timesteps < 2):
+        raise ValueError(f"draw_graph: max_timesteps must be an integer >= 2 (the first and last steps "
+                         f"stay visible) or None (show all), got {max_timesteps!r}")
+    if fold and group_by != "timestep":
+        raise ValueError(f"draw_graph: fold=True folds the timesteps, so it needs group_by='timestep', "
+                         f"got group_by={group_by!r}")
+    if tape is not None and not hasattr(tape, "records"):
+        raise TypeError(f"draw_graph: tape must be the Tape of a `with mg.trace() as tape:` block, "
+                        f"got {type(tape).__name__}")
+    return _Builder(roots, group_by, show_grads, params, inputs, targets, max_timesteps, fold,
+                    backward, grad_shares, tape).build()
+
+
+@dataclass(eq=False)
+class _RawEdge:
+    src: str | None              # node id (None: a constant, drawn per consumer cluster)
+    dst: str
+    shape: tuple[int, ...]
+    const: Tensor | None = None
+    key: tuple[int, int] | None = None   # (id(consumer), input index), for gradient shares
+    cut: bool = False
+
+
+class _Builder:
+    def __init__(self, roots: list[Tensor], group_by: str | None, show_grads: bool | None, params: Any,
+                 inputs: Any, targets: Any, max_timesteps: int | None, fold: bool, backward: bool,
+                 grad_shares: bool, tape: Any = None) -> None:
+        self.roots = roots
+        self.group_by = group_by
+        self.max_timesteps = max_timesteps
+        self.fold = fold
+        self.backward = backward
+        self.grad_shares = grad_shares
+        self.param_names = _param_names(params)
+        self.input_names = _named_tensors(inputs, "input", "draw_graph(inputs=...)")
+        self.target_names = _named_tensors(targets, "target", "draw_graph(targets=...)")
+        # Ops on tensors that need no gradient leave no graph link; a trace recorded them.
+        self.traced = {} if tape is None else {id(r.output): r for r in tape.records if r.output._op is None}
+        self.order = walk(roots, self.traced)
+        self.paint = _has_grads(self.order) if show_grads is None else bool(show_grads)
+        self.nodes: dict[str, Node] = {}
+        self.rep: dict[int, str] = {}                     # id(tensor) -> the node drawing it
+        self.tensor_of: dict[str, Tensor] = {}            # node id -> its tensor (params: the leaf)
+        self.chain_of: dict[str, tuple[str, ...]] = {}    # node id -> chain, for timestep nodes
+        self.raw: list[_RawEdge] = []
+        self.chains: dict[tuple[str, ...], dict[int, list[str]]] = {}
+        self.state_name: dict[str, str] = {}              # recurrent source -> "h", "c", "state"
+        self.h_of: dict[tuple[tuple[str, ...], int], str] = {}
+        self.hidden: dict[str, str] = {}                  # hidden node -> its elided node
+        self.elided: dict[tuple[str, ...], tuple[str, list[int]]] = {}
+        self.merge: dict[str, str] = {}                   # folded node -> the cell's node
+        self.folds: dict[tuple[str, ...], tuple[int, list[int]]] = {}
+        self.consts: dict[int, Tensor] = {}               # constants drawn once per cluster reading them
+        self.maybe_targets: list[tuple[Node, Tensor]] = []
+
+    def build(self) -> Graph:
+        self._classify()
+        self._find_chains()
+        self._find_step_inputs()
+        self._find_states()
+        if self.fold:
+            self._fold()
+        elif self.max_timesteps is not None:
+            self._elide()
+        grads, shares = self._gradients()
+        edges = self._edges(shares)
+        if self.backward:    # no gradient flows into inputs, targets or constants
+            edges = [e for e in edges if e.kind == "cut" or self._differentiable(e.src)]
+            linked = {e.src for e in edges} | {e.dst for e in edges}
+            for nid in [nid for nid in self.nodes if nid not in linked and not self._differentiable(nid)]:
+                del self.nodes[nid]
+        norms = self._node_norms(grads)
+        clusters = self._clusters(norms)
+        for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge]:
+            del self.nodes[nid]
+        graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint)
+        # The colour scale spans the model's gradients; the root's seed (dL/dL = 1) would only squash it.
+        seeds = {self.rep.get(id(r)) for r in self.roots}
+        values = [n.grad_norm for n in self.nodes.values() if n.grad_norm and n.id not in seeds]
+        values += [v for n in self.nodes.values() if n.grad_range for v in n.grad_range if v]
+        values += [c.grad_norm for c in clusters.values() if c.grad_norm]
+        if values:
+            graph.grad_range = (min(values), max(values))
+        if self.backward:
+            for e in graph.edges:
+                e.src, e.dst = e.dst, e.src
+                e.label = f"grad {e.shape}" + (f"  {e.label}" if e.label else "")
+        return graph
+
+    def _differentiable(self, nid: str) -> bool:
+        t = self.tensor_of.get(nid)
+        return (t is not None and t.requires_grad) or self.nodes[nid].kind == "elided"
+
+    # ---- pass 1: a node per tensor, or folded into a parameter, or not drawn --------------
+    def _place(self, t: Tensor) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
+        if self.group_by is None or not t._scope:
+            return (), None, None
+        if self.group_by == "scope":
+            return tuple(t._scope.split("/")), None, None
+        return _split_scope(t._scope)
+
+    def _new(self, kind: str, label: str, t: Tensor | None = None, **kw: Any) -> Node:
+        node = Node(id=f"n{len(self.nodes)}", kind=kind, label=label, shape=() if t is None else t.data.shape,
+                    dtype="" if t is None else _dtype_name(t.data.dtype), scope="" if t is None else t._scope, **kw)
+        self.nodes[node.id] = node
+        if t is not None:
+            self.rep[id(t)] = node.id
+            self.tensor_of[node.id] = t
+        return node
+
+    def _producer(self, t: Tensor) -> tuple[str, tuple, dict | None, bool] | None:
+        """(op name, inputs, kwargs, differentiated) of the op that made ``t``; None for a leaf."""
+        if t._op is not None:
+            return t._op.name, t._inputs, t._kwargs, True
+        record = self.traced.get(id(t))
+        if record is not None:
+            return record.op, record.inputs, record.kwargs, False
+        return None
+
+    def _classify(self) -> None:
+        consumers: dict[int, list[Tensor]] = {}
+        producers = {id(t): self._producer(t) for t in self.order}
+        for t in self.order:
+            for u in (producers[id(t)] or ("", ()))[1]:
+                consumers.setdefault(id(u), []).append(t)
+        roots = {id(r) for r in self.roots}
+        cut_pairs = []
+        for t in self.order:
+            made = producers[id(t)]
+            if made is None:
+                self._leaf(t, consumers, roots)
+                origin = t._cut_from() if t._cut_from is not None else None
+                if origin is not None:
+                    cut_pairs.append((origin, t))
+                continue
+            name, inputs, kwargs, tracked = made
+            if name in _FOLDABLE and tracked and id(t) not in roots and self._param_node(inputs[0]):
+                pid = self.rep[id(inputs[0])]
+                self.rep[id(t)] = pid
+                tag = ".T" if name == "transpose" else f".{name}()"
+                if tag not in self.nodes[pid].folded:
+                    self.nodes[pid].folded.append(tag)
+                continue
+            self._op_node(t, roots, name, kwargs, tracked)
+            dst = self.rep[id(t)]
+            for i, u in enumerate(inputs):
+                if id(u) in self.consts:
+                    self.raw.append(_RawEdge(None, dst, tuple(u.shape), const=u, key=(id(t), i)))
+                elif id(u) in self.rep:
+                    self.raw.append(_RawEdge(self.rep[id(u)], dst, tuple(u.shape), key=(id(t), i)))
+        self._place_params()
+        for node, t in self.maybe_targets:               # now that every parameter view is known
+            if self._looks_like_target(t, consumers):
+                node.kind = "target"
+                node.label = t.name or "target"
+        for origin, t in cut_pairs:
+            if id(t) not in self.rep and id(t) not in self.consts:
+                continue
+            src = self.rep.get(id(origin))
+            if src is None:   # cut from a tensor this graph does not reach: drawn faint, in its scope
+                name = origin.name or (origin._op.name if origin._op is not None else "tensor")
+                ghost = self._new("ghost", name, origin, detail="not in this graph", cluster=self._place(origin)[0])
+                src = ghost.id
+                for u in origin._inputs:      # linked to what made it, where that is drawn
+                    if id(u) in self.rep and self.nodes[self.rep[id(u)]].kind != "param":
+                        self.raw.append(_RawEdge(self.rep[id(u)], src, tuple(u.shape)))
+            if id(t) in self.consts:           # a detached zero state: draw it once, as a leaf
+                del self.consts[id(t)]
+                self._new("input", t.name or "detached", t)
+                for e in self.raw:
+                    if e.const is t:
+                        e.src, e.const = self.rep[id(t)], None
+            self.raw.append(_RawEdge(src, self.rep[id(t)], tuple(t.shape), cut=True))
+
+    def _place_params(self) -> None:
+        """A parameter sits in the innermost scope shared by all its readers, above their timesteps
+        (``lstm/l0/fwd`` for ``weight_hh_l0``): drawn once, beside the steps it feeds."""
+        if self.group_by is None:
+            return
+        common: dict[str, tuple[str, ...] | None] = {}
+        for e in self.raw:
+            if e.src is None or self.nodes[e.src].kind != "param":
+                continue
+            dst = self.nodes[e.dst]
+            path = dst.cluster[:-1] if dst.timestep is not None and self.group_by == "timestep" else dst.cluster
+            if e.src not in common:
+                common[e.src] = path
+            else:
+                prefix = common[e.src]
+                k = 0
+                while k < min(len(prefix), len(path)) and prefix[k] == path[k]:
+                    k += 1
+                common[e.src] = prefix[:k]
+        for nid, path in common.items():
+            self.nodes[nid].cluster = path
+
+    def _param_node(self, t: Tensor) -> bool:
+        nid = self.rep.get(id(t))
+        return nid is not None and self.nodes[nid].kind == "param"
+
+    def _leaf(self, t: Tensor, consumers: dict[int, list[Tensor]], roots: set[int]) -> None:
+        cluster, chain, step = self._place(t)
+        if t.requires_grad:
+            self._new("param", self.param_names.get(id(t)) or t.name or "param", t)
+        elif id(t) in self.input_names:
+            self._new("input", self.input_names[id(t)], t, cluster=cluster, timestep=step)
+        elif id(t) in self.target_names:
+            self._new("target", self.target_names[id(t)], t)
+        elif id(t) in roots:
+            self._new("output", t.name or "output", t)
+        elif t.data.ndim == 0 or t.data.dtype == np.bool_:
+            return                                       # 1 - z's "1", where()'s mask: not drawn
+        elif t.name is None and t._cut_from is None and t.data.size and t.data.dtype.kind in "fiu" \
+                and not t.data.any():
+            self.consts[id(t)] = t                       # a zero state: drawn in each cluster reading it
+        else:
+            label = t.name or ("detached" if t._cut_from is not None else "input")
+            node = self._new("input", label, t, cluster=cluster, timestep=step)
+            if step is not None:                         # x[t] read inside a step: part of that step
+                self.chain_of[node.id] = chain
+            elif not t._scope:
+                self.maybe_targets.append((node, t))
+
+    def _looks_like_target(self, t: Tensor, consumers: dict[int, list[Tensor]]) -> bool:
+        """A target meets the prediction at the loss: a consumer outside the recurrent steps also
+        reads an op's output that is not a parameter view (``pred - y``; ``x @ W`` is an input).
+        Only leaves made outside every scope qualify (a layer's own leaves are its inputs)."""
+        if t._cut_from is not None or id(t) in self.input_names:
+            return False
+        for c in consumers.get(id(t), ()):
+            if self._place(c)[2] is not None:
+                continue
+            for u in c._inputs:
+                if u is not t and u.requires_grad and u._op is not None and not self._param_node(u):
+                    return True
+        return False
+
+    def _op_node(self, t: Tensor, roots: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
+        if id(t) in roots:
+            if t.data.size == 1:
+                self._new("loss", t.name or "loss", t, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
+            else:
+                self._new("output", t.name or "output", t, detail=name)
+            return
+        cluster, chain, step = self._place(t)
+        detail = _format_index((kwargs or {}).get("index")) if name == "getitem" else ""
+        if not tracked:
+            detail = (detail + "  no grad").strip()
+        node = self._new("op", t.name or name, t, cluster=cluster, timestep=step, detail=detail, tracked=tracked)
+        if step is not None:
+            self.chain_of[node.id] = chain
+
+    # ---- pass 2: chains of timesteps and the state they carry -----------------------------
+    def _find_chains(self) -> None:
+        for nid, node in self.nodes.items():
+            if node.timestep is not None and nid in self.chain_of:
+                self.chains.setdefault(self.chain_of[nid], {}).setdefault(node.timestep, []).append(nid)
+
+    def _find_step_inputs(self) -> None:
+        """Mark ``x_proj[t]`` (or ``x[t]``) read in step t from a sequence made before the loop."""
+        for e in self.raw:
+            node = self.nodes[e.dst]
+            if e.src is not None and node.label == "getitem" and node.timestep is not None \
+                    and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
+                    and re.match(rf"\[{node.timestep}[,\]]", node.detail):
+                node.step_input = True
+
+    def _find_states(self) -> None:
+        """Name the recurrent state: ``h`` also leaves the chain (the output), ``c`` does not."""
+        recurrent: set[str] = set()
+        leaving: set[str] = set()
+        for e in self.raw:
+            if e.src is None or e.cut or e.src not in self.chain_of:
+                continue
+            chain, dst_chain = self.chain_of[e.src], self.chain_of.get(e.dst)
+            if dst_chain == chain and self.nodes[e.dst].timestep != self.nodes[e.src].timestep:
+                recurrent.add(e.src)
+            elif dst_chain != chain:
+                leaving.add(e.src)
+        for chain, steps in self.chains.items():
+            keys = {s: self._step_keys(ids) for s, ids in steps.items()}
+            votes_h: dict[tuple, int] = {}
+            votes_state: dict[tuple, int] = {}
+            for s, ids in steps.items():
+                for nid, key in zip(ids, keys[s]):
+                    if nid in recurrent:
+                        votes_state[key] = votes_state.get(key, 0) + 1
+                        if nid in leaving:
+                            votes_h[key] = votes_h.get(key, 0) + 1
+            if votes_h:
+                h_key = max(votes_h, key=votes_h.get)
+            elif votes_state:
+                h_key = max(votes_state, key=votes_state.get)
+            else:                                         # one step only: h is what leaves it
+                h_key = None
+            others = [k for k in votes_state if k != h_key]
+            for s, ids in steps.items():
+                for nid, key in zip(ids, keys[s]):
+                    if key == h_key:
+                        self.state_name[nid] = "h"
+                        self.h_of[(chain, s)] = nid
+                    elif key in others:
+                        self.state_name[nid] = "c" if len(others) == 1 else "state"
+                if h_key is None:
+                    out = [nid for nid in ids if nid in leaving]
+                    if out:
+                        self.h_of[(chain, s)] = out[-1]
+
+    def _step_keys(self, ids: list[str]) -> list[tuple[str, int]]:
+        """Position-free names for a step's nodes, equal across steps: (op and index, occurrence)."""
+        seen: dict[str, int] = {}
+        keys = []
+        for nid in ids:
+            node = self.nodes[nid]
+            name = node.kind + ":" + node.label + re.sub(r"\b\d+\b", "#", node.detail)
+            seen[name] = seen.get(name, -1) + 1
+            keys.append((name, seen[name]))
+        return keys
+
+    # ---- pass 3: long chains elided, or every chain folded to one cell ----------------------
+    def _elide(self) -> None:
+        for chain, steps in self.chains.items():
+            ts = sorted(steps)
+            if len(ts) <= self.max_timesteps:
+                continue
+            gone = ts[(self.max_timesteps + 1) // 2:len(ts) - self.max_timesteps // 2]
+            node = self._new("elided", f"... {len(gone)} timesteps hidden ...", timestep=gone[0], count=len(gone),
+                             cluster=chain + (f"t{gone[0]}..t{gone[-1]}",), detail=f"t = {gone[0]} ... {gone[-1]}")
+            self.elided[chain] = (node.id, gone)
+            for s in gone:
+                for nid in steps[s]:
+                    self.hidden[nid] = node.id
+
+    def _fold(self) -> None:
+        for chain, steps in self.chains.items():
+            ts = sorted(steps)
+            rep_step = max(ts, key=lambda s: (len(steps[s]), -s))
+            self.folds[chain] = (rep_step, ts)
+            cell = chain + ("cell",)
+            rep_keys = dict(zip(self._step_keys(steps[rep_step]), steps[rep_step]))
+            for nid in steps[rep_step]:
+                node = self.nodes[nid]
+                node.cluster, node.count = cell, len(ts)
+                node.detail = re.sub(rf"^\[{rep_step}(?=[,\]])", "[t", node.detail)   # x_proj[t]
+            for s in ts:
+                if s == rep_step:
+                    continue
+                for nid, key in zip(steps[s], self._step_keys(steps[s])):
+                    if key in rep_keys:
+                        self.merge[nid] = rep_keys[key]
+                    else:                                  # an op only some steps run stays as it is
+                        self.nodes[nid].cluster = cell
+
+    def _drawn(self, nid: str) -> str:
+        return self.merge.get(nid) or self.hidden.get(nid) or nid
+
+    # ---- pass 4: gradients --------------------------------------------------------------
+    def _gradients(self) -> tuple[dict[int, np.ndarray], dict[Any, np.ndarray]]:
+        if not self.paint:
+            return {}, {}
+        keys = None
+        if self.grad_shares:
+            keys = {e.key: (e.src, self._drawn(e.dst)) for e in self.raw
+                    if e.key is not None and e.src is not None and self.nodes[e.src].kind == "param"}
+        return gradient_sweep(self.order, self.roots, keys)
+
+    def _node_norms(self, grads: dict[int, np.ndarray]) -> dict[str, float]:
+        """||dL/d node|| for every raw node; drawn nodes get theirs (a folded cell: over all steps)."""
+        if not grads:
+            return {}
+        norms = {nid: _norm(grads[id(t)]) for nid, t in self.tensor_of.items() if id(t) in grads}
+        squares: dict[str, float] = {}
+        for nid, value in norms.items():
+            if nid in self.hidden:
+                continue
+            target = self._drawn(nid)
+            squares[target] = squares.get(target, 0.0) + value * value
+        for nid, s in squares.items():
+            self.nodes[nid].grad_norm = float(np.sqrt(s))
+        for chain, (eid, gone) in self.elided.items():
+            hs = [norms[self.h_of[(chain, s)]] for s in gone if self.h_of.get((chain, s)) in norms]
+            if hs:
+                self.nodes[eid].grad_range = (min(hs), max(hs))
+        return norms
+
+    # ---- pass 5: edges and clusters -----------------------------------------------------------
+    def _edges(self, shares: dict[Any, np.ndarray]) -> list[Edge]:
+        merged: dict[tuple[str, str, str], Edge] = {}
+        names: dict[tuple[str, str, str], str] = {}
+        const_nodes: dict[tuple[int, tuple[str, ...]], str] = {}
+        for e in self.raw:
+            dst = self._drawn(e.dst)
+            if e.const is not None:
+                if e.dst in self.hidden:
+                    continue
+                cluster = self.nodes[dst].cluster
+                ckey = (id(e.const), cluster)
+                if ckey not in const_nodes:
+                    node = self._new("const", "zeros", cluster=cluster)
+                    node.shape, node.dtype, node.scope = tuple(e.const.shape), str(e.const.dtype), e.const._scope
+                    const_nodes[ckey] = node.id
+                src = const_nodes[ckey]
+                kind = "data"
+            else:
+                src = self._drawn(e.src)
+                if e.cut:
+                    kind = "cut"
+                elif self.nodes[e.src].kind == "param":
+                    kind = "parameter"
+                elif e.src in self.chain_of and self.chain_of[e.src] == self.chain_of.get(e.dst) \
+                        and self.nodes[e.src].timestep != self.nodes[e.dst].timestep:
+                    kind = "recurrent"
+                else:
+                    kind = "data"
+                if src == dst and (e.src in self.hidden or (kind != "recurrent" and e.src in self.merge)):
+                    continue                              # inside one elided block or one folded cell
+            key = (src, dst, kind)
+            if key in merged:
+                merged[key].count += 1
+            else:
+                merged[key] = Edge(src, dst, kind, e.shape)
+                if kind == "recurrent":
+                    names[key] = self.state_name.get(e.src, "state")
+        for key, edge in merged.items():
+            parts = []
+            if edge.kind == "recurrent":
+                parts.append(names[key])
+                chain = self.chain_of.get(key[1])
+                if self.fold and chain in self.folds:
+                    parts.append(f"loop: {len(self.folds[chain][1])} steps")
+            elif edge.kind == "cut":
+                parts.append("cut: detach()")
+            inside_cell = self.fold and self.nodes[edge.src].cluster == self.nodes[edge.dst].cluster
+            if edge.count > 1 and not inside_cell and edge.kind != "recurrent":
+                parts.append(f"x{edge.count}")
+            if edge.kind == "parameter" and (edge.src, edge.dst) in shares:
+                edge.grad_share = _norm(shares[(edge.src, edge.dst)])
+                parts.append(f"share {_fmt(edge.grad_share)}")
+            edge.label = "  ".join(parts)
+        return list(merged.values())
+
+    def _clusters(self, norms: dict[str, float]) -> dict[tuple[str, ...], Cluster]:
+        clusters: dict[tuple[str, ...], Cluster] = {}
+        for nid, node in self.nodes.items():
+            if nid in self.hidden or nid in self.merge or not node.cluster:
+                continue
+            for k in range(1, len(node.cluster) + 1):
+                path = node.cluster[:k]
+                if path not in clusters:
+                    clusters[path] = Cluster(path, label=path[-1])
+        for path, cl in clusters.items():
+            chain, last = path[:-1], path[-1]
+            m = _TIMESTEP.fullmatch(last) if self.group_by == "timestep" else None
+            if m and chain in self.chains:
+                cl.kind, cl.timestep, cl.direction = "timestep", int(m.group(1)), _direction(chain)
+                cl.label = f"t = {cl.timestep}"
+                cl.state = self.h_of.get((chain, cl.timestep))
+                cl.grad_norm = norms.get(cl.state) if cl.state else None
+            elif chain in self.elided and self.elided[chain][0] in self.nodes and \
+                    self.nodes[self.elided[chain][0]].cluster == path:
+                gone = self.elided[chain][1]
+                cl.kind, cl.hidden, cl.timestep, cl.direction = "elided", len(gone), gone[0], _direction(chain)
+                cl.label = f"t = {gone[0]} ... {gone[-1]}"
+            elif chain in self.folds and last == "cell":
+                rep_step, ts = self.folds[chain]
+                cl.kind, cl.steps, cl.direction, cl.timestep = "folded", len(ts), _direction(chain), rep_step
+                cl.label = f"one cell, run {len(ts)} times (t = {ts[0]} ... {ts[-1]})"
+                cl.state = self.h_of.get((chain, rep_step))
+                cl.grad_norm = self.nodes[cl.state].grad_norm if cl.state else None
+        return clusters

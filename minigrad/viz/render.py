@@ -1,0 +1,208 @@
+"""Turning DOT into pictures: Graphviz's ``dot`` when installed, else the pip-installed graphviz-pure.
+
+Which program runs (:func:`find_renderer`), in order:
+
+1. ``$MINIGRAD_DOT``, if set: the path (or name on PATH) of a ``dot``-compatible program;
+2. ``dot`` on PATH (a system Graphviz);
+3. ``graphviz-pure`` on PATH, or next to the running Python (a virtual environment's ``bin/``,
+   the user scripts folder): the Rust port of Graphviz that ``pip install graphviz-pure`` brings
+   as one static binary. It writes SVG, PNG and JPEG, not PDF;
+4. otherwise :class:`RendererNotFoundError`, saying how to get either.
+
+The ``graphviz`` Python package always runs a program called ``dot``. :class:`Digraph`, which
+``draw_graph`` returns, is a ``graphviz.Digraph`` whose ``pipe``/``render`` (and so Jupyter's
+inline SVG, ``_repr_mimebundle_``) run the program above instead: a pip-only machine displays
+and renders it too. Nothing global is patched; plain ``graphviz`` objects are left alone.
+
+Raster output (PNG, JPEG) is always bounded: graphviz-pure allocates the whole bitmap, and a
+large graph as PNG has been seen to take 18.8 GB. ``-Gdpi`` sets the resolution (96 by default)
+and ``-Gsize`` caps the drawing at ``MAX_PIXELS / dpi`` inches a side, so a PNG is at most
+``MAX_PIXELS`` (3840) pixels a side, about 60 MB of bitmap; a bigger graph is scaled down
+(save it as SVG to zoom in). Command-line ``-G`` attributes override the graph's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import graphviz
+from graphviz.backend import dot_command, execute, rendering
+
+MAX_PIXELS = 3840      # the longest side of a PNG/JPEG, in pixels, whatever the graph
+DPI = 96
+RASTER_FORMATS = ("png", "jpg", "jpeg")
+SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf"}
+_PURE = "graphviz-pure"
+
+
+class RendererNotFoundError(RuntimeError):
+    """Neither Graphviz's ``dot`` nor graphviz-pure could be found."""
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """The program that lays out and draws DOT: ``name`` is ``dot`` or ``graphviz-pure``."""
+
+    name: str
+    path: str
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        if self.name == _PURE:
+            return ("svg", "png", "jpeg", "jpg", "dot", "plain")
+        return ("svg", "png", "jpeg", "jpg", "pdf", "dot", "plain")
+
+
+def _candidates_next_to_python() -> list[Path]:
+    exe = _PURE + (".exe" if os.name == "nt" else "")
+    folders = [Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]
+    try:
+        folders.append(Path(sysconfig.get_path("scripts", f"{os.name}_user")))
+    except KeyError:  # a platform without a user scheme
+        pass
+    return [folder / exe for folder in folders]
+
+
+def find_renderer() -> Renderer:
+    """The renderer to use now (looked up on each call: PATH may change); see the module docstring."""
+    forced = os.environ.get("MINIGRAD_DOT")
+    if forced:
+        path = shutil.which(forced)
+        if path is None:
+            raise RendererNotFoundError(f"MINIGRAD_DOT={forced!r}: no such program (give a path to Graphviz's "
+                                   "`dot` or to `graphviz-pure`, or unset it)")
+        return Renderer(_PURE if _PURE in Path(path).name else "dot", path)
+    path = shutil.which("dot")
+    if path is not None:
+        return Renderer("dot", path)
+    path = shutil.which(_PURE)
+    if path is not None:
+        return Renderer(_PURE, path)
+    for candidate in _candidates_next_to_python():
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return Renderer(_PURE, str(candidate))
+    raise RendererNotFoundError(
+        "minigrad.viz: no Graphviz renderer found. Install one of:\n"
+        "  pip install graphviz-pure      (a Graphviz-compatible `dot` as one binary; no system packages)\n"
+        "  Graphviz itself                (apt install graphviz, brew install graphviz, "
+        "https://graphviz.org/download)\n"
+        "or point MINIGRAD_DOT at a `dot`-compatible program. "
+        "You can still save the DOT source: mg.viz.save(graph, 'graph.dot').")
+
+
+def bounds(fmt: str, dpi: float = DPI) -> list[str]:
+    """Command-line attributes that cap a raster image at ``MAX_PIXELS`` a side (see the module docstring)."""
+    if fmt.split(":")[0] in RASTER_FORMATS:
+        inches = MAX_PIXELS / dpi
+        return [f"-Gsize={inches:g},{inches:g}", f"-Gdpi={dpi:g}"]
+    return []
+
+
+def _command(engine: str, fmt: str, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: Any = None, dpi: float = DPI) -> list:
+    program = find_renderer()
+    if fmt.split(":")[0] not in program.formats:
+        raise ValueError(f"{program.name} ({program.path}) cannot write {fmt!r}; it writes "
+                         f"{', '.join(program.formats)}" + ("; install Graphviz for PDF" if fmt == "pdf" else ""))
+    cmd = dot_command.command(engine, fmt, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op)
+    cmd[0] = program.path
+    return cmd + bounds(fmt, dpi)
+
+
+# The graphviz package's backend functions, with our program in place of `dot`: same
+# signatures, so graphviz's own pipe()/render()/Jupyter code calls them unchanged.
+
+def _pipe_lines(engine: str, fmt: str, input_lines: Any, *, input_encoding: str, renderer: str | None = None,
+                formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False) -> bytes:
+    cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
+    lines = (line.encode(input_encoding) for line in input_lines)
+    return execute.run_check(cmd, input_lines=lines, capture_output=True, quiet=quiet).stdout
+
+
+def _pipe_lines_string(engine: str, fmt: str, input_lines: Any, *, encoding: str, renderer: str | None = None,
+                       formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False) -> str:
+    cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
+    return execute.run_check(cmd, input_lines=input_lines, encoding=encoding, capture_output=True,
+                             quiet=quiet).stdout
+
+
+def _render(engine: str, fmt: str | None = None, filepath: Any = None, renderer: str | None = None,
+            formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False, *,
+            outfile: Any = None, raise_if_result_exists: bool = False, overwrite_filepath: bool = False) -> str:
+    """``graphviz.render``'s contract (file in, file out), run by :func:`find_renderer`'s program."""
+    filepath = Path(filepath) if filepath is not None else None
+    outfile = Path(outfile) if outfile is not None else None
+    if outfile is not None:
+        fmt = rendering.get_format(outfile, format=fmt)
+        if filepath is None:
+            filepath = rendering.get_filepath(outfile)
+        if not overwrite_filepath and outfile.resolve() == filepath.resolve():
+            raise ValueError(f"outfile {outfile.name!r} must be different from input file {filepath.name!r}")
+        target = outfile.resolve() if outfile.parent != filepath.parent else outfile.name
+        args = ["-o", target, filepath.name]
+    elif filepath is None or fmt is None:
+        raise graphviz.RequiredArgumentError("render: give outfile, or filepath and format")
+    else:
+        outfile = rendering.get_outfile(filepath, format=fmt, renderer=renderer, formatter=formatter)
+        args = ["-o", outfile.name, filepath.name]   # graphviz-pure's -O names files its own way
+    if raise_if_result_exists and os.path.exists(outfile):
+        raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+    cmd = _command(engine, fmt, renderer, formatter, neato_no_op) + args
+    execute.run_check(cmd, cwd=filepath.parent if filepath.parent.parts else None, quiet=quiet,
+                      capture_output=True)
+    return os.fspath(outfile)
+
+
+class Digraph(graphviz.Digraph):
+    """A ``graphviz.Digraph`` (``.source``, ``.render()``, ``.pipe()``, inline SVG in Jupyter) that
+    renders with :func:`find_renderer`'s program: Graphviz's ``dot``, or graphviz-pure on a
+    pip-only machine. Raster output is bounded (see the module docstring)."""
+
+    @property
+    def _pipe_lines(self) -> Any:
+        return _pipe_lines
+
+    @property
+    def _pipe_lines_string(self) -> Any:
+        return _pipe_lines_string
+
+    @property
+    def _render(self) -> Any:
+        return _render
+
+
+def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: float | None = None) -> Path:
+    """Write ``graph`` (a graphviz graph, or DOT source text) to ``path``; the suffix picks the format.
+
+    ``.dot`` / ``.gv``: the DOT source. ``.svg``, ``.png``, ``.jpg``: drawn by :func:`find_renderer`'s
+    program; a PNG at ``dpi`` dots per inch, scaled down to at most ``MAX_PIXELS`` a side.
+    ``.pdf``: Graphviz's ``dot`` only. Returns the path written.
+    """
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 1 <= dpi <= 600:
+        raise ValueError(f"save: dpi must be a number in [1, 600], got {dpi!r}")
+    path = Path(path)
+    source = graph if isinstance(graph, str) else getattr(graph, "source", None)
+    if not isinstance(source, str):
+        raise TypeError(f"save: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
+                        f"got {type(graph).__name__}")
+    suffix = path.suffix.lower()
+    if suffix in (".dot", ".gv"):
+        path.write_text(source, encoding="utf-8")
+        return path
+    if suffix not in SUFFIX_FORMATS:
+        raise ValueError(f"save: cannot tell the format from {str(path)!r}; use a suffix among "
+                         f".dot, .gv, {', '.join(SUFFIX_FORMATS)}")
+    fmt = SUFFIX_FORMATS[suffix]
+    cmd = _command("dot", fmt, dpi=dpi) + ["-o", str(path)]
+    proc = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    if proc.returncode != 0 or not path.exists():
+        raise RuntimeError(f"save: {Path(cmd[0]).name} failed to write {path} (exit {proc.returncode}): "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    return path
