@@ -37,12 +37,15 @@ from typing import Any
 
 import numpy as np
 
+import minigrad as mg
+
 Params = dict[str, np.ndarray]
 Grads = dict[str, np.ndarray]
 
 __all__ = [
-    "lstm_backward", "lstm_cell_backward", "lstm_cell_forward", "lstm_forward", "rnn_backward",
-    "rnn_cell_backward", "rnn_cell_forward", "rnn_forward", "sigmoid", "softmax",
+    "lstm_backward", "lstm_backward_autograd", "lstm_cell_backward", "lstm_cell_forward", "lstm_forward",
+    "rnn_backward", "rnn_backward_autograd", "rnn_cell_backward", "rnn_cell_forward", "rnn_forward",
+    "sigmoid", "softmax",
 ]
 
 
@@ -350,3 +353,57 @@ def lstm_backward(da: np.ndarray, caches: tuple) -> Grads:
     return {"dx": dx, "da0": da_prevt, "dWf": grads["dWf"], "dbf": grads["dbf"], "dWi": grads["dWi"],
             "dbi": grads["dbi"], "dWc": grads["dWc"], "dbc": grads["dbc"], "dWo": grads["dWo"],
             "dbo": grads["dbo"]}
+
+
+# ---- 5. the same gradients from minigrad's autograd (the lesson's other half) ------------------
+
+def _leaves(parameters: Params, keys: tuple[str, ...]) -> dict[str, mg.Tensor]:
+    return {k: mg.tensor(np.asarray(parameters[k], dtype=np.float64), requires_grad=True) for k in keys}
+
+
+def rnn_backward_autograd(da: np.ndarray, x: np.ndarray, a0: np.ndarray, parameters: Params) -> Grads:
+    """``rnn_backward``'s dict, from minigrad: rebuild the forward from primitives in float64 and
+    backpropagate ``J = sum_t sum(da<t> * a<t>)``, the scalar whose gradient ``rnn_backward`` computes."""
+    _ndim("da", da, 3, "(n_a, m, T_x)", "rnn_backward_autograd")
+    _ndim("x", x, 3, "(n_x, m, T_x)", "rnn_backward_autograd")
+    _need(parameters, _RNN_KEYS, "rnn_backward_autograd")
+    P = _leaves(parameters, ("Wax", "Waa", "ba"))
+    xs = mg.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    a = a0_t = mg.tensor(np.asarray(a0, dtype=np.float64), requires_grad=True)
+    T_x = da.shape[2]
+    J = mg.tensor(np.float64(0.0))
+    for t in range(T_x):
+        with mg.scope(f"t{t}"):
+            a = (P["Waa"] @ a + P["Wax"] @ xs[:, :, t] + P["ba"]).tanh()
+            J = J + (a * mg.tensor(np.asarray(da[:, :, t], dtype=np.float64))).sum()
+    J.backward()
+    return {"dx": xs.grad[:, :, :T_x], "da0": a0_t.grad, "dWax": P["Wax"].grad, "dWaa": P["Waa"].grad,
+            "dba": P["ba"].grad}
+
+
+def lstm_backward_autograd(da: np.ndarray, x: np.ndarray, a0: np.ndarray, parameters: Params) -> Grads:
+    """``lstm_backward``'s dict, from minigrad (same gates on ``mg.concat([a, xt])``, ``c0 = 0``,
+    ``J = sum_t sum(da<t> * a<t>)``)."""
+    _ndim("da", da, 3, "(n_a, m, T_x)", "lstm_backward_autograd")
+    _ndim("x", x, 3, "(n_x, m, T_x)", "lstm_backward_autograd")
+    _need(parameters, _LSTM_KEYS, "lstm_backward_autograd")
+    P = _leaves(parameters, ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"))
+    xs = mg.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    a = a0_t = mg.tensor(np.asarray(a0, dtype=np.float64), requires_grad=True)
+    c = mg.tensor(np.zeros(np.shape(a0)))
+    T_x = da.shape[2]
+    J = mg.tensor(np.float64(0.0))
+    for t in range(T_x):
+        with mg.scope(f"t{t}"):
+            concat = mg.concat([a, xs[:, :, t]], axis=0)
+            ft = (P["Wf"] @ concat + P["bf"]).sigmoid()
+            it = (P["Wi"] @ concat + P["bi"]).sigmoid()
+            cct = (P["Wc"] @ concat + P["bc"]).tanh()
+            c = ft * c + it * cct
+            ot = (P["Wo"] @ concat + P["bo"]).sigmoid()
+            a = ot * c.tanh()
+            J = J + (a * mg.tensor(np.asarray(da[:, :, t], dtype=np.float64))).sum()
+    J.backward()
+    grads = {"dx": xs.grad[:, :, :T_x], "da0": a0_t.grad}
+    grads.update({f"d{k}": P[k].grad for k in ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")})
+    return grads

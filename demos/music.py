@@ -1,0 +1,113 @@
+"""Generate a Bach-like melody with an LSTM: train, sample, and write MIDI, WAV and a piano roll.
+
+    python -m demos.music                                  # ~1 minute on a laptop CPU
+    python -m demos.music --temperature 0.7 --length 96    # safer (more quoting) and longer
+    python -m demos.music --primer bwv1.6 --primer-len 8   # continue the opening of BWV 1.6
+    python -m demos.music --primer "72:4 71:4 69:8"        # or your own notes (PITCH:DUR tokens)
+
+The course's jazz model on the soprano lines of Bach's chorales (models/data/bach_soprano.txt):
+an LSTM learns to predict each next (pitch, duration) token from the ones before (many-to-many),
+then an inference loop samples a token, feeds it back, and repeats (one-to-many). Writes
+melody.mid, melody.wav (numpy additive synth: listen with any player) and pianoroll.png to --out.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The matrices here are small (batch 32, hidden 128): extra BLAS threads only spin and contend,
+# several times slower on a busy 2-core machine. Must be set before numpy loads to take effect.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from demos._progress import Progress  # noqa: E402
+from models import music_lstm as music  # noqa: E402
+
+
+def _primer(text: str, length: int, pieces: dict[str, list[str]]) -> list[str]:
+    if not text:
+        return []
+    if text in pieces:
+        return pieces[text][:length]
+    return text.split()
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    parser.add_argument("--data", type=Path, default=music.DEFAULT_DATA,
+                        help="token file (default: the committed Bach soprano lines)")
+    parser.add_argument("--out", type=Path, default=Path("runs/music"), help="output folder (default runs/music)")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    parser.add_argument("--hidden", type=int, default=128, help="LSTM hidden size n_a (default 128)")
+    parser.add_argument("--embedding", type=int, default=32, help="token embedding size (default 32)")
+    parser.add_argument("--seq-len", type=int, default=32, help="training window, in tokens (default 32)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--length", type=int, default=64, help="notes to generate (default 64)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="sampling temperature: 0 = always the likeliest note, 1 = the model's own odds")
+    parser.add_argument("--primer", default="",
+                        help="a chorale name from the data (e.g. bwv1.6) or PITCH:DUR tokens to continue")
+    parser.add_argument("--primer-len", type=int, default=8, help="tokens taken from a named chorale (default 8)")
+    parser.add_argument("--bpm", type=float, default=90, help="tempo of the MIDI and WAV (default 90)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights, the batches and the sampling")
+    args = parser.parse_args(argv)
+    for name in ("steps", "hidden", "embedding", "seq_len", "batch_size", "length", "primer_len"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.temperature < 0 or args.bpm <= 0 or args.lr <= 0:
+        parser.error("--temperature must be >= 0, --bpm and --lr > 0")
+
+    try:
+        pieces = music.load_tokens(args.data)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    vocab = music.Vocab.from_pieces(pieces)
+    stream = music.token_stream(pieces, vocab)
+    primer = _primer(args.primer, args.primer_len, pieces)
+    try:
+        vocab.encode(primer)
+    except ValueError as err:
+        parser.error(f"--primer: {err}")
+    print(f"{len(pieces)} melodies, {len(stream)} tokens, vocabulary of {len(vocab)} (pitch, duration) "
+          f"tokens, pitches {vocab.pitch_range()}")
+
+    mg.manual_seed(args.seed)
+    model = music.MusicLSTM(len(vocab), args.embedding, args.hidden)
+    smoothed: list[float] = []
+    with Progress(args.steps, "train") as bar:
+        def on_step(step: int, loss: float) -> None:
+            smoothed.append(loss if not smoothed else 0.95 * smoothed[-1] + 0.05 * loss)
+            bar.update(1, loss=smoothed[-1])
+        losses = music.train(model, stream, steps=args.steps, seq_len=args.seq_len, batch_size=args.batch_size,
+                             lr=args.lr, seed=args.seed, on_step=on_step)
+    print(f"loss: {losses[0]:.3f} at the start, {smoothed[-1]:.3f} (smoothed) at the end "
+          f"(uniform guessing: {np.log(len(vocab)):.3f})")
+
+    new = music.generate(model, vocab, args.length, temperature=args.temperature, primer=primer, seed=args.seed)
+    notes = music.merge_rests(primer + new)
+    print(("primer: " + " ".join(primer) + "\n" if primer else "") + "generated: " + " ".join(new))
+    quote, source = music.longest_quote(new, pieces)
+    print(f"longest stretch copied note for note from one training melody: {quote} of {len(new)} tokens"
+          + (f" ({source})" if quote else ""))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    midi = music.write_midi(notes, args.out / "melody.mid", bpm=args.bpm)
+    wav = music.write_wav(notes, args.out / "melody.wav", bpm=args.bpm)
+    png = music.plot_pianoroll(notes, args.out / "pianoroll.png", primer_len=len(music.merge_rests(primer)),
+                               title=f"LSTM on Bach chorales, temperature {args.temperature}")
+    seconds = sum(d for _, d in notes) * 15 / args.bpm
+    print(f"wrote {midi} ({len(notes)} notes, {seconds:.0f} s at {args.bpm:g} bpm), {wav}, {png}")
+    return {"losses": losses, "tokens": new, "notes": notes, "files": (midi, wav, png)}
+
+
+if __name__ == "__main__":
+    main()
