@@ -56,6 +56,8 @@ def apply(op: Primitive, inputs: tuple, kwargs: dict | None = None) -> Any:
         data = op.forward(*args, **kwargs) if kwargs else op.forward(*args)
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as err:
         raise _op_error(op, args, kwargs, err) from err
+    if type(data) is not np.ndarray:      # ufuncs and reductions hand back numpy scalars for 0-d results
+        data = np.asarray(data)
     out = Tensor.__new__(Tensor)
     out.data = data
     out.grad = None
@@ -233,7 +235,12 @@ def _run_hooks(node: Any, g: np.ndarray) -> np.ndarray:
     for hook in node._hooks:
         replaced = hook(g)
         if replaced is not None:
-            g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            if replaced.shape != g.shape:
+                raise GradientError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient "
+                                    f"of shape {replaced.shape} for a tensor of shape {node.shape} "
+                                    f"(op {node.op or 'leaf'}, scope '{node._scope or '<top>'}'); it must keep the shape")
+            g = replaced
     return g
 
 

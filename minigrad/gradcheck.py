@@ -83,6 +83,6 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
                 worst = np.unravel_index(int(np.argmax(error)), error.shape)
                 raise GradcheckError(
                     f"gradcheck: input {i} (shape {data.shape}) element {tuple(int(k) for k in worst)}: "
-                    f"analytic {grad[worst]!r} vs numerical {numerical[worst]!r} "
+                    f"analytic {float(grad[worst])!r} vs numerical {float(numerical[worst])!r} "
                     f"(|diff| {abs(grad[worst] - numerical[worst]):.3g} > atol {atol} + rtol {rtol} * |numerical|)")
     return True

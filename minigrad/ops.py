@@ -200,6 +200,12 @@ def _explain_stack(*xs: Array, axis: int = 0) -> str:
             f"along axis {axis}: all shapes must be equal")
 
 
+def _xlogy(out: Array, a: Array) -> Array:
+    """``out * log(a)``, taken as 0 where ``a == 0`` (then ``out`` is 0 or 1: PyTorch's convention)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a == 0, 0.0, out * np.log(a)).astype(out.dtype, copy=False)
+
+
 def _log_softmax(x: Array, axis: int = -1) -> Array:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -240,6 +246,10 @@ neg = defvjp("neg", np.negative,
              lambda g, out, x: -g)
 pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
              lambda g, out, x, exponent: g * exponent * np.power(x, exponent - 1))
+
+power = defvjp("power", np.power,                       # a ** b with a tensor exponent
+               lambda g, out, a, b: g * b * np.power(a, b - 1),
+               lambda g, out, a, b: g * _xlogy(out, a), explain=_explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.
 matmul = defvjp("matmul", _matmul, _matmul_vjp_a, _matmul_vjp_b, explain=_explain_matmul)

@@ -25,9 +25,16 @@ def _as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndar
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.array(data, copy=copy) if copy else np.asarray(data)
     else:
-        array = np.asarray(data)
+        try:
+            array = np.asarray(data)
+        except ValueError as err:
+            raise ValueError(f"tensor: data must be a number, a nested list of equal-length rows or an "
+                             f"array ({err})") from None
         if dtype is None and array.dtype.kind in "iuf":
             array = array.astype(np.float32)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: data must be numeric or boolean, got dtype {array.dtype} "
+                        f"from {type(data).__name__}")
     if dtype is not None and array.dtype != np.dtype(dtype):
         array = array.astype(dtype)
     return array
@@ -248,15 +255,12 @@ class Tensor:
         return self
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
-            raise TypeError(f"pow: the exponent must be a Python or numpy scalar, got "
-                            f"{type(exponent).__name__} of shape {np.shape(exponent)}; "
-                            "for a tensor exponent write exp(b * log(a))")
-        return apply(ops.pow_, (self,), {"exponent": exponent})
+        if not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
+            return apply(ops.pow_, (self,), {"exponent": exponent})
+        return apply(ops.power, (self, self._lift(exponent)))
 
     def __rpow__(self, base: Any) -> Tensor:
-        # base ** x = exp(x * log(base)) for a positive constant base.
-        return (self * float(np.log(base))).exp()
+        return apply(ops.power, (self._lift(base), self))
 
     # Comparisons give boolean tensors with no graph (masks for where()).
     def __lt__(self, other: Any) -> Tensor:

@@ -219,3 +219,10 @@ def test_stack_and_concat_of_many_inputs_backward_in_linear_time():
     (mg.stack(xs, axis=0) * weights).sum().backward()
     (mg.concat(xs, axis=0) * weights.ravel()).sum().backward()
     np.testing.assert_allclose(xs[1234].grad, 2 * weights[1234])
+
+
+def test_scalar_results_are_still_ndarrays():
+    a = f64(np.ones(3))
+    for scalar in (a.sum(), a.mean(), a.max(), a[1], a @ a):
+        assert isinstance(scalar.data, np.ndarray) and scalar.shape == ()
+        assert np.asarray(scalar).shape == () and float(np.asarray(scalar)) == scalar.item()

@@ -213,3 +213,21 @@ def test_sequential_takes_modules_or_a_list():
     a, b = nn.Linear(2, 3), nn.Linear(3, 1)
     assert list(nn.Sequential(a, b)) == [a, b] == list(nn.Sequential([a, b]))
     assert nn.Sequential(a, b)(mg.tensor(np.ones((4, 2), np.float32))).shape == (4, 1)
+
+
+def test_module_to_an_integer_dtype_is_refused():
+    with pytest.raises(TypeError, match="Linear.to: parameters must stay floating point, got dtype int32"):
+        nn.Linear(2, 2).to(np.int32)
+
+
+def test_parameters_know_their_dotted_names():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.RNN(3, 4, num_layers=2)
+            self.heads = [nn.Linear(4, 2), nn.Linear(4, 1)]
+
+    net = Net()
+    for name, param in net.named_parameters():
+        assert param.name == name
+    assert net.rnn.weight_hh_l1.name == "rnn.weight_hh_l1" and net.heads[1].bias.name == "heads.1.bias"

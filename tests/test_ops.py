@@ -90,6 +90,24 @@ def test_log_sqrt_pow(data, shape):
     check("pow", lambda t: t ** exponent, x)
 
 
+@covers("power")
+@SETTINGS
+@given(st.data(), broadcast_pairs)
+def test_power_with_tensor_exponent(data, shapes):
+    a = data.draw(values(shapes.input_shapes[0], 0.3, 2.0))
+    b = data.draw(values(shapes.input_shapes[1], -2.0, 2.0))
+    check("power", lambda x, y: x ** y, a, b)
+    check("power", lambda y: 2.0 ** y, b)
+
+
+def test_power_gradient_at_zero_base_follows_pytorch():
+    a = mg.tensor(np.array([0.0, 2.0]), requires_grad=True)
+    b = mg.tensor(np.array([2.0, 3.0]), requires_grad=True)
+    (a ** b).sum().backward()
+    np.testing.assert_allclose(a.grad, [0.0, 12.0])
+    np.testing.assert_allclose(b.grad, [0.0, 8 * np.log(2.0)])
+
+
 @covers("relu", "abs", "clip")
 @SETTINGS
 @given(st.data(), small_shapes)

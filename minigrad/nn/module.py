@@ -44,11 +44,14 @@ class Module:
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            value.name = name
         elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Module) for v in value):
             value = ModuleList(value)
+        if isinstance(value, Module):
             self._modules[name] = value
+            # Keep every parameter's .name its dotted path from the outermost module, so the
+            # renderer labels nodes "rnn.weight_hh_l0" without being told.
+            value.name_parameters(prefix=name)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -146,6 +149,8 @@ class Module:
     def to(self, dtype: Any) -> Module:
         """Convert every parameter to ``dtype`` in place (gradients dropped); returns self."""
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got dtype {dtype}")
         for param in self.parameters():
             if param.dtype != dtype:
                 param.data = param.data.astype(dtype)
@@ -186,7 +191,9 @@ class ModuleList(Module):
     def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
-        self._modules[str(len(self._modules))] = module
+        index = str(len(self._modules))
+        self._modules[index] = module
+        module.name_parameters(prefix=index)
         return self
 
     def __getitem__(self, index: int) -> Module:
