@@ -239,7 +239,8 @@ def _run_hooks(node: Any, g: np.ndarray) -> np.ndarray:
             if replaced.shape != g.shape:
                 raise GradientError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient "
                                     f"of shape {replaced.shape} for a tensor of shape {node.shape} "
-                                    f"(op {node.op or 'leaf'}, scope '{node._scope or '<top>'}'); it must keep the shape")
+                                    f"(op {node.op or 'leaf'}, scope '{node._scope or '<top>'}'); "
+                                    "it must keep the shape")
             g = replaced
     return g
 
