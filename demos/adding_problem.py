@@ -19,26 +19,18 @@ training) and clipping.png (gradient norm and loss per step).
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
 
-# Every matrix here is small (batch 128 x hidden 32): BLAS threads only hand work back and forth,
-# 10x slower on a busy 2-core machine (measured: 960 vs 73 ms per LSTM step at T = 100). Must be
-# set before numpy loads; a setting from the user wins.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from demos._progress import Progress  # noqa: E402
-from models.lab import adding  # noqa: E402
-from models.lab.models import CELLS  # noqa: E402
-from models.lab.report import fmt, markdown_table, pyplot  # noqa: E402
-from models.lab.tasks import ADDING_BASELINE_MSE  # noqa: E402
+from demos._progress import Progress
+from models.lab import adding
+from models.lab.models import CELLS
+from models.lab.report import fmt, markdown_table, pyplot
+from models.lab.tasks import ADDING_BASELINE_MSE
 
 COLORS = {"rnn": "tab:red", "gru": "tab:blue", "gru-reset-before": "tab:cyan", "gru-minimal": "tab:purple",
           "lstm": "tab:green", "lstm-peephole": "tab:olive"}

@@ -18,26 +18,18 @@ Writes under --out: results.md (tables and samples), results.json and architectu
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-# Every matrix here is small (batch 128 x hidden 32): BLAS threads only hand work back and forth,
-# 10x slower on a busy 2-core machine (measured: 960 vs 73 ms per LSTM step at T = 100). Must be
-# set before numpy loads; a setting from the user wins.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from demos._progress import Progress  # noqa: E402
-from models.lab import architectures as arch  # noqa: E402
-from models.lab.models import CELLS  # noqa: E402
-from models.lab.report import fmt, markdown_table, pyplot  # noqa: E402
+from demos._progress import Progress
+from models.lab import architectures as arch
+from models.lab.models import CELLS
+from models.lab.report import fmt, markdown_table, pyplot
 
 PARTS = ("bidirectional", "depth", "types")
 # Default iterations of each experiment (scaled by --iterations-scale).

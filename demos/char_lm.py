@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-# A step multiplies (32, 64) by (64, 256): far too small for BLAS threads, whose hand-offs cost
-# milliseconds when the cores are busy (5-8x slower on a loaded 2-core machine). Must be set
-# before numpy loads; an explicit setting from the user wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import minigrad as mg  # noqa: E402
-from demos._progress import Progress  # noqa: E402
-from models import char_lm as lm  # noqa: E402
+import minigrad as mg
+from demos._progress import Progress
+from models import char_lm as lm
 
 # Each preset fills in defaults; flags given on the command line still win.
 PRESETS: dict[str, dict[str, Any]] = {

@@ -13,21 +13,14 @@ melody.mid, melody.wav (numpy additive synth: listen with any player) and pianor
 
 from __future__ import annotations
 
-import os
+import argparse
+from pathlib import Path
 
-# The matrices here are small (batch 32, hidden 128): extra BLAS threads only spin and contend,
-# several times slower on a busy 2-core machine. Must be set before numpy loads to take effect.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
 
-import argparse  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-import minigrad as mg  # noqa: E402
-from demos._progress import Progress  # noqa: E402
-from models import music_lstm as music  # noqa: E402
+import minigrad as mg
+from demos._progress import Progress
+from models import music_lstm as music
 
 
 def _primer(text: str, length: int, pieces: dict[str, list[str]]) -> list[str]:
