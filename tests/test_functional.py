@@ -259,3 +259,9 @@ def test_dropout_identity_cases_and_errors():
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match=r"dropout: probability p must be in \[0, 1\]"):
             F.dropout(x, p)
+
+
+def test_cross_entropy_errors_name_cross_entropy():
+    logits = mg.tensor(np.zeros((2, 5)))
+    with pytest.raises(IndexError, match="cross_entropy: target 7 is out of range for 5 classes"):
+        F.cross_entropy(logits, np.array([0, 7]))

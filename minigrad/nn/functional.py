@@ -68,7 +68,10 @@ def nll_loss(log_probs: Tensor, targets: Any, ignore_index: int = -100, reductio
     ``mean = sum_n l_n / #{n : y_n != ignore_index}`` (NaN if every entry is ignored, as PyTorch);
     ``sum = sum_n l_n``; ``none`` gives ``l`` shaped like ``targets``.
     """
-    fn = "nll_loss"
+    return _nll_loss(log_probs, targets, ignore_index, reduction, "nll_loss")
+
+
+def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str, fn: str) -> Tensor:
     log_probs = _as_tensor(log_probs, fn, "input")
     _check_float(log_probs, fn, "input")
     _check_reduction(reduction, fn)
@@ -130,7 +133,7 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100, reduct
         if reduction == "none":
             return losses
         return losses.sum() if reduction == "sum" else losses.mean()
-    return nll_loss(log_probs, targets, ignore_index=ignore_index, reduction=reduction)
+    return _nll_loss(log_probs, targets, ignore_index, reduction, fn)
 
 
 def _is_float(x: Any) -> bool:
