@@ -90,10 +90,12 @@ def _check_rnn(xt: Any, a_prev: Any, parameters: Params, fn: str) -> None:
     _need(parameters, _RNN_KEYS, fn)
     _ndim("xt", xt, 2, "(n_x, m)", fn)
     _ndim("a_prev", a_prev, 2, "(n_a, m)", fn)
-    (n_x, m), n_a = np.shape(xt), np.shape(a_prev)[0]
+    _ndim("Wax", parameters["Wax"], 2, "(n_a, n_x)", fn)
+    # The weights fix n_a and n_x, so a misshapen input is blamed, not the weights.
+    (n_a, n_x), m = np.shape(parameters["Wax"]), np.shape(xt)[1]
     n_y = np.shape(parameters["Wya"])[0]
+    _shape("xt", xt, (n_x, m), fn)
     _shape("a_prev", a_prev, (n_a, m), fn)
-    _shape("Wax", parameters["Wax"], (n_a, n_x), fn)
     _shape("Waa", parameters["Waa"], (n_a, n_a), fn)
     _shape("Wya", parameters["Wya"], (n_y, n_a), fn)
     _shape("ba", parameters["ba"], (n_a, 1), fn)
@@ -104,8 +106,12 @@ def _check_lstm(xt: Any, a_prev: Any, c_prev: Any, parameters: Params, fn: str) 
     _need(parameters, _LSTM_KEYS, fn)
     _ndim("xt", xt, 2, "(n_x, m)", fn)
     _ndim("a_prev", a_prev, 2, "(n_a, m)", fn)
-    (n_x, m), n_a = np.shape(xt), np.shape(a_prev)[0]
+    _ndim("Wf", parameters["Wf"], 2, "(n_a, n_a + n_x)", fn)
+    # The weights fix n_a and n_x, so a misshapen input is blamed, not the weights.
+    n_a, m = np.shape(parameters["Wf"])[0], np.shape(xt)[1]
+    n_x = np.shape(parameters["Wf"])[1] - n_a
     n_y = np.shape(parameters["Wy"])[0]
+    _shape("xt", xt, (n_x, m), fn)
     _shape("a_prev", a_prev, (n_a, m), fn)
     _shape("c_prev", c_prev, (n_a, m), fn)
     for gate in "fico":

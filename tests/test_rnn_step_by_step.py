@@ -373,8 +373,10 @@ def test_clear_errors():
     P = rnn_params(rng, 3, 5, 2)
     with pytest.raises(KeyError, match=r"rnn_cell_forward: parameters is missing \['Waa'\]"):
         sbs.rnn_cell_forward(np.zeros((3, 4)), np.zeros((5, 4)), {k: v for k, v in P.items() if k != "Waa"})
-    with pytest.raises(ValueError, match=r"rnn_cell_forward: Wax has shape \(5, 3\), expected \(5, 2\)"):
+    with pytest.raises(ValueError, match=r"rnn_cell_forward: xt has shape \(2, 4\), expected \(3, 4\)"):
         sbs.rnn_cell_forward(np.zeros((2, 4)), np.zeros((5, 4)), P)
+    with pytest.raises(ValueError, match=r"rnn_cell_forward: xt has shape \(4, 3\), expected \(3, 3\)"):
+        sbs.rnn_cell_forward(np.zeros((4, 3)), np.zeros((5, 4)), P)     # transposed input
     with pytest.raises(ValueError, match=r"rnn_forward: x must be 3-D \(n_x, m, T_x\), got shape \(3, 4\)"):
         sbs.rnn_forward(np.zeros((3, 4)), np.zeros((5, 4)), P)
     with pytest.raises(ValueError, match=r"a_prev has shape \(5, 3\), expected \(5, 4\)"):
@@ -390,7 +392,7 @@ def test_clear_errors():
     L = lstm_params(rng, 3, 5, 2)
     with pytest.raises(ValueError, match=r"lstm_cell_forward: c_prev has shape \(5, 1\), expected \(5, 4\)"):
         sbs.lstm_cell_forward(np.zeros((3, 4)), np.zeros((5, 4)), np.zeros((5, 1)), L)
-    with pytest.raises(ValueError, match=r"lstm_cell_forward: Wf has shape \(5, 8\), expected \(5, 9\)"):
+    with pytest.raises(ValueError, match=r"lstm_cell_forward: xt has shape \(4, 4\), expected \(3, 4\)"):
         sbs.lstm_cell_forward(np.zeros((4, 4)), np.zeros((5, 4)), np.zeros((5, 4)), L)
     with pytest.raises(TypeError, match="lstm_backward: caches must be the .* returned by lstm_forward"):
         sbs.lstm_backward(np.zeros((5, 4, 2)), caches)            # RNN caches given to the LSTM
