@@ -76,10 +76,10 @@ def test_one_cluster_per_timestep_nested_in_layer_and_direction():
     for c in g.timestep_clusters():
         assert c.direction == c.path[2] and c.label == f"t = {c.timestep}"
         assert ("rnn", c.path[1], c.path[2]) in g.clusters and ("rnn", c.path[1]) in g.clusters
-    # every op of step t sits in that step's cluster: getitem, matmul, add, tanh
+    # every op of step t sits in that step's cluster: its input term x_t W_ih^T + b, matmul, add, tanh
     for c in g.timestep_clusters():
         ops = sorted(n.label for n in g.nodes.values() if n.cluster == c.path and n.kind == "op")
-        assert ops == ["add", "getitem", "matmul", "tanh"]
+        assert ops == ["add", "matmul", "tanh", "x_t W_ih^T + b"]
     dot = draw_graph(m.loss, params=m.params).source
     assert dot.count("subgraph cluster_") == len(g.clusters)
     for t in range(4):
@@ -98,11 +98,131 @@ def test_each_parameter_drawn_once_with_one_edge_per_timestep():
     assert sorted(step_of(g, e.dst) for e in uses) == [0, 1, 2, 3, 4]
     assert all(g.nodes[e.dst].label == "matmul" and e.count == 1 for e in uses)
     assert not g.clusters.get(w_hh.cluster) or g.clusters[w_hh.cluster].kind == "scope"
-    assert len(params_of(g, "rnn.weight_ih_l0")) == 1       # the one input projection
+    for name in ("rnn.weight_ih_l0", "rnn.bias_l0"):         # read by the one projection before the loop
+        uses = params_of(g, name)
+        assert sorted(step_of(g, e.dst) for e in uses) == [0, 1, 2, 3, 4] and all(e.count == 1 for e in uses)
+        assert {g.nodes[e.dst].label for e in uses} == {"x_t W_ih^T + b"}
     dot = draw_graph(m.loss, params=m.params).source
     assert dot.count(">rnn.weight_hh_l0<") == 1
     edges_out = re.findall(rf"\t{w_hh.id} -> (n\d+)", dot)
     assert len(edges_out) == 5
+
+
+def dot_parts(source):
+    """The DOT text read back: each node's cluster path (outermost first), each cluster's path,
+    the timestep of each ``t = k`` cluster, and the edges as (tail, head, attributes)."""
+    stack, where, paths, steps, edges = [], {}, {}, {}, []
+    for line in source.splitlines():
+        text = line.strip()
+        if m := re.fullmatch(r"subgraph (cluster_\d+) \{", text):
+            stack.append(m.group(1))
+            paths[m.group(1)] = tuple(stack)
+        elif text == "}":
+            if stack:
+                stack.pop()
+        elif text.startswith("graph ["):
+            if stack and (m := re.search(r"label=<<B>t = (\d+)</B>", text)):
+                steps[stack[-1]] = int(m.group(1))
+        elif m := re.match(r"(\w+) -> (\w+)(?: \[(.*)\])?$", text):
+            edges.append((m.group(1), m.group(2), m.group(3) or ""))
+        elif m := re.match(r"(\w+) \[", text):
+            where[m.group(1)] = tuple(stack)
+    return where, paths, steps, edges
+
+
+def dot_params(source):
+    """node id -> dotted name of every parameter node (double border) in the DOT text."""
+    return {m.group(1): m.group(2) for m in re.finditer(r"\t(n\d+) \[label=<<B>([^<]+)</B> \([^\n]*peripheries=2",
+                                                          source)}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_dot_every_parameter_has_one_edge_into_every_timestep(cell):
+    ex = bptt_example(cell, steps=3, layers=2, bidirectional=True)
+    dot = ex.draw().source
+    where, paths, steps, edges = dot_parts(dot)
+    params = dot_params(dot)
+    assert sorted(params.values()) == sorted(name for name, _ in ex.model.named_parameters())
+    for pid, name in params.items():
+        assert not [e for e in edges if e[1] == pid], name      # written parameter -> op, both directions
+        out = [(head, attrs) for tail, head, attrs in edges if tail == pid]
+        assert out and not [a for _, a in out if "dir=back" in a], name
+        if name.startswith("head."):                             # the head reads the stacked output once
+            assert len(out) == 1 and not set(where[out[0][0]]) & set(steps), name
+            continue
+        home = where[pid]                                        # the direction the parameter belongs to
+        expected = sorted(c for c, path in paths.items() if c in steps and path[:-1] == home)
+        assert sorted(steps[c] for c in expected) == [0, 1, 2], name
+        reached = sorted(where[head][-1] for head, _ in out)     # the innermost cluster of each head
+        assert reached == expected, name                         # exactly one edge into each timestep
+    backward = ex.draw(backward=True).source                     # the gradient graph: arrows drawn back
+    where, paths, steps, edges = dot_parts(backward)
+    for pid in dot_params(backward):
+        assert not [e for e in edges if e[1] == pid]
+        assert all("dir=back" in attrs for tail, _, attrs in edges if tail == pid)
+
+
+def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
+    ex = bptt_example("lstm", steps=3)
+    g = build_graph(ex.roots, params=ex.model, tape=ex.tape)
+    direction = ("lstm", "l0", "fwd")
+    outside = sorted((n.label, n.tracked) for n in g.nodes.values() if n.cluster == direction and n.kind != "param")
+    assert outside == [("reshape", False), ("stack", True)]   # x.reshape (data, no grad) and the outputs' stack:
+    # no projection matmul or add outside the steps
+    terms = [n for n in g.nodes.values() if n.batched]
+    assert sorted(n.timestep for n in terms) == [0, 1, 2]
+    for n in terms:
+        assert n.label == "x_t W_ih^T + b_ih + b_hh" and n.cluster == direction + (f"t{n.timestep}",)
+        assert sorted(n.batched) == ["add", "add", "matmul", "reshape"]   # run once, for all steps
+        into = {(g.nodes[e.src].label, e.kind) for e in g.edges if e.dst == n.id}
+        assert into == {("reshape", "data"), ("rnn.weight_ih_l0", "parameter"), ("rnn.bias_ih_l0", "parameter"),
+                        ("rnn.bias_hh_l0", "parameter")}
+        assert n.shape == (2, 16)
+    dot = ex.draw().source
+    assert dot.count("1 matmul + 2 adds: once for all 3 steps") == 3
+    assert dot.count("computed for all steps at once by: ") == 3 and "ONE matmul" in dot
+    two = build_graph(bptt_example("rnn", steps=2, layers=2).roots)   # layer 1 reads layer 0's output stack
+    sources = {(two.nodes[e.src].label, two.nodes[e.src].cluster) for e in two.edges
+               if two.nodes[e.dst].batched and two.nodes[e.dst].cluster[1] == "l1" and e.kind == "data"}
+    assert sources == {("stack", ("rnn", "l0", "fwd"))}
+    gru = build_graph(bptt_example("gru", steps=2).roots)      # GRU: b_hn stays inside r * (W_hn h + b_hn)
+    (term, _) = [n for n in gru.nodes.values() if n.batched]
+    assert term.label == "x_t W_ih^T + b_ih"
+    assert sorted(gru.nodes[e.dst].label for e in params_of(gru, "rnn.bias_hh_l0")) == ["add", "add"]
+
+
+def test_parameters_labelled_with_module_names_and_shapes_without_params_argument():
+    class Tagger(mg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = mg.nn.GRU(3, 4)
+            self.head = mg.nn.Linear(4, 2)
+
+    mg.manual_seed(0)
+    model = Tagger()                                      # no name_parameters() call: Module names them
+    out, _ = model.rnn(mg.tensor(np.ones((3, 2, 3), np.float32)))
+    loss = (model.head(out) ** 2).mean()
+    g = build_graph(loss)
+    assert {n.label: n.shape for n in g.nodes_of("param")} == {
+        name: p.shape for name, p in model.named_parameters()}
+    dot = draw_graph(loss).source
+    for name, p in model.named_parameters():
+        assert dot.count(f"<B>{name}</B> ({', '.join(map(str, p.shape))})") == 1, name
+    assert "<B>rnn.weight_hh_l0</B> (12, 4)" in dot and "<B>head.bias</B> (2)" in dot
+
+
+def test_parameter_sliced_before_the_loop_still_feeds_every_step():
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(3, 4, variant="reset_before")          # W_hh^T split into [W_hr W_hz] and W_hn once
+    out, _ = gru(mg.tensor(np.ones((3, 2, 3), np.float32)))
+    g = build_graph(out.sum())
+    assert g.param("weight_hh_l0").folded == [".T", "[:, 0:8]", "[:, 8:12]"]
+    uses = params_of(g, "weight_hh_l0")                     # h W_rz^T, and (r * h) W_hn^T: two ops a step
+    assert sorted((step_of(g, e.dst), e.shape) for e in uses) == [(t, s) for t in range(3) for s in ((4, 4), (4, 8))]
+    assert {g.nodes[e.dst].label for e in uses} == {"matmul"}
+    emb = Parameter(np.arange(12.0).reshape(6, 2))           # a lookup by data stays an op
+    g = build_graph(emb[np.array([1, 4])].sum(), params={"E": emb})
+    assert [n.label for n in g.nodes_of("op")] == ["getitem"] and g.param("E").folded == []
 
 
 def test_parameter_names_from_module_name_parameters():
@@ -181,10 +301,15 @@ def test_inputs_targets_and_loss_are_marked():
     traced = build_graph(ex.roots, params=ex.model, targets=ex.targets, tape=ex.tape)
     assert [n.label for n in traced.nodes_of("input")] == ["x"] and traced.nodes_of("input")[0].shape == (3, 2, 3)
     assert [n.label for n in traced.nodes_of("target")] == ["targets y"]
-    assert any(not n.tracked and n.label == "reshape" for n in traced.nodes.values())   # x.reshape, no grad
+    no_grad = [(n.label, n.cluster) for n in traced.nodes.values() if not n.tracked]
+    assert no_grad == [("reshape", ("rnn", "l0", "fwd"))]                       # x.reshape: data, drawn
     step_inputs = sorted((n.timestep, n.detail) for n in traced.nodes.values() if n.step_input)
-    assert step_inputs == [(0, "[0]"), (1, "[1]"), (2, "[2]")]                   # x_proj[t] in step t
+    assert step_inputs == [(t, f"[{t}]\n1 matmul + 2 adds: once for all 3 steps") for t in range(3)]
     assert sum(n.step_input for n in g.nodes.values()) == 3                      # hand-written: xp[t]
+    chunked = bptt_example("rnn", steps=4, truncate=2)
+    traced = build_graph(chunked.roots, params=chunked.model, tape=chunked.tape)
+    h0 = [n for n in traced.nodes.values() if not n.tracked and n.label == "getitem"]
+    assert [(n.detail, n.cluster) for n in h0] == [("[0]  no grad", ("chunk1", "rnn", "l0", "fwd"))]   # h0[0]
 
 
 # ---- gradients ----------------------------------------------------------------------------------
@@ -238,6 +363,27 @@ def test_grad_shares_are_each_steps_contribution():
     assert "share " in draw_graph(m.loss, params=m.params, grad_shares=True).source
 
 
+def test_grad_shares_of_the_input_projection_are_each_steps_contribution():
+    m = handmade_rnn(T=4, retain=True)
+    m.loss.backward()
+    g = build_graph(m.loss, params=m.params, grad_shares=True)
+    w_ih = {step_of(g, e.dst): e.grad_share for e in params_of(g, "rnn.weight_ih_l0")}
+    b = {step_of(g, e.dst): e.grad_share for e in params_of(g, "rnn.bias_l0")}
+    total_w, total_b = np.zeros((4, 3)), np.zeros(4)
+    for t in range(4):
+        da = m.pre[(0, "fwd", t)].grad                          # dL/da_t, a_t = x_t W_ih^T + b + h W_hh^T
+        total_w += da.T @ m.x.data[t]
+        total_b += da.sum(axis=0)
+        np.testing.assert_allclose(w_ih[t], np.linalg.norm(da.T @ m.x.data[t]), rtol=1e-10)
+        np.testing.assert_allclose(b[t], np.linalg.norm(da.sum(axis=0)), rtol=1e-10)
+    np.testing.assert_allclose(total_w, m.params["rnn.weight_ih_l0"].grad, rtol=1e-10)
+    np.testing.assert_allclose(total_b, m.params["rnn.bias_l0"].grad, rtol=1e-10)
+    elided = build_graph(m.loss, params=m.params, grad_shares=True, max_timesteps=2)   # t = 1, 2 hidden
+    (hidden,) = [e for e in params_of(elided, "rnn.weight_ih_l0") if elided.nodes[e.dst].kind == "elided"]
+    expected = sum(m.pre[(0, "fwd", t)].grad.T @ m.x.data[t] for t in (1, 2))
+    np.testing.assert_allclose(hidden.grad_share, np.linalg.norm(expected), rtol=1e-10)
+
+
 # ---- elision, fold, backward graph, cuts --------------------------------------------------------
 
 def test_elision_keeps_first_and_last_steps():
@@ -249,9 +395,10 @@ def test_elision_keeps_first_and_last_steps():
     assert elided.hidden == 24 and elided.label == "t = 3 ... 26"
     (node,) = g.nodes_of("elided")
     assert "24 timesteps hidden" in node.label and node.grad_range[0] <= node.grad_range[1]
-    uses = params_of(g, "rnn.weight_hh_l0")
-    assert len(uses) == 7 and [e.count for e in uses if e.dst == node.id] == [24]
-    assert [e.label for e in uses if e.dst == node.id] == ["x24"]
+    for name in ("rnn.weight_hh_l0", "rnn.weight_ih_l0", "rnn.bias_l0"):
+        uses = params_of(g, name)
+        assert len(uses) == 7 and [e.count for e in uses if e.dst == node.id] == [24]
+        assert [e.label for e in uses if e.dst == node.id] == ["x24"]
     rec = sorted((g.nodes[e.src].timestep, g.nodes[e.dst].timestep) for e in g.edges_of("recurrent"))
     assert rec == [(0, 1), (1, 2), (2, 3), (3, 27), (27, 28), (28, 29)]   # the elided node stands at t = 3
     dot = draw_graph(m.loss, params=m.params, max_timesteps=6).source
@@ -278,14 +425,15 @@ def test_fold_draws_one_cell_with_a_loop():
     (cell,) = [c for c in g.clusters.values() if c.kind == "folded"]
     assert cell.steps == 5 and "run 5 times" in cell.label
     ops = sorted(n.label for n in g.nodes.values() if n.cluster == cell.path and n.kind == "op")
-    assert ops == ["add", "getitem", "matmul", "tanh"]        # one step's ops, once
+    assert ops == ["add", "matmul", "tanh", "x_t W_ih^T + b"]        # one step's ops, once
     (loop,) = g.edges_of("recurrent")
     assert g.nodes[loop.src].cluster == g.nodes[loop.dst].cluster == cell.path
     assert loop.label == "h  loop: 5 steps" and loop.count == 4
-    (use,) = params_of(g, "rnn.weight_hh_l0")
-    assert use.count == 5 and use.label == "x5"
-    getitem = [n for n in g.nodes.values() if n.cluster == cell.path and n.label == "getitem"][0]
-    assert getitem.detail == "[t]"
+    for name in ("rnn.weight_hh_l0", "rnn.weight_ih_l0", "rnn.bias_l0"):
+        (use,) = params_of(g, name)
+        assert use.count == 5 and use.label == "x5"
+    (x_t,) = [n for n in g.nodes.values() if n.cluster == cell.path and n.step_input]
+    assert x_t.detail == "[t]\n1 matmul + 1 add: once for all 5 steps"
     dot = draw_graph(m.loss, params=m.params, fold=True).source
     assert "loop: 5 steps" in dot and "run 5 times" in dot and "constraint=false" in dot
 
@@ -448,3 +596,10 @@ def test_dot_for_200_step_bidirectional_lstm_is_elided():
     assert len(re.findall(r"label=<\.\.\. 188 timesteps hidden", dot)) == 2   # one elided block per direction
     assert dot.count("<B>t = 0</B>") == 2 and dot.count("<B>t = 199</B>") == 2
     assert dot.count(">lstm.weight_hh_l0<") == 1 and dot.count(">lstm.weight_hh_l0_reverse<") == 1
+    where, paths, steps, edges = dot_parts(dot)
+    params = dot_params(dot)
+    assert len(params) == 8 and "lstm.weight_ih_l0_reverse" in params.values()
+    for pid, name in params.items():                            # 12 steps shown + 1 elided block each
+        heads = [h for t, h, _ in edges if t == pid]
+        assert len(heads) == 13 and len({where[h][-1] for h in heads}) == 13, name
+        assert sum(where[h][-1] in steps for h in heads) == 12, name

@@ -149,6 +149,13 @@ def test_gallery_script(pure_only, tmp_path):
     for name in ("rnn", "folded"):
         assert "(graphviz-pure)" in (tmp_path / f"{name}.svg").read_text()
         assert png_size((tmp_path / f"{name}.png").read_bytes())[0] <= render.MAX_PIXELS
+    palette = (tmp_path / "rnn.png").read_bytes()
+    assert palette[25] == 3                                        # IHDR colour type 3: a palette PNG
+    assert gallery.main(["--out", str(tmp_path / "full"), "--only", "rnn", "--formats", "png", "--colors", "0"]) == 0
+    full = (tmp_path / "full" / "rnn.png").read_bytes()
+    assert full[25] in (2, 6) and png_size(full) == png_size(palette) and len(palette) < len(full) / 2
+    with pytest.raises(SystemExit):
+        gallery.main(["--colors", "1"])
     committed = Path(gallery.IMAGES)
     for name in gallery.GALLERY:                                   # the README shows these
         for suffix in (".svg", ".png"):

@@ -26,20 +26,33 @@ def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool
     """The graph that produced ``root`` as a ``graphviz.Digraph`` (``.source``, ``.render()``,
     inline SVG in Jupyter; it renders with graphviz-pure when Graphviz is not installed).
 
+    Every parameter is drawn once, labelled with its dotted name and shape
+    (``rnn.weight_hh_l0 (4, 4)``), with one edge ``parameter -> op`` into every timestep that
+    reads it. That includes ``W_ih`` and the biases, which ``nn``'s layers apply to all timesteps
+    in ONE matmul before the time loop: step t's input term ``x_t W_ih^T + b`` is drawn inside
+    step t (the maths of the step), and its label and the legend say that one matmul computes it
+    for all steps (the real op count).
+
     root: the loss, or any tensor(s) (a list, or a layer's ``out, (h, c)``).
     group_by: ``"timestep"`` (default) nests clusters by scope: layer, direction, then one cluster
         per timestep (scopes ending in ``t<k>``, as ``nn``'s recurrent layers open them), laid out
-        left to right in time. ``"scope"``: a cluster per scope, no timestep handling. ``None``: flat.
+        left to right in time, UP TO ``max_timesteps`` (12) per layer and direction: a longer
+        sequence shows its first and last steps and one box saying how many are hidden. Pass
+        ``max_timesteps=None`` to draw one cluster for every timestep. ``"scope"``: a cluster per
+        scope, no timestep handling. ``None``: flat.
     show_grads: paint ``||dL/d node||`` on every node (log-scale colours, legend) and ``||dL/dh_t||``
         on every timestep. Default: on when gradients exist (after ``backward()``). The gradients
         are recomputed by a second sweep with the engine's own VJP rows, seeded with ones at
         ``root``: no ``.grad`` is written and no hook runs, and no ``retain_grad()`` is needed.
-    params: a Module or ``{name: tensor}``: parameters are labelled with these names (else their
-        ``.name``, which ``Module.name_parameters()`` sets).
+    params: a Module or ``{name: tensor}``: parameters are labelled with these names. Not needed
+        for ``nn`` models: a Module sets each parameter's ``.name`` to its dotted path
+        (``rnn.weight_hh_l0``), and that is the label.
     inputs, targets: tensors (or ``{name: tensor}``) to mark as inputs and targets. Unmarked leaves
         are guessed: one read next to the model's prediction outside the recurrent steps is a target.
-    max_timesteps: beyond this many timesteps per layer and direction, show the first and last ones
-        and one cluster saying how many are hidden; ``None`` shows all.
+    max_timesteps: at most this many timestep clusters per layer and direction (default 12).
+        Beyond it, the first ``ceil(max_timesteps / 2)`` and last ``floor(max_timesteps / 2)`` steps
+        are drawn with one dashed cluster between them saying how many are hidden (its parameter
+        and state edges stand for all of them). ``None`` draws every timestep.
     fold: the rolled view: one cell per layer and direction, the recurrent edge a loop labelled
         with the number of steps; node gradients are the norm over all steps.
     backward: draw the gradient graph: every edge reversed (carrying dL/d(tensor) back to the op

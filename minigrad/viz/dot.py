@@ -10,9 +10,12 @@ Reading the picture:
   (its edges reversed in the layout, ``dir=back``), so that direction visibly runs the other way
   and the two meet at the concatenation;
 * thick blue (forward) or orange (backward) arrows carry the recurrent state (``h``, ``c``) from
-  one step to the next; gold arrows go from a parameter into every step that reads it; a dashed
-  red arrow is a ``detach()`` cut (truncated BPTT);
-* with gradients, fill colour is ``||dL/d node||`` on a log scale (legend at the top left) and a
+  one step to the next; gold arrows go from a parameter into every step that reads it (written
+  ``parameter -> op`` in the DOT in both directions, never mirrored); a dashed red arrow is a
+  ``detach()`` cut (truncated BPTT);
+* a green-bordered box is step t's input: ``x_t W_ih^T + b`` when the layer computed it for all
+  steps with one matmul before the loop (its label says so), else the slice ``x_t``;
+* with gradients, fill colour is ``||dL/d node||`` on a log scale (see the legend box) and a
   timestep's border and label show ``||dL/dh_t||``.
 """
 
@@ -179,7 +182,11 @@ def _legend(graph: Graph, palette: Palette | None) -> str:
         keys.append('<FONT COLOR="#1f4e99"><B>thick</B></FONT>: state h, c carried to the next step')
     if any(e.kind == "parameter" for e in graph.edges):
         keys.append(f'<FONT COLOR="{_PARAM_EDGE}"><B>gold</B></FONT>: shared parameter')
-    if any(n.step_input for n in graph.nodes.values()):
+    if any(n.batched for n in graph.nodes.values()):
+        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t W_ih^T + b, step t\'s input term. '
+                    'It is computed for all steps by ONE matmul<BR ALIGN="LEFT"/>before the loop; each step '
+                    'reads its rows, so W_ih and the biases also feed every step')
+    elif any(n.step_input for n in graph.nodes.values()):
         keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t, the input entering step t')
     if any(e.kind == "cut" for e in graph.edges):
         keys.append(f'<FONT COLOR="{_CUT_COLOR}"><B>dashed</B></FONT>: cut by detach(), no gradient passes')
@@ -206,19 +213,24 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     if node.kind == "const":
         label = _font(8, "#777777", f"{name} {_shape(node.shape)}")
         return {"label": f"<{label}>", "shape": "plain", "style": ""}
-    lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") else name]
+    lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
+             else name]
     second = _shape(node.shape)
-    if node.folded:
+    if node.kind == "param":                       # "rnn.weight_hh_l0 (4, 4)": name and shape on one line
+        lines[0] += " " + second
+        second = text(", ".join(node.folded)) + " once" if node.folded else ""
+    elif node.folded:
         second += "  " + text(", ".join(node.folded)) + " once"
     if node.detail:
         second += "  " + text(node.detail)
     if node.kind == "elided":
         second = f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}" \
             if node.grad_range else "max_timesteps=None shows them"
-    lines.append(_font(8, soft, second))
+    if second:
+        lines.append(_font(8, soft, second))
     if grad is not None and node.kind != "elided":
         lines.append(_font(8, soft, f"grad {_sci(grad)}"))
-    if node.step_input:                                # x_t entering its step: an input's green border
+    if node.step_input and not node.batched:           # x_t entering its step: an input's green border
         lines[0] = f"<B>x_t</B>  {lines[0]}"
     attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": color or fill,
              "fontcolor": ink}
@@ -237,7 +249,10 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         attrs["color"] = "#7f6000"
     if node.kind == "loss":
         attrs["color"] = "#990000"
-    attrs["tooltip"] = _plain(f"{node.label} {_shape(node.shape)} {node.dtype} scope '{node.scope}'")
+    tip = f"{node.label} {_shape(node.shape)} {node.dtype} scope '{node.scope}'"
+    if node.batched:                                # the real ops, run once before the time loop
+        tip += f"; computed for all steps at once by: {', '.join(node.batched)}; this step reads its rows"
+    attrs["tooltip"] = _plain(tip)
     return attrs
 
 
@@ -283,14 +298,15 @@ def _in_backward_steps(node: Node, graph: Graph) -> bool:
     return cluster is not None and cluster.kind in ("timestep", "elided", "folded") and cluster.direction == "bwd"
 
 
-def _first_step(node: Node, graph: Graph) -> bool:
-    """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward)."""
+def _first_step(node: Node, graph: Graph, leftmost: bool = False) -> bool:
+    """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward), or
+    with ``leftmost``, in its chain's step t = 0 (drawn leftmost in both directions)."""
     cluster = graph.clusters.get(node.cluster)
     if cluster is None or cluster.kind != "timestep":
         return False
     chain = node.cluster[:-1]
     steps = [c.timestep for c in graph.clusters.values() if c.kind == "timestep" and c.path[:-1] == chain]
-    return cluster.timestep == (max(steps) if cluster.direction == "bwd" else min(steps))
+    return cluster.timestep == (max(steps) if cluster.direction == "bwd" and not leftmost else min(steps))
 
 
 def _layer(node: Node) -> tuple[str, ...] | None:
@@ -318,32 +334,46 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None) -> tuple[str,
     feed = _steps_cluster(b, graph) is not None and _steps_cluster(a, graph) is None
     leaving = _steps_cluster(a, graph) is not None and _steps_cluster(b, graph) is None
     region = _backward_region(a)
+    parameter = edge.kind == "parameter"
     # The backward direction is drawn mirrored (its edges laid out consumer -> producer, the
     # arrowhead kept right with dir=back): it visibly runs right to left under the forward one.
-    mirrored = region is not None and region == _backward_region(b) and not leaving
+    # A parameter edge is always written parameter -> op, so following edges from a parameter
+    # finds every step that reads it, in either direction.
+    mirrored = not parameter and region is not None and region == _backward_region(b) and not leaving
     tail, head = (consumer, producer) if mirrored else (producer, consumer)
     if tail != edge.src:
         attrs["dir"] = "back"
-    if feed and _first_step(b, graph):
-        pass   # the feed into the step that runs first keeps its pull: it anchors x_proj, W_hh
-    elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
-        # (A parameter used in several scopes, e.g. by every chunk of truncated BPTT, pulls none.)
-        # Every other feed into a step (x_proj[t], W_hh, h0) orders but does not pull, so the
-        # steps line up in time along the recurrent edges, not at the feed's rank.
-        attrs["weight"] = "0"
-    elif (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
+    if (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
             (_backward_region(b) is not None and region != _backward_region(b)):
-        # Layer k+1 reads layer k's whole output sequence (one projection matmul), and the
-        # mirrored backward direction reads x at its right end: such entries are drawn but do
-        # not rank, so layers and directions keep the same time columns.
+        # Layer k+1 reads layer k's whole output sequence, and the mirrored backward direction
+        # reads x: such entries are drawn but do not rank, so layers and directions keep the
+        # same time columns.
         attrs["constraint"] = "false"
+    elif parameter and region is not None:
+        # A backward-direction parameter sits left of its steps, as a forward one does: it pulls
+        # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
+        if not _first_step(b, graph, leftmost=True):
+            attrs["constraint"] = "false"
+    elif feed and _first_step(b, graph):
+        pass   # the feed into the step that runs first keeps its pull: it anchors x, W_ih, W_hh
+    elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
+        # Other feeds into a step must not pull it to the feed's rank: the steps line up in time
+        # along the recurrent edges. x, and the weights of a step's input term x_t W_ih^T + b,
+        # do not rank at all (they already sit left of the first step); W_hh into a later step's
+        # matmul keeps its weight (the recurrent edge fixes that matmul's rank), which keeps the
+        # edge straight: graphviz-pure coils weightless edges that pass many steps.
+        if feed and (edge.kind == "data" or b.batched):
+            attrs["constraint"] = "false"
+        elif not (feed and edge.kind == "parameter"):
+            attrs["weight"] = "0"
     if edge.kind == "recurrent":
         direction = "bwd" if _in_backward_steps(a, graph) else "fwd"
         attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_COLOR[direction])
         if graph.folded:
             attrs["constraint"] = "false"
     elif edge.kind == "parameter":
-        attrs.update(color=_PARAM_EDGE, penwidth="0.8", arrowsize="0.5", fontcolor="#7f6000")
+        # Half transparent: many of them cross the steps, which stay the figure.
+        attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor="#7f6000")
     elif edge.kind == "cut":
         attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
     if edge.label:

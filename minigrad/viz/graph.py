@@ -13,10 +13,15 @@ a 10,000-deep chain) and returns a :class:`Graph`:
 * **clusters** keyed by scope path (``("lstm", "l0", "fwd", "t3")``), one per timestep, nested
   in layer and direction.
 
-Parameter-only preprocessing (``W.T``, ``reshape``, ``astype`` of a parameter) is folded into the
-parameter's node, so a weight the layer transposes once before its time loop is still drawn once,
-with an edge into every timestep that reads it. Scalar and boolean constants (the ``1`` in
-``1 - z``, ``where``'s condition) are not drawn; other constants (a zero initial state) are drawn
+Parameter-only preprocessing (``W.T``, ``reshape``, ``astype``, a fixed slice taken before the
+loop) is folded into the parameter's node, so a weight the layer transposes once before its time
+loop is still drawn once, with an edge into every timestep that reads it. Likewise the input
+projection that a layer runs ONCE for all timesteps before its loop (``x W_ih^T + b_ih + b_hh``,
+then step t reads row ``[t]``) is drawn as each step's input term ``x_t W_ih^T + b`` inside that
+step, with an edge from ``W_ih``, from each bias and from ``x``: every parameter of a recurrent
+layer then has one edge into every timestep, as in the equations, and the node keeps the real
+ops (``batched``) for its label. Scalar and boolean constants (the ``1`` in ``1 - z``,
+``where``'s condition) are not drawn; other constants (a zero initial state) are drawn
 small, once per cluster that reads them, so they add no long edges.
 
 Gradients (``show_grads``) are computed by a second reverse sweep over the same graph, with the
@@ -29,7 +34,7 @@ labels each parameter edge with that use's share.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +72,7 @@ class Node:
     grad_range: tuple[float, float] | None = None   # elided: min and max |dL/dh_t| hidden
     tracked: bool = True               # False: an op on tensors needing no gradient (seen by a trace)
     step_input: bool = False           # x_t: a step's slice [t] of a sequence made outside the steps
+    batched: tuple[str, ...] = ()      # step input term: the ops run ONCE for all steps that it stands for
 
 
 @dataclass(eq=False)
@@ -178,6 +184,31 @@ def walk(roots: list[Tensor], traced: Mapping[int, Any] | None = None) -> list[T
     return order
 
 
+def vjps(node: Tensor, g: np.ndarray) -> Iterator[tuple[int, Tensor, np.ndarray]]:
+    """``(input index, input, dL/d input)`` for every input of ``node`` that requires grad, given
+    ``g = dL/d node``: the engine's VJP rows (``minigrad.ops``), as ``autograd.backward`` runs them."""
+    op = node._op
+    if op is None:
+        return
+    args = [t.data for t in node._inputs]
+    kwargs = node._kwargs or {}
+    # A variadic row (concat, stack) gives every input's gradient in one call.
+    every = op.vjps(g, node.data, *args, **kwargs) if getattr(op, "variadic", False) else None
+    for i, parent in enumerate(node._inputs):
+        if not parent.requires_grad:
+            continue
+        if op.accumulate:
+            gi = np.zeros(parent.data.shape, dtype=parent.data.dtype)
+            op.vjps[i](gi, g, node.data, *args, **kwargs)
+        else:
+            gi = every[i] if every is not None else op.vjps[i](g, node.data, *args, **kwargs)
+            if gi.shape != parent.data.shape:
+                gi = unbroadcast(gi, parent.data.shape)
+            if gi.dtype != parent.data.dtype:
+                gi = gi.astype(parent.data.dtype)
+        yield i, parent, gi
+
+
 def gradient_sweep(order: list[Tensor], roots: list[Tensor],
                    edge_keys: Mapping[tuple[int, int], Any] | None = None,
                    ) -> tuple[dict[int, np.ndarray], dict[Any, np.ndarray]]:
@@ -194,28 +225,10 @@ def gradient_sweep(order: list[Tensor], roots: list[Tensor],
         if root.requires_grad:
             grads[id(root)] = grads.get(id(root), 0) + np.ones_like(root.data)
     for node in reversed(order):
-        op = node._op
-        if op is None:
-            continue
         g = grads.get(id(node))
         if g is None:
             continue
-        args = [t.data for t in node._inputs]
-        kwargs = node._kwargs or {}
-        # A variadic row (concat, stack) gives every input's gradient in one call.
-        every = op.vjps(g, node.data, *args, **kwargs) if getattr(op, "variadic", False) else None
-        for i, parent in enumerate(node._inputs):
-            if not parent.requires_grad:
-                continue
-            if op.accumulate:
-                gi = np.zeros(parent.data.shape, dtype=parent.data.dtype)
-                op.vjps[i](gi, g, node.data, *args, **kwargs)
-            else:
-                gi = every[i] if every is not None else op.vjps[i](g, node.data, *args, **kwargs)
-                if gi.shape != parent.data.shape:
-                    gi = unbroadcast(gi, parent.data.shape)
-                if gi.dtype != parent.data.dtype:
-                    gi = gi.astype(parent.data.dtype)
+        for i, parent, gi in vjps(node, g):
             key = id(parent)
             grads[key] = gi if key not in grads else grads[key] + gi
             if edge_keys is not None:
@@ -280,6 +293,39 @@ def _format_index(index: Any) -> str:
         else:
             out.append(str(p))
     return "[" + ", ".join(out) + "]"
+
+
+_MATH_NAME = re.compile(r"(weight|bias)(?:_([a-z]+?))?(?:_l\d+)?(?:_reverse)?")
+
+
+def _math_name(name: str) -> str:
+    """``rnn.weight_ih_l0_reverse`` -> ``W_ih``, ``rnn.bias_hh_l1`` -> ``b_hh``, ``w`` -> ``w``."""
+    last = name.rsplit(".", 1)[-1]
+    m = _MATH_NAME.fullmatch(last)
+    if m is None:
+        return last
+    return ("W" if m.group(1) == "weight" else "b") + (f"_{m.group(2)}" if m.group(2) else "")
+
+
+def _op_summary(names: tuple[str, ...]) -> str:
+    """``("reshape", "matmul", "add", "add")`` -> ``"1 matmul + 2 adds"`` (views are free, not counted)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        if name not in _FOLDABLE:
+            counts[name] = counts.get(name, 0) + 1
+    return " + ".join(f"{k} {name}{'s' if k > 1 else ''}" for name, k in counts.items()) or "views"
+
+
+def _paren(term: str) -> str:
+    return f"({term})" if " + " in term or " - " in term else term
+
+
+def _scalar(t: Tensor) -> str:
+    return f"{t.data.item():g}" if t.data.size == 1 else "c"
+
+
+def _clip(formula: str, limit: int = 48) -> str:
+    return formula if len(formula) <= limit else "x_t's input term"
 
 
 def _fmt(x: float) -> str:
@@ -349,6 +395,15 @@ class _RawEdge:
     cut: bool = False
 
 
+@dataclass(eq=False)
+class _Projection:
+    """Ops run once for all steps (an input projection), drawn inside each step that reads them."""
+
+    members: list[Tensor]        # inputs before outputs
+    steps: list[str]             # the step nodes x_t W_ih^T + b standing for them
+    params: set[str]             # the parameter nodes they read
+
+
 class _Builder:
     def __init__(self, roots: list[Tensor], group_by: str | None, show_grads: bool | None, params: Any,
                  inputs: Any, targets: Any, max_timesteps: int | None, fold: bool, backward: bool,
@@ -380,11 +435,16 @@ class _Builder:
         self.folds: dict[tuple[str, ...], tuple[int, list[int]]] = {}
         self.consts: dict[int, Tensor] = {}               # constants drawn once per cluster reading them
         self.maybe_targets: list[tuple[Node, Tensor]] = []
+        self.consumers: dict[int, list[Tensor]] = {}      # id(tensor) -> the tensors made from it
+        self.absorbed: set[str] = set()                   # op nodes drawn inside each step's input term
+        self.projections: list[_Projection] = []
 
     def build(self) -> Graph:
         self._classify()
         self._find_chains()
         self._find_step_inputs()
+        self._absorb_projections()
+        self._place_params()
         self._find_states()
         if self.fold:
             self._fold()
@@ -399,7 +459,7 @@ class _Builder:
                 del self.nodes[nid]
         norms = self._node_norms(grads)
         clusters = self._clusters(norms)
-        for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge]:
+        for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge or nid in self.absorbed]:
             del self.nodes[nid]
         graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint)
         # The colour scale spans the model's gradients; the root's seed (dL/dL = 1) would only squash it.
@@ -446,7 +506,7 @@ class _Builder:
         return None
 
     def _classify(self) -> None:
-        consumers: dict[int, list[Tensor]] = {}
+        consumers = self.consumers
         producers = {id(t): self._producer(t) for t in self.order}
         for t in self.order:
             for u in (producers[id(t)] or ("", ()))[1]:
@@ -462,10 +522,12 @@ class _Builder:
                     cut_pairs.append((origin, t))
                 continue
             name, inputs, kwargs, tracked = made
-            if name in _FOLDABLE and tracked and id(t) not in roots and self._param_node(inputs[0]):
+            if tracked and id(t) not in roots and inputs and self._param_node(inputs[0]) and (
+                    name in _FOLDABLE or self._param_slice(t, name, kwargs)):
                 pid = self.rep[id(inputs[0])]
                 self.rep[id(t)] = pid
-                tag = ".T" if name == "transpose" else f".{name}()"
+                tag = {"transpose": ".T", "getitem": _format_index((kwargs or {}).get("index"))}.get(
+                    name, f".{name}()")
                 if tag not in self.nodes[pid].folded:
                     self.nodes[pid].folded.append(tag)
                 continue
@@ -476,7 +538,6 @@ class _Builder:
                     self.raw.append(_RawEdge(None, dst, tuple(u.shape), const=u, key=(id(t), i)))
                 elif id(u) in self.rep:
                     self.raw.append(_RawEdge(self.rep[id(u)], dst, tuple(u.shape), key=(id(t), i)))
-        self._place_params()
         for node, t in self.maybe_targets:               # now that every parameter view is known
             if self._looks_like_target(t, consumers):
                 node.kind = "target"
@@ -521,6 +582,16 @@ class _Builder:
                 common[e.src] = prefix[:k]
         for nid, path in common.items():
             self.nodes[nid].cluster = path
+
+    def _param_slice(self, t: Tensor, name: str, kwargs: dict | None) -> bool:
+        """A fixed slice of a parameter taken before the time loop (GRU ``reset_before`` splits
+        ``W_hh^T`` into its r, z and n blocks once): folded into the parameter like ``.T``. A lookup
+        by data (an embedding ``E[ids]``) or a slice taken inside a step stays an op."""
+        if name != "getitem" or self._place(t)[2] is not None:
+            return False
+        index = (kwargs or {}).get("index")
+        parts = index if isinstance(index, tuple) else (index,)
+        return all(isinstance(part, (slice, int)) or part is Ellipsis for part in parts)
 
     def _param_node(self, t: Tensor) -> bool:
         nid = self.rep.get(id(t))
@@ -592,6 +663,105 @@ class _Builder:
                     and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
                     and re.match(rf"\[{node.timestep}[,\]]", node.detail):
                 node.step_input = True
+
+    def _absorb_projections(self) -> None:
+        """Draw each step's input term ``x_t W_ih^T + b`` inside that step.
+
+        ``nn``'s layers (and the hand-written test RNN) compute the input projection of EVERY
+        timestep with one matmul before the time loop, then step t reads row ``[t]`` of it. Drawn
+        as computed, ``W_ih`` and the folded biases would feed one node outside the steps. The
+        maths a student learns says step t computes ``x_t W_ih^T + b``: so the ops made once for
+        all steps (in the direction's scope, reading parameters) are not drawn as nodes; each
+        step's slice node stands for its share of them, labelled with the formula, and gets an
+        edge from every parameter and data input they read. The node keeps the real op count
+        (``batched``: the ops run once for all steps). Done only when nothing else reads those ops.
+        """
+        groups: dict[int, list[str]] = {}
+        sources: dict[int, Tensor] = {}
+        for nid, node in self.nodes.items():
+            made = self._producer(self.tensor_of[nid]) if node.step_input else None
+            if made is not None and made[0] == "getitem" and made[1]:
+                groups.setdefault(id(made[1][0]), []).append(nid)
+                sources[id(made[1][0])] = made[1][0]
+        touched = {n for e in self.raw if e.cut for n in (e.src, e.dst)}
+        for key, steps in groups.items():
+            source = sources[key]
+            chain = self.chain_of[steps[0]]
+            if any(self.chain_of.get(g) != chain for g in steps):
+                continue
+            members, params, data = self._projection_members(source, chain)
+            readers = set(steps) | {self.rep.get(id(u)) for u in members}
+            if not params or not members or any(
+                    self.rep.get(id(c)) not in readers for u in members for c in self.consumers.get(id(u), ())):
+                continue                                  # something else reads them: drawn as they are
+            ids = {self.rep[id(u)] for u in members}
+            if ids & touched:
+                continue
+            order = [t for t in self.order if id(t) in {id(u) for u in members}]
+            formula = _clip(self._formula(source, {id(u) for u in members}))
+            names = tuple(self._producer(u)[0] for u in order)
+            edge_shape = {}
+            for e in self.raw:
+                if e.dst in ids and e.src is not None and e.src not in ids:
+                    edge_shape.setdefault(e.src, e.shape)
+            self.raw = [e for e in self.raw if e.src not in ids and e.dst not in ids]
+            self.absorbed |= ids
+            self.projections.append(_Projection(order, steps, set(params)))
+            for g in steps:
+                node = self.nodes[g]
+                node.label, node.batched = formula, names
+                node.detail = f"{node.detail}\n{_op_summary(names)}: once for all {len(steps)} steps"
+                for src in [*params, *data]:
+                    self.raw.append(_RawEdge(src, g, edge_shape[src]))
+
+    def _projection_members(self, source: Tensor, chain: tuple[str, ...]) -> tuple[list[Tensor], list[str], list[str]]:
+        """The differentiated ops made in ``chain``'s own scope (not in a step) that ``source`` comes
+        from, and the parameter and data nodes they read. A no-grad view of the data (``x.reshape``
+        seen by a trace) is data: it stays drawn, in the direction's box, feeding every step."""
+        members: list[Tensor] = []
+        params: list[str] = []
+        data: list[str] = []
+        seen: set[int] = set()
+        stack = [source]
+        while stack:
+            u = stack.pop()
+            if id(u) in seen:
+                continue
+            seen.add(id(u))
+            nid = self.rep.get(id(u))
+            made = self._producer(u)
+            if nid is not None and self.nodes[nid].kind == "param":
+                if nid not in params:
+                    params.append(nid)
+            elif made is None or not made[3] or nid is None or self.nodes[nid].kind != "op" \
+                    or self._place(u)[:2] != (chain, None):
+                if nid is not None and nid not in data:
+                    data.append(nid)
+            else:
+                members.append(u)
+                stack.extend(made[1])
+        return members, params, data
+
+    def _formula(self, t: Tensor, members: set[int]) -> str:
+        """``x_t W_ih^T + b_ih + b_hh``: the maths of a step's input term, from the ops that made it."""
+        nid = self.rep.get(id(t))
+        if nid is not None and self.nodes[nid].kind == "param":
+            name = _math_name(self.nodes[nid].label)
+            return name + ("^T" if t._op is not None and t._op.name == "transpose" else "")
+        if id(t) not in members:
+            return "x_t" if nid is not None else _scalar(t)
+        name, inputs, _, _ = self._producer(t)
+        args = [self._formula(u, members) for u in inputs]
+        if name in ("reshape", "transpose", "cast") and args:
+            return args[0]
+        if name == "add" and len(args) == 2:
+            return f"{args[0]} + {args[1]}"
+        if name == "sub" and len(args) == 2:
+            return f"{args[0]} - {_paren(args[1])}"
+        if name in ("matmul", "mul") and len(args) == 2:
+            joiner = " " if name == "matmul" else " * "
+            return joiner.join(_paren(a) for a in args)
+        return f"{name}({', '.join(args)})"
 
     def _find_states(self) -> None:
         """Name the recurrent state: ``h`` also leaves the chain (the output), ``c`` does not."""
@@ -690,7 +860,34 @@ class _Builder:
         if self.grad_shares:
             keys = {e.key: (e.src, self._drawn(e.dst)) for e in self.raw
                     if e.key is not None and e.src is not None and self.nodes[e.src].kind == "param"}
-        return gradient_sweep(self.order, self.roots, keys)
+        grads, shares = gradient_sweep(self.order, self.roots, keys)
+        if self.grad_shares:
+            for proj in self.projections:
+                self._projection_shares(proj, grads, shares)
+        return grads, shares
+
+    def _projection_shares(self, proj: _Projection, grads: dict[int, np.ndarray],
+                           shares: dict[Any, np.ndarray]) -> None:
+        """Each step's share of a parameter read by the one pass for all steps: that pass's VJPs
+        run on the gradient of step t's slice alone (the VJPs are linear, so the shares add up)."""
+        for step in proj.steps:
+            t = self.tensor_of[step]
+            if id(t) not in grads:
+                continue
+            local: dict[int, np.ndarray] = {}
+            for _, parent, gi in vjps(t, grads[id(t)]):
+                local[id(parent)] = gi
+            for u in reversed(proj.members):
+                g = local.pop(id(u), None)
+                if g is None:
+                    continue
+                for _, parent, gi in vjps(u, g):
+                    pid = self.rep.get(id(parent))
+                    if pid in proj.params:
+                        key = (pid, self._drawn(step))
+                        shares[key] = gi if key not in shares else shares[key] + gi
+                    else:
+                        local[id(parent)] = gi if id(parent) not in local else local[id(parent)] + gi
 
     def _node_norms(self, grads: dict[int, np.ndarray]) -> dict[str, float]:
         """||dL/d node|| for every raw node; drawn nodes get theirs (a folded cell: over all steps)."""
@@ -699,7 +896,7 @@ class _Builder:
         norms = {nid: _norm(grads[id(t)]) for nid, t in self.tensor_of.items() if id(t) in grads}
         squares: dict[str, float] = {}
         for nid, value in norms.items():
-            if nid in self.hidden:
+            if nid in self.hidden or nid in self.absorbed:
                 continue
             target = self._drawn(nid)
             squares[target] = squares.get(target, 0.0) + value * value
@@ -770,7 +967,7 @@ class _Builder:
     def _clusters(self, norms: dict[str, float]) -> dict[tuple[str, ...], Cluster]:
         clusters: dict[tuple[str, ...], Cluster] = {}
         for nid, node in self.nodes.items():
-            if nid in self.hidden or nid in self.merge or not node.cluster:
+            if nid in self.hidden or nid in self.merge or nid in self.absorbed or not node.cluster:
                 continue
             for k in range(1, len(node.cluster) + 1):
                 path = node.cluster[:k]
