@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._memory import keep_freed_memory
 from .autograd import AnomalyError, GradientError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .random import manual_seed
 from .tensor import Tensor, concat, split, stack, tensor, where
 from .tracing import Record, Tape, scope, trace
+
+keep_freed_memory()
 
 float32 = np.float32
 float64 = np.float64

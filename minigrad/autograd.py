@@ -19,6 +19,8 @@ Semantics worth knowing (as PyTorch, except where said):
 from __future__ import annotations
 
 import gc
+import itertools
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -35,6 +37,8 @@ _tape: Any = None                 # the active tracing.Tape, or None
 _anomaly = False
 _scope_path = ""                  # "lstm/l0/fwd/t3": kept joined so an op pays one read
 _inplace_clock = 0                # bumped by every in-place update
+_creation = itertools.count(1)    # numbers every graph node, in the order ops ran
+_SEQ = operator.attrgetter("_seq")
 
 Tensor: Any = None                # the class, set by tensor.py (it calls apply; apply builds it)
 
@@ -75,12 +79,14 @@ def apply(op: Primitive, inputs: tuple, kwargs: dict | None = None) -> Any:
         out._inputs = inputs
         out._kwargs = kwargs
         out._stamp = _inplace_clock
+        out._seq = next(_creation)
     else:
         out.requires_grad = False
         out._op = None
         out._inputs = ()
         out._kwargs = None
         out._stamp = 0
+        out._seq = 0
     if _tape is not None:
         _tape._record(op.name, inputs, out, kwargs, _scope_path)
     if _anomaly:
@@ -121,22 +127,19 @@ def _user_source_line() -> str:
 def topological_order(root: Any) -> list:
     """Every tensor that ``root`` depends on and that requires grad, inputs before outputs.
 
-    Iterative depth-first search, so a chain of 10,000 timesteps needs no recursion.
+    Collects the graph with a worklist (no recursion: a chain of 10,000 timesteps is fine),
+    then sorts it by creation: an op's output is always made after its inputs, so creation
+    order is a topological order (leaves count as made first).
     """
-    order = []
-    visited = {root}           # Tensors hash by identity
-    stack = [(root, iter(root._inputs))]
-    while stack:
-        node, children = stack[-1]
-        for child in children:
-            if child.requires_grad and child not in visited:
-                visited.add(child)
-                stack.append((child, iter(child._inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+    nodes = [root]
+    seen = {root}              # Tensors hash by identity
+    for node in nodes:         # the list grows while we walk it
+        for child in node._inputs:
+            if child.requires_grad and child not in seen:
+                seen.add(child)
+                nodes.append(child)
+    nodes.sort(key=_SEQ)
+    return nodes
 
 
 def backward(root: Any, grad: Any = None) -> None:
@@ -217,6 +220,10 @@ def backward(root: Any, grad: Any = None) -> None:
                 prev = grads.get(parent)
                 if prev is None:
                     grads[parent] = gi
+                    # A new array that no one else holds (not g passed through, not a view):
+                    # later contributions may add into it, and a leaf may keep it without a copy.
+                    if gi is not g and type(gi) is np.ndarray and gi.base is None:
+                        owned.add(parent)
                 elif parent in owned:
                     prev += gi
                 else:

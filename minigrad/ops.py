@@ -19,6 +19,7 @@ Nothing here knows about Tensors, graphs or RNNs; ``autograd.apply`` runs the ro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,12 +82,14 @@ def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum ``grad`` back to ``shape``: the adjoint of numpy broadcasting."""
     if grad.shape == shape:
         return grad
+    if grad.size == math.prod(shape):     # only axes of length 1 were added: nothing to sum
+        return grad.reshape(shape)
     extra = grad.ndim - len(shape)
     if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = np.add.reduce(grad, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = np.add.reduce(grad, axis=axes, keepdims=True)
     return grad.reshape(shape)
 
 
@@ -167,7 +170,11 @@ def _max_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = 
 
 def _getitem_vjp(buf: Array, g: Array, out: Array, x: Array, index: Any) -> None:
     if _is_basic_index(index):
-        buf[index] += g                   # a view: no index repeats
+        view = buf[index]                 # a view: no index repeats
+        if isinstance(view, np.ndarray):
+            view += g                     # (``buf[index] += g`` would also copy the view onto itself)
+        else:
+            buf[index] += g
     else:
         np.add.at(buf, index, g)          # repeated integer indices accumulate
 
@@ -217,8 +224,26 @@ def _softmax(x: Array, axis: int = -1) -> Array:
 
 
 def _sigmoid(x: Array) -> Array:
-    # tanh form: stable for large |x| and one ufunc cheaper than 1 / (1 + exp(-x)).
-    return 0.5 * np.tanh(0.5 * x) + 0.5
+    # tanh form: stable for large |x| and one ufunc cheaper than 1 / (1 + exp(-x)); one buffer.
+    y = np.asarray(np.multiply(x, 0.5))
+    np.tanh(y, out=y)
+    y *= 0.5
+    y += 0.5
+    return y
+
+
+def _sigmoid_vjp(g: Array, out: Array, x: Array) -> Array:
+    d = np.subtract(1, out, out=np.empty_like(out))       # g * out * (1 - out), one buffer
+    d *= out
+    d *= g
+    return d
+
+
+def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
+    d = np.multiply(out, out, out=np.empty_like(out))     # g * (1 - out^2), one buffer
+    np.subtract(1, d, out=d)
+    d *= g
+    return d
 
 
 def _inverse_axes(axes: Any, ndim: int) -> Any:
@@ -259,10 +284,8 @@ exp = defvjp("exp", np.exp,
              lambda g, out, x: g * out)
 log = defvjp("log", np.log,
              lambda g, out, x: g / x)
-tanh = defvjp("tanh", np.tanh,
-              lambda g, out, x: g * (1 - out * out))
-sigmoid = defvjp("sigmoid", _sigmoid,
-                 lambda g, out, x: g * out * (1 - out))
+tanh = defvjp("tanh", np.tanh, _tanh_vjp)                  # g * (1 - out^2)
+sigmoid = defvjp("sigmoid", _sigmoid, _sigmoid_vjp)        # g * out * (1 - out)
 relu = defvjp("relu", lambda x: np.maximum(x, 0),
               lambda g, out, x: g * (x > 0))
 sqrt = defvjp("sqrt", np.sqrt,

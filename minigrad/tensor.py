@@ -47,7 +47,7 @@ class Tensor:
     dtype) from ``backward()``; intermediate tensors keep theirs only after ``retain_grad()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp",
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
                  "_scope", "_version", "__dict__", "__weakref__")
 
     # Rarely set, so they live in the instance __dict__ only when used.
@@ -66,6 +66,7 @@ class Tensor:
         self._inputs = ()
         self._kwargs = None
         self._stamp = 0
+        self._seq = 0
         self._scope = autograd._scope_path
         self._version = 0
         self.requires_grad = False
@@ -395,6 +396,7 @@ def _constant(array: np.ndarray) -> Tensor:
     t._inputs = ()
     t._kwargs = None
     t._stamp = 0
+    t._seq = 0
     t._scope = autograd._scope_path
     t._version = 0
     return t

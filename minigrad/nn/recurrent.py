@@ -43,6 +43,7 @@ stops at its first step (gradients equal those of the chunk run alone from that 
 
 from __future__ import annotations
 
+import gc
 import math
 import warnings
 from collections.abc import Mapping
@@ -473,10 +474,18 @@ class RNNBase(Module):
         p = cell.prepare(weights)
         x_gates = cell.project(x.reshape(T * B, features), p).reshape(T, B, -1)   # every timestep, one matmul
         outputs: list[Any] = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            with tracing.scope(f"t{t}"):
-                state = cell.step(x_gates[t], state, p)
-            outputs[t] = state[0]
+        # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
+        # collector, which would otherwise rescan the growing graph (cost per step grows with T).
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+                with tracing.scope(f"t{t}"):
+                    state = cell.step(x_gates[t], state, p)
+                outputs[t] = state[0]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return stack(outputs, axis=0), state
 
     def _check_states(self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool,
