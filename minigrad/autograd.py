@@ -23,6 +23,7 @@ import itertools
 import operator
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -173,8 +174,10 @@ def backward(root: Any, grad: Any = None) -> None:
             if g is None:
                 continue
             if node._hooks:
+                if node not in owned:     # a hook may write into its argument: never into a shared array
+                    g = np.array(g)
                 g = _run_hooks(node, g)
-                owned.discard(node)
+                owned.discard(node)       # and it may keep it: nothing may add into it later
             if _anomaly:
                 _check_finite_gradient(node, g)
             op = node._op
@@ -242,7 +245,7 @@ def _run_hooks(node: Any, g: np.ndarray) -> np.ndarray:
     for hook in node._hooks:
         replaced = hook(g)
         if replaced is not None:
-            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced, dtype=g.dtype)
             if replaced.shape != g.shape:
                 raise GradientError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient "
                                     f"of shape {replaced.shape} for a tensor of shape {node.shape} "
@@ -267,19 +270,45 @@ def _check_finite_vjp(node: Any, i: int, gi: np.ndarray) -> None:
 
 
 def _check_versions(node: Any) -> None:
-    for t in node._inputs:
-        if t._version > node._stamp:
+    # The output too: many VJPs read it (exp, tanh, sigmoid, div, softmax, ...).
+    for which, t in [*(("an input", t) for t in node._inputs), ("the output", node)]:
+        if _version_of(t) > node._stamp:
             raise GradientError(
-                f"backward: an input of '{node._op.name}' (shape {t.shape}, scope "
+                f"backward: {which} of '{node._op.name}' (shape {t.shape}, scope "
                 f"'{node._scope or '<top>'}') was modified in place after the op ran, so its "
                 "gradient would be wrong. Run backward() before updating parameters, or recompute "
                 "the forward pass.")
+
+
+# Views share memory (getitem, reshape, transpose, detach), so a write through one is a write
+# to all: versions are also kept per memory owner, {id(owner): (weakref to owner, clock)}.
+_owner_versions: dict[int, tuple[Any, int]] = {}
+
+
+def _owner(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _version_of(t: Any) -> int:
+    owner = _owner(t.data)
+    entry = _owner_versions.get(id(owner))
+    if entry is None or entry[0]() is not owner:
+        return t._version
+    return max(t._version, entry[1])
 
 
 def _bump_version(t: Any) -> None:
     global _inplace_clock
     _inplace_clock += 1
     t._version = _inplace_clock
+    owner = _owner(t.data)
+    key = id(owner)
+    entry = _owner_versions.get(key)
+    if entry is None or entry[0]() is not owner:
+        entry = (weakref.ref(owner, lambda _, key=key: _owner_versions.pop(key, None)), 0)
+    _owner_versions[key] = (entry[0], _inplace_clock)
 
 
 # --------------------------------------------------------------------------------------

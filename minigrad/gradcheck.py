@@ -72,11 +72,13 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
             numerical = np.zeros(data.shape)
             for j in np.ndindex(data.shape):
                 original = data[j]
-                data[j] = original + eps
-                plus = scalar().item()
-                data[j] = original - eps
-                minus = scalar().item()
-                data[j] = original
+                try:
+                    data[j] = original + eps
+                    plus = scalar().item()
+                    data[j] = original - eps
+                    minus = scalar().item()
+                finally:                      # fn may raise: never leave the input perturbed
+                    data[j] = original
                 numerical[j] = (plus - minus) / (2 * eps)
             error = np.abs(grad - numerical) - (atol + rtol * np.abs(numerical))
             if error.size and error.max() > 0:

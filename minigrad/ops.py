@@ -82,9 +82,13 @@ def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum ``grad`` back to ``shape``: the adjoint of numpy broadcasting."""
     if grad.shape == shape:
         return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0 or grad.shape[extra:] != shape and any(
+            n != m and n != 1 for n, m in zip(shape, grad.shape[extra:])):
+        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot be summed back to an "
+                         f"input of shape {shape} (a VJP returned the wrong shape)")
     if grad.size == math.prod(shape):     # only axes of length 1 were added: nothing to sum
         return grad.reshape(shape)
-    extra = grad.ndim - len(shape)
     if extra:
         grad = np.add.reduce(grad, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -213,6 +217,12 @@ def _xlogy(out: Array, a: Array) -> Array:
         return np.where(a == 0, 0.0, out * np.log(a)).astype(out.dtype, copy=False)
 
 
+def _power_base_grad(a: Array, b: Array) -> Array:
+    """``b * a^(b-1)``, taken as 0 where ``b == 0`` (d(a^0)/da = 0 even at a = 0, as PyTorch)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, 0, b * np.power(a, b - 1))
+
+
 def _log_softmax(x: Array, axis: int = -1) -> Array:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -247,7 +257,7 @@ def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
 
 
 def _inverse_axes(axes: Any, ndim: int) -> Any:
-    return None if axes is None else tuple(np.argsort(axes))
+    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))   # -1 means ndim - 1
 
 
 # --------------------------------------------------------------------------------------
@@ -270,10 +280,11 @@ div = defvjp("div", np.true_divide,
 neg = defvjp("neg", np.negative,
              lambda g, out, x: -g)
 pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
-             lambda g, out, x, exponent: g * exponent * np.power(x, exponent - 1))
+             lambda g, out, x, exponent: g * exponent * np.power(x, exponent - 1) if exponent != 0
+             else np.zeros_like(g))                    # d(x^0)/dx = 0, at x = 0 too (PyTorch)
 
 power = defvjp("power", np.power,                       # a ** b with a tensor exponent
-               lambda g, out, a, b: g * b * np.power(a, b - 1),
+               lambda g, out, a, b: g * _power_base_grad(a, b),
                lambda g, out, a, b: g * _xlogy(out, a), explain=_explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.

@@ -226,3 +226,70 @@ def test_scalar_results_are_still_ndarrays():
     for scalar in (a.sum(), a.mean(), a.max(), a[1], a @ a):
         assert isinstance(scalar.data, np.ndarray) and scalar.shape == ()
         assert np.asarray(scalar).shape == () and float(np.asarray(scalar)) == scalar.item()
+
+
+def test_in_place_write_to_an_output_its_vjp_reads_is_caught():
+    x = f64([1.0, 2.0])
+    y = x.exp()                    # exp's VJP reads its output
+    y.mul_(2.0)
+    with pytest.raises(mg.GradientError, match="the output of 'exp'"):
+        y.sum().backward()
+
+
+def test_in_place_write_through_a_view_or_a_detached_alias_is_caught():
+    w = f64(np.ones(3))
+    xs = f64(np.ones((2, 3)), requires_grad=False)
+    loss = (xs[0] * w).sum()       # xs[0] is a view of xs's array
+    xs.add_(5.0)
+    with pytest.raises(mg.GradientError, match="an input of 'mul'"):
+        loss.backward()
+    h = f64([1.0], requires_grad=False)
+    loss = (h * w).sum()
+    h.detach().add_(10.0)          # detach() shares the array
+    with pytest.raises(mg.GradientError, match="an input of 'mul'"):
+        loss.backward()
+    v = xs[1]
+    xs.add_(1.0)                   # written before the op ran: fine
+    (v * w).sum().backward()
+    np.testing.assert_allclose(w.grad, xs.data[1])
+
+
+def test_hook_replacement_keeps_the_tensor_dtype():
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+    p.register_hook(lambda g: g.astype(np.float64) * 2)
+    (p * 3.0).sum().backward()
+    assert p.grad.dtype == np.float32
+    np.testing.assert_array_equal(p.grad, [6.0, 6.0])
+
+
+def test_gradcheck_restores_inputs_when_fn_raises():
+    x = f64([1.0, 2.0])
+    calls = []
+
+    def fn(t):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("boom")
+        return t * 2.0
+
+    with pytest.raises(RuntimeError, match="boom"):
+        mg.gradcheck(fn, [x])
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+def test_a_hook_that_writes_into_its_argument_changes_only_its_own_tensor():
+    def halve(g):
+        g *= 0.5                   # in place, returns None
+
+    for swap in (False, True):
+        a, b = f64([1.0, 2.0]), f64([3.0, 4.0])
+        a.register_hook(halve)
+        seed = np.ones(2)
+        (b + a if swap else a + b).backward(seed)    # add hands the same array to both inputs
+        np.testing.assert_array_equal(a.grad, [0.5, 0.5])
+        np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+        np.testing.assert_array_equal(seed, [1.0, 1.0])   # the caller's array is left alone
+    x = f64([1.0, 2.0])
+    x.register_hook(halve)
+    x.sum().backward()             # sum's gradient is a read-only broadcast view
+    np.testing.assert_array_equal(x.grad, [0.5, 0.5])

@@ -229,3 +229,23 @@ def test_unbroadcast_sums_back_to_shape(shape, target):
         if n == 1 and expected.shape[axis] != 1:
             expected = expected.sum(axis=axis, keepdims=True)
     np.testing.assert_allclose(ops.unbroadcast(g, target), expected.reshape(target))
+
+
+@pytest.mark.parametrize("axes", [(0, -1, 1), (-1, 0, 1), (2, 0, 1), (-3, -1, -2)])
+def test_permute_with_negative_axes(axes):
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    assert mg.gradcheck(lambda t: t.permute(*axes), [leaf(x)])
+
+
+def test_pow_gradient_of_exponent_zero_is_zero_at_zero():
+    x = leaf([0.0, 2.0])
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+    a, b = leaf([0.0, 2.0]), leaf([0.0, 0.0])
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0])
+
+
+def test_unbroadcast_refuses_a_gradient_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"unbroadcast: a gradient of shape \(4, 2, 3\) cannot be summed back"):
+        ops.unbroadcast(np.ones((4, 2, 3)), (2, 3, 4))
