@@ -26,21 +26,16 @@ import sys
 import time
 from pathlib import Path
 
+from demos import _cli
 from demos._progress import Progress
 from models.lab import adding
 from models.lab.models import CELLS
-from models.lab.report import fmt, markdown_table, pyplot
+from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot
 from models.lab.tasks import ADDING_BASELINE_MSE
-
-COLORS = {"rnn": "tab:red", "gru": "tab:blue", "gru-reset-before": "tab:cyan", "gru-minimal": "tab:purple",
-          "lstm": "tab:green", "lstm-peephole": "tab:olive"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = argparse.ArgumentParser(prog="python -m demos.adding_problem", description=doc.split("\n\n")[0],
-                                     epilog=doc.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _cli.parser(__doc__, "python -m demos.adding_problem")
     parser.add_argument("--lengths", type=int, nargs="+", default=None, help="sequence lengths (default 10 50 100)")
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=["rnn", "gru", "lstm"],
                         help="cells to compare (default rnn gru lstm)")
@@ -148,7 +143,7 @@ def plot_benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], path:
         for run in runs:
             if run.length == length:
                 steps, mse = zip(*run.curve)
-                ax.plot(steps, mse, color=COLORS.get(run.cell), linewidth=1.8, label=run.cell)
+                ax.plot(steps, mse, color=CELL_COLORS.get(run.cell), linewidth=1.8, label=run.cell)
         ax.axhline(ADDING_BASELINE_MSE, color="gray", linestyle="--", linewidth=1, label="predict 1.0 (0.167)")
         ax.set_yscale("log")
         ax.set_title(f"T = {length}")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from demos import _cli
 from demos._progress import Progress
 from models.lab import architectures as arch
 from models.lab.models import CELLS
@@ -37,10 +38,7 @@ ITERATIONS = {"bidirectional": 300, "depth": 300, "tagging": 200, "reverse": 100
 
 
 def build_parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = argparse.ArgumentParser(prog="python -m demos.architectures", description=doc.split("\n\n")[0],
-                                     epilog=doc.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _cli.parser(__doc__, "python -m demos.architectures")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="parts to run (default: all)")
     parser.add_argument("--cell", choices=list(CELLS), default="gru",
                         help="recurrent cell for every model (default gru)")

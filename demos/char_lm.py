@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import minigrad as mg
+from demos import _cli
 from demos._progress import Progress
 from models import char_lm as lm
 
@@ -43,12 +44,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
     presets = "\n".join(f"  {name:13s}" + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in values.items())
                          for name, values in PRESETS.items())
-    parser = argparse.ArgumentParser(prog="python -m demos.char_lm", description=doc.split("\n\n")[0],
-                                     epilog=doc.split("\n\n", 1)[1] + "\npresets (flags on the command line win):\n"
-                                     + presets, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _cli.parser(__doc__, "python -m demos.char_lm",
+                         epilog_extra="\npresets (flags on the command line win):\n" + presets)
     data = parser.add_argument_group("data")
     data.add_argument("--data", type=Path, default=None,
                       help=f"text file: one name per line (--mode lines) or free text (--mode window); "

@@ -12,13 +12,13 @@ brings it): the pictures are flat colours and text, and the files shrink about t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import minigrad as mg
+from demos import _cli
 from minigrad.viz.examples import bptt_example
 
 IMAGES = Path(__file__).parent / "images"
@@ -60,7 +60,7 @@ def shrink_png(path: Path, colors: int = 128) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = _cli.parser(__doc__, "python -m demos.gallery")
     p.add_argument("--out", type=Path, default=IMAGES, help="folder to write into")
     p.add_argument("--formats", nargs="+", default=["svg", "png"], choices=["svg", "png", "dot"])
     p.add_argument("--only", nargs="+", choices=sorted(GALLERY), help="draw only these")

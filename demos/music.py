@@ -13,12 +13,12 @@ melody.mid, melody.wav (numpy additive synth: listen with any player) and pianor
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 import minigrad as mg
+from demos import _cli
 from demos._progress import Progress
 from models import music_lstm as music
 
@@ -32,9 +32,7 @@ def _primer(text: str, length: int, pieces: dict[str, list[str]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    parser = _cli.parser(__doc__, "python -m demos.music")
     parser.add_argument("--data", type=Path, default=music.DEFAULT_DATA,
                         help="token file (default: the committed Bach soprano lines)")
     parser.add_argument("--out", type=Path, default=Path("runs/music"), help="output folder (default runs/music)")

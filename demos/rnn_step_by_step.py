@@ -12,10 +12,9 @@ for every gradient in the dict.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
+from demos import _cli
 from models import rnn_step_by_step as sbs
 
 
@@ -33,9 +32,7 @@ def _params(cell: str, rng: np.random.Generator, n_x: int, n_a: int, n_y: int) -
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[1:]))
+    parser = _cli.parser(__doc__, "python -m demos.rnn_step_by_step")
     parser.add_argument("--cell", choices=["rnn", "lstm"], default="rnn")
     parser.add_argument("--param", default=None,
                         help="gradient to print side by side (default dWaa for rnn, dWf for lstm); "

@@ -27,22 +27,17 @@ from pathlib import Path
 import numpy as np
 
 import minigrad as mg
+from demos import _cli
 from demos._progress import Progress
 from minigrad.nn.functional import mse_loss
 from models.lab import adding, tasks
 from models.lab.gradients import TimeGradients
 from models.lab.models import CELLS, Regressor
-from models.lab.report import fmt, markdown_table, pyplot
-
-COLORS = {"rnn": "tab:red", "gru": "tab:blue", "gru-reset-before": "tab:cyan", "gru-minimal": "tab:purple",
-          "lstm": "tab:green", "lstm-peephole": "tab:olive"}
+from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot
 
 
 def build_parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = argparse.ArgumentParser(prog="python -m demos.vanishing_gradients", description=doc.split("\n\n")[0],
-                                     epilog=doc.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _cli.parser(__doc__, "python -m demos.vanishing_gradients")
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS), help="cells (default: all six)")
     parser.add_argument("--length", type=int, default=50, help="sequence length T (default 50)")
     parser.add_argument("--iterations", type=int, default=600, help="Adam steps per cell (default 600)")
@@ -103,7 +98,7 @@ def plot(args: argparse.Namespace, results: dict[str, dict], path: Path) -> Path
                 label = f"{cell} {'c' if dashed else 'h'}" if "lstm" in cell else cell
                 if when == "trained" and not dashed:
                     label += f" (test MSE {fmt(result['test_mse'])})"
-                ax.plot(np.arange(profile.steps), relative(profile, key), color=COLORS.get(cell),
+                ax.plot(np.arange(profile.steps), relative(profile, key), color=CELL_COLORS.get(cell),
                         linestyle="--" if dashed else "-", linewidth=1.6, label=label)
         ax.set_yscale("log")
         ax.set_xlabel(f"timestep t (the loss reads step {args.length - 1})")

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -398,11 +398,6 @@ class TrainConfig:
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"TrainConfig: smoothing must be in [0, 1), got {self.smoothing}")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
 
 def make_optimizer(name: str, params: Sequence[nn.Parameter], lr: float) -> Any:
     """``sgd``: p -= lr g (the course); ``adagrad``: min-char-rnn's; ``adam``: the default."""
@@ -458,6 +453,10 @@ class Trainer:
         state = None if reset else detach_state(self.state)
         self.model.train()
         loss, state = self.loss(inputs, targets, state)
+        value = float(loss.item())
+        if not math.isfinite(value):          # raise before the update: the model keeps its last finite weights
+            raise FloatingPointError(f"Trainer.step: the loss became {value} at iteration {self.iteration + 1}; "
+                                     "lower --lr or clip the gradients (--clip-value / --clip-norm)")
         self.state = state if self.config.mode == "window" else None
         objective = loss
         if self.config.reduction == "sum":       # per name/window summed, averaged over the batch
@@ -469,10 +468,6 @@ class Trainer:
         if self.config.clip_value is not None:
             nn.utils.clip_grad_value_(self.params, self.config.clip_value)
         self.optimizer.step()
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"Trainer.step: the loss became {value} at iteration {self.iteration + 1}; "
-                                     "lower --lr or clip the gradients (--clip-value / --clip-norm)")
         s = self.config.smoothing
         self.smooth_loss = s * self.smooth_loss + (1 - s) * value
         self.iteration += 1

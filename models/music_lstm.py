@@ -229,20 +229,23 @@ def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float 
     rng = np.random.default_rng(seed)
     ids = vocab.encode([START, *primer])
     out: list[int] = []
+    was_training = model.training
     model.eval()
-    with mg.no_grad():
-        logits, state = model(ids[:, None])                 # (T, 1, V): the primer sets the state
-        for _ in range(length):
-            scores = logits.data[-1, 0].astype(np.float64)
-            scores[0] = -np.inf                             # never START inside a melody
-            if temperature == 0:
-                nxt = int(np.argmax(scores))
-            else:
-                p = np.exp((scores - scores.max()) / temperature)
-                nxt = int(rng.choice(len(p), p=p / p.sum()))
-            out.append(nxt)
-            logits, state = model(np.array([[nxt]]), state)
-    model.train()
+    try:
+        with mg.no_grad():
+            logits, state = model(ids[:, None])                 # (T, 1, V): the primer sets the state
+            for _ in range(length):
+                scores = logits.data[-1, 0].astype(np.float64)
+                scores[0] = -np.inf                             # never START inside a melody
+                if temperature == 0:
+                    nxt = int(np.argmax(scores))
+                else:
+                    p = np.exp((scores - scores.max()) / temperature)
+                    nxt = int(rng.choice(len(p), p=p / p.sum()))
+                out.append(nxt)
+                logits, state = model(np.array([[nxt]]), state)
+    finally:                                                    # the caller's mode, even after an error
+        model.train(was_training)
     return vocab.decode(out)
 
 

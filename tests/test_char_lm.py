@@ -322,6 +322,19 @@ def test_bad_settings():
         model(np.zeros(3, dtype=np.int64))
 
 
+def test_a_non_finite_loss_stops_before_the_update():
+    model, trainer = model_and_trainer("ab\nba\n", hidden=4, optimizer="sgd", lr=0.1)
+    trainer.step()
+    model.head.bias.copy_(np.full(model.head.bias.shape, np.nan))      # poisoned: every logit is NaN
+    before = {name: value.copy() for name, value in model.state_dict().items()}
+    with pytest.raises(FloatingPointError, match="Trainer.step: the loss became nan at iteration 2"):
+        trainer.step()
+    after = model.state_dict()
+    for name, value in before.items():                 # no parameter was moved by a NaN gradient
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+    assert trainer.iteration == 1 and len(trainer.losses) == 1
+
+
 # ---- the demo ---------------------------------------------------------------------------------
 
 def test_demo_trains_writes_files_and_reloads(tmp_path, capsys):

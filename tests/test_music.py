@@ -188,6 +188,9 @@ def test_generation_is_seeded_valid_midi_and_in_range(tmp_path, pieces):
     assert a == music.generate(model, vocab, 40, temperature=1.0, seed=3)
     assert a != music.generate(model, vocab, 40, temperature=1.0, seed=4)
     assert len(a) == 40 and music.START not in a and set(a) <= set(vocab.tokens)
+    assert model.training                       # generate() leaves the caller's mode as it found it
+    model.eval()
+    assert music.generate(model, vocab, 40, temperature=1.0, seed=3) == a and not model.training
 
     notes = music.merge_rests(a)
     path = music.write_midi(notes, tmp_path / "gen.mid")

@@ -7,6 +7,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+# One colour per cell (models.lab.models.CELLS), the same in every plot of the lab.
+CELL_COLORS = {"rnn": "tab:red", "gru": "tab:blue", "gru-reset-before": "tab:cyan", "gru-minimal": "tab:purple",
+               "lstm": "tab:green", "lstm-peephole": "tab:olive"}
+
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
     """A GitHub markdown table. ``align``: one letter per column, ``l`` or ``r`` (default: the
