@@ -57,12 +57,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="only compare with the existing file; exit 1 if it differs")
     args = parser.parse_args(argv)
     text = "\n".join(census_first_names()) + "\n"
-    if args.check:
-        same = args.out.is_file() and args.out.read_text(encoding="ascii") == text
-        print(f"{args.out}: {'up to date' if same else 'DIFFERS from the census lists'}")
+    return write_or_check(args.out, text, args.check, "names")
+
+
+def write_or_check(out: Path, text: str, check: bool, what: str) -> int:
+    """Write ``text`` to ``out``, or with ``check`` only compare (exit status 1 if it differs)."""
+    if check:
+        same = out.is_file() and out.read_text(encoding="ascii") == text
+        print(f"{out}: {'up to date' if same else 'DIFFERS from the census lists'}")
         return 0 if same else 1
-    args.out.write_text(text, encoding="ascii")
-    print(f"wrote {text.count(chr(10))} names to {args.out}")
+    out.write_text(text, encoding="ascii")
+    print(f"wrote {text.count(chr(10))} {what} to {out}")
     return 0
 
 

@@ -25,6 +25,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from make_names import write_or_check  # the sibling script (run as a script, its folder is on sys.path)
+
 OUTPUT = Path(__file__).resolve().parent / "names_gender.txt"
 SOURCES = {"f": "dist.female.first", "m": "dist.male.first"}
 
@@ -73,14 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only compare with the existing file; exit 1 if it differs")
     args = parser.parse_args(argv)
     text = "".join(f"{name}\t{label}\n" for name, label in labelled_names())
-    if args.check:
-        same = args.out.is_file() and args.out.read_text(encoding="ascii") == text
-        print(f"{args.out}: {'up to date' if same else 'DIFFERS from the census lists'}")
-        return 0 if same else 1
-    args.out.write_text(text, encoding="ascii")
     counts = {label: text.count(f"\t{label}\n") for label in SOURCES}
-    print(f"wrote {text.count(chr(10))} names ({counts['f']} f, {counts['m']} m) to {args.out}")
-    return 0
+    return write_or_check(args.out, text, args.check, f"names ({counts['f']} f, {counts['m']} m)")
 
 
 if __name__ == "__main__":
