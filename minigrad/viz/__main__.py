@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-timesteps", type=_max_timesteps, default=12, metavar="N",
                    help="show the first and last steps of longer sequences ('all': every step)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--title", help="caption (default: describes the picture)")
+    p.add_argument("--title", help="caption (by default one that describes the picture)")
     p.add_argument("-o", "--output", default="bptt.svg", help="file to write; its suffix picks the format")
     return p
 

@@ -475,6 +475,8 @@ def main(argv: list[str]) -> None:
         blas_report()
         for row, (*_, run) in zip(rows, workloads):
             row.torch_times = run(with_torch=True)
+    elif rows:
+        print("PyTorch is not installed: the columns comparing with it are left out (pip install torch)")
     if rows:
         table(rows, engines)
     if w3_report:
