@@ -511,6 +511,51 @@ def test_cut_behind_nn_layers_needs_the_tape():
     assert {c.path[0] for c in g.timestep_clusters()} == {"chunk0", "chunk1"}
 
 
+def caption(dot: str) -> str:
+    """The picture's caption: the graph's label, its line breaks as newlines."""
+    m = re.search(r"^\tgraph \[[^\n]*?\blabel=<(.*?)<BR ALIGN=\"LEFT\"/>>", dot, re.M)
+    return re.sub(r"<BR[^>]*>", "\n", m.group(1))
+
+
+@pytest.mark.parametrize("steps, truncate, counted", [(6, 2, "in 3 chunks of 2"), (6, 3, "in 2 chunks of 3"),
+                                                      (7, 3, "in 3 chunks (3 + 3 + 1)")])
+def test_truncated_caption_counts_every_drawn_timestep_and_chunk(steps, truncate, counted):
+    dot = bptt_example("rnn", steps=steps, truncate=truncate).draw().source
+    first = caption(dot).splitlines()[0]
+    assert first.startswith(f"Truncated backpropagation through time: {steps} timesteps "
+                            f"(t = 0 ... {steps - 1}) {counted}")
+    assert f"unrolled over {truncate} timesteps" not in dot    # not one chunk's length
+    # Chunk k's local step s is drawn as global t = k * truncate + s: chunk k+1 continues chunk k.
+    for t in range(steps):
+        k, s = divmod(t, truncate)
+        assert dot.count(f"<B>t = {t}</B> (chunk{k}, step {s})") == 1
+    plain = caption(bptt_example("rnn", steps=steps).draw().source)
+    assert plain.startswith(f"Backpropagation through time: the graph unrolled over {steps} timesteps")
+    assert "chunk" not in plain
+
+
+def test_truncated_chunks_run_left_to_right_with_parameters_between_them():
+    ex = bptt_example("rnn", steps=6, truncate=3)
+    g = build_graph(ex.roots, params=ex.model, targets=ex.targets, tape=ex.tape)
+    dot = ex.draw().source
+    (cut,) = g.edges_of("cut")
+    params = {n.id for n in g.nodes_of("param")}
+    # Each parameter is drawn once; none of its edges ranks it (it would stack the chunks).
+    assert len(params) == len(list(ex.model.parameters())) and all(dot.count(f"\t{p} [") == 1 for p in params)
+    uses = re.findall(r"\t(n\d+) -> n\d+ \[([^\]]*)\]", dot)
+    assert {p for p, _ in uses if p in params} == params
+    assert all("constraint=false" in attrs for p, attrs in uses if p in params)
+    # They share the time column of the detached state, in the gap between the two chunks.
+    (same,) = re.findall(r"\{rank=same; ([^}]*)\}", dot)
+    assert set(same.split("; ")) == params | {cut.dst}
+    # Chunk 1 starts after chunk 0's loss (an invisible ranking edge), the cut ranks left to right.
+    (loss0,) = [n.id for n in g.nodes_of("loss") if n.label == "loss (chunk 0)"]
+    assert re.search(rf"\t{loss0} -> {cut.dst} \[style=invis\]", dot)
+    cut_attrs = re.search(rf"\t{cut.src} -> {cut.dst} \[([^\]]*)\]", dot).group(1)
+    assert "constraint=false" not in cut_attrs and "dir=back" not in cut_attrs
+    assert "rank=same" not in bptt_example("rnn", steps=6).draw().source   # untruncated: unchanged
+
+
 # ---- escaping, errors, long graphs ---------------------------------------------------------------
 
 NASTY = 'w"<b>&amp;\n\\x\'y'

@@ -15,6 +15,9 @@ Reading the picture:
   ``detach()`` cut (truncated BPTT);
 * a green-bordered box is step t's input: ``x_t W_ih^T + b`` when the layer computed it for all
   steps with one matmul before the loop (its label says so), else the slice ``x_t``;
+* truncated BPTT (chunks ``chunk0``, ``chunk1``, ... joined by ``detach()`` cuts): the chunks run
+  left to right, each step labelled with its global time (``t = 4 (chunk1, step 1)``), and the
+  parameters stand once in the time column nearest the middle, their edges fanning out both ways;
 * with gradients, fill colour is ``||dL/d node||`` on a log scale (see the legend box) and a
   timestep's border and label show ``||dL/dh_t||``.
 """
@@ -120,8 +123,11 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
         dot.node(node.id, **_node_attrs(node, palette, graph))
     # Build clusters deepest first, so each is complete when its parent takes it (no recursion).
     subgraphs: dict[tuple[str, ...], Digraph] = {}
+    chunks = _chunks(graph)                 # truncated BPTT: laid out chunk after chunk
+    offsets = _chunk_offsets(chunks)
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
-        sub = Digraph(f"cluster_{k}", graph_attr=_cluster_attrs(graph.clusters[path], palette))
+        sub = Digraph(f"cluster_{k}", graph_attr=_cluster_attrs(graph.clusters[path], palette,
+                                                                 offsets.get(path[0])))
         for node in members.get(path, []):
             sub.node(node.id, **_node_attrs(node, palette, graph))
         for child in sorted(children.get(path, []), key=_order):
@@ -130,9 +136,80 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     for top in sorted(children.get((), []), key=_order):
         dot.subgraph(subgraphs.pop(top.path))
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette)
+        tail, head, attrs = _edge_attrs(edge, graph, palette, chunked=bool(chunks))
         dot.edge(tail, head, **attrs)
+    if chunks:
+        _lay_out_chunks(dot, graph, chunks)
     return dot
+
+
+def _natural(name: str) -> tuple[int, str]:
+    """``chunk10`` after ``chunk9``: the trailing number first, then the name."""
+    digits = name[len(name.rstrip("0123456789")):]
+    return (int(digits) if digits else -1, name)
+
+
+def _chunks(graph: Graph) -> list[tuple[str, list[int]]]:
+    """Truncated BPTT: the top-level scopes that hold timesteps, in time order, each with the
+    number of timesteps of each of its chains. Only when ``detach()`` cuts link two or more such
+    scopes (``chunk0``, ``chunk1``, ...); else ``[]``."""
+    if not any(e.kind == "cut" for e in graph.edges):
+        return []
+    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided")]
+    if not steps or any(len(c.path) < 2 for c in steps):
+        return []
+    length: dict[str, dict[tuple[str, ...], int]] = {}
+    for c in steps:
+        last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
+        chains = length.setdefault(c.path[0], {})
+        chains[c.path[:-1]] = max(chains.get(c.path[:-1], 0), last + 1)
+    if len(length) < 2:
+        return []
+    return [(top, list(length[top].values())) for top in sorted(length, key=_natural)]
+
+
+def _chunk_offsets(chunks: list[tuple[str, list[int]]]) -> dict[str, int]:
+    """Chunk name -> the global timestep its local ``t = 0`` is (chunk k continues chunk k-1)."""
+    offsets, start = {}, 0
+    for top, lengths in chunks:
+        offsets[top] = start
+        start += max(lengths)
+    return offsets
+
+
+def _lay_out_chunks(dot: Digraph, graph: Graph, chunks: list[tuple[str, list[int]]]) -> None:
+    """Chunk k+1 right of chunk k's loss, and the parameters in the time column nearest the middle
+    of time (the gap at a cut between two chunks, or a middle timestep), above or below the
+    chunks, so their edges fan out left and right to every step instead of all crossing the
+    picture from its left edge. Their own edges do not rank (``_edge_attrs``): this places them."""
+    params = [n.id for n in graph.nodes.values() if n.kind == "param" and not n.cluster]
+    offsets = _chunk_offsets(chunks)
+    middle = (sum(max(lengths) for _, lengths in chunks) - 1) / 2
+    candidates: list[tuple[float, int, str]] = []      # (distance to the middle, gap first, node)
+    names = [top for top, _ in chunks]
+    for e in graph.edges:                               # a cut: the detached state starts the next chunk
+        src = graph.nodes[e.src].cluster[:1]
+        if e.kind == "cut" and src and src[0] in names[:-1]:
+            gap = offsets[names[names.index(src[0]) + 1]] - 0.5
+            candidates.append((abs(gap - middle), 0, e.dst))
+    for c in graph.clusters.values():
+        if c.kind == "timestep" and c.path[0] in offsets:
+            inside = c.state or next((n.id for n in graph.nodes.values() if n.cluster == c.path), None)
+            if inside is not None:
+                candidates.append((abs(offsets[c.path[0]] + c.timestep - middle), 1, inside))
+    # Chunk k+1 starts right of chunk k's loss, not just of its last state: the chunks share no
+    # time column, so they can stand in one row (chunk k's head and loss are in its scope too).
+    chunk_of = {n.id: n.cluster[0] for n in graph.nodes.values() if n.cluster and n.cluster[0] in offsets}
+    ends: dict[str, list[str]] = {}
+    for e in graph.edges:
+        if graph.nodes[e.dst].kind in ("loss", "output") and e.src in chunk_of:
+            ends.setdefault(chunk_of[e.src], []).append(e.dst)
+    for e in graph.edges:
+        if e.kind == "cut" and e.src in chunk_of:
+            for end in dict.fromkeys(ends.get(chunk_of[e.src], [])):
+                dot.edge(end, e.dst, style="invis")
+    if params and candidates:
+        dot.body.append("\t{rank=same; " + "; ".join([min(candidates)[2], *params]) + "}\n")
 
 
 def _order(cluster: Cluster) -> tuple:
@@ -147,7 +224,15 @@ def _title(graph: Graph) -> str:
     steps |= {c.timestep + c.hidden - 1 for c in graph.clusters.values() if c.kind == "elided"}
     ops = sum(1 for n in graph.nodes.values() if n.kind == "op")
     parts = []
-    if graph.folded:
+    chunks = _chunks(graph)
+    if chunks and not graph.folded:
+        sizes = [max(lengths) for _, lengths in chunks]
+        split = f"of {sizes[0]}" if len(set(sizes)) == 1 else "(" + " + ".join(map(str, sizes)) + ")"
+        parts.append(f"Truncated backpropagation through time: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+                     f"in {len(sizes)} chunks {split}, {ops} ops drawn")
+        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
+                     "no gradient flows back across a cut")
+    elif graph.folded:
         parts.append("Folded (rolled) view: one cell per layer and direction, the loop runs once per step")
     elif steps:
         parts.append(f"Backpropagation through time: the graph unrolled over {max(steps) + 1} timesteps "
@@ -256,12 +341,17 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     return attrs
 
 
-def _cluster_attrs(cluster: Cluster, palette: Palette | None) -> dict[str, str]:
+def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None = None) -> dict[str, str]:
+    """``offset``: in truncated BPTT, the global timestep of the chunk's own ``t = 0``."""
     attrs = {"style": "rounded,filled", "color": "#aaaaaa", "fontname": "Helvetica", "fontsize": "10",
              "labeljust": "c", "penwidth": "1"}
     name = cluster.path[-1]
-    if cluster.kind == "timestep":
+    if offset is not None and len(cluster.path) == 1:
+        attrs.update(fillcolor="#fdfdfd", label=f"<<B>{text(name)}</B>: from t = {offset}>")
+    elif cluster.kind == "timestep":
         label = f"<B>t = {cluster.timestep}</B>"
+        if offset is not None:
+            label = f"<B>t = {offset + cluster.timestep}</B> ({text(cluster.path[0])}, step {cluster.timestep})"
         attrs["fillcolor"] = "white"
         if cluster.grad_norm is not None:
             label += "<BR/>" + _font(8, "#333333", f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
@@ -269,8 +359,10 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None) -> dict[str, str]:
                 attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
         attrs["label"] = f"<{label}>"
     elif cluster.kind == "elided":
+        span = cluster.label if offset is None else \
+            f"t = {offset + cluster.timestep} ... {offset + cluster.timestep + cluster.hidden - 1}"
         attrs.update(style="rounded,dashed,filled", fillcolor="white", color="#777777",
-                     label=f"<<B>{text(cluster.label)}</B>>")
+                     label=f"<<B>{text(span)}</B>>")
     elif cluster.kind == "folded":
         label = f"<B>{text(cluster.label)}</B>"
         if cluster.grad_norm is not None:
@@ -326,7 +418,10 @@ def _backward_region(node: Node) -> tuple[str, ...] | None:
     return None
 
 
-def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None) -> tuple[str, str, dict[str, str]]:
+def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
+                chunked: bool = False) -> tuple[str, str, dict[str, str]]:
+    """DOT tail, head and attributes of ``edge``. ``chunked``: truncated BPTT (``_chunks``), whose
+    parameters are placed by ``_lay_out_chunks`` and whose chunks follow each other along the cuts."""
     attrs: dict[str, str] = {}
     # Layout works in forward terms: producer -> consumer (a gradient graph's edges point back).
     producer, consumer = (edge.dst, edge.src) if graph.backward else (edge.src, edge.dst)
@@ -349,6 +444,11 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None) -> tuple[str,
         # reads x: such entries are drawn but do not rank, so layers and directions keep the
         # same time columns.
         attrs["constraint"] = "false"
+    elif parameter and chunked:
+        # Pulled by every chunk's first step, a parameter would stack the chunks in one column.
+        attrs["constraint"] = "false"
+    elif edge.kind == "cut" and chunked:
+        attrs["weight"] = "4"      # the next chunk starts right after the cut: chunks run left to right
     elif parameter and region is not None:
         # A backward-direction parameter sits left of its steps, as a forward one does: it pulls
         # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
