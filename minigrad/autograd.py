@@ -354,7 +354,9 @@ def detect_anomaly() -> Iterator[None]:
     previous = _anomaly
     _anomaly = True
     try:
-        yield
+        # numpy's own RuntimeWarnings would only repeat, less precisely, what the error says.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            yield
     finally:
         _anomaly = previous
 
