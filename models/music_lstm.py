@@ -446,7 +446,9 @@ def plot_pianoroll(notes: Sequence[Note | str], path: PathLike, *, primer_len: i
     for i, (pitch, dur) in enumerate(notes):
         if pitch is not None:
             colour = "0.6" if i < primer_len else "tab:blue"
-            ax.broken_barh([(clock, dur / 4)], (pitch - 0.4, 0.8), facecolors=colour)
+            # A white edge keeps repeated equal notes apart (two quarters must not read as a half).
+            ax.broken_barh([(clock, dur / 4)], (pitch - 0.4, 0.8), facecolors=colour, edgecolors="white",
+                           linewidth=0.8)
         clock += dur / 4
     if pitches:
         low, high = min(pitches) - 2, max(pitches) + 2
