@@ -114,7 +114,7 @@ def dot_parts(source):
     stack, where, paths, steps, edges = [], {}, {}, {}, []
     for line in source.splitlines():
         text = line.strip()
-        if m := re.fullmatch(r"subgraph (cluster_\d+) \{", text):
+        if m := re.fullmatch(r"subgraph (cluster_\w+) \{", text):
             stack.append(m.group(1))
             paths[m.group(1)] = tuple(stack)
         elif text == "}":
@@ -648,3 +648,11 @@ def test_dot_for_200_step_bidirectional_lstm_is_elided():
         heads = [h for t, h, _ in edges if t == pid]
         assert len(heads) == 13 and len({where[h][-1] for h in heads}) == 13, name
         assert sum(where[h][-1] in steps for h in heads) == 12, name
+
+
+def test_cluster_ids_name_their_scope():
+    rnn = mg.nn.RNN(3, 4, bidirectional=True)
+    out, _ = rnn(mg.tensor(np.random.default_rng(0).standard_normal((3, 2, 3)).astype(np.float32)))
+    ids = re.findall(r"subgraph (\S+) \{", draw_graph(out.sum()).source)
+    assert {f"cluster_rnn_l0_{d}_t{t}" for d in ("fwd", "bwd") for t in range(3)} <= set(ids)
+    assert len(ids) == len(set(ids))

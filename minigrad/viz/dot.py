@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any
 
 from .graph import Cluster, Edge, Graph, Node
@@ -125,8 +126,9 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     subgraphs: dict[tuple[str, ...], Digraph] = {}
     chunks = _chunks(graph)                 # truncated BPTT: laid out chunk after chunk
     offsets = _chunk_offsets(chunks)
+    used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
-        sub = Digraph(f"cluster_{k}", graph_attr=_cluster_attrs(graph.clusters[path], palette,
+        sub = Digraph(_cluster_id(path, k, used), graph_attr=_cluster_attrs(graph.clusters[path], palette,
                                                                  offsets.get(path[0])))
         for node in members.get(path, []):
             sub.node(node.id, **_node_attrs(node, palette, graph))
@@ -339,6 +341,15 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         tip += f"; computed for all steps at once by: {', '.join(node.batched)}; this step reads its rows"
     attrs["tooltip"] = _plain(tip)
     return attrs
+
+
+def _cluster_id(path: tuple[str, ...], k: int, used: set[str]) -> str:
+    """``cluster_rnn_l0_fwd_t3``: the scope path, so the DOT text says which box is which."""
+    ident = "cluster_" + re.sub(r"\W", "_", "_".join(path))
+    if ident in used:
+        ident = f"{ident}_{k}"
+    used.add(ident)
+    return ident
 
 
 def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None = None) -> dict[str, str]:
