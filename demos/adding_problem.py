@@ -30,7 +30,7 @@ from demos import _cli
 from demos._progress import Progress
 from models.lab import adding
 from models.lab.models import CELLS
-from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot
+from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot, save_figure
 from models.lab.tasks import ADDING_BASELINE_MSE
 
 
@@ -153,10 +153,7 @@ def plot_benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], path:
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"Adding problem: same budget per cell (batch {args.batch}, hidden {args.hidden}, "
                  f"Adam {args.lr}, seed {args.seed})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None:
@@ -188,10 +185,7 @@ def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None
     for ax in (top, bottom):
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("Exploding gradients: tanh RNN with W_hh = 1.5 x orthogonal, SGD lr 0.1, T = 50", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

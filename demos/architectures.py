@@ -30,7 +30,7 @@ from demos import _cli
 from demos._progress import Progress
 from models.lab import architectures as arch
 from models.lab.models import CELLS
-from models.lab.report import fmt, markdown_table, pyplot
+from models.lab.report import fmt, markdown_table, pyplot, save_figure
 
 PARTS = ("bidirectional", "depth", "types")
 # Default iterations of each experiment (scaled by --iterations-scale).
@@ -176,10 +176,7 @@ def plot(found: dict, path: Path) -> Path | None:
             ax.set_ylim(bottom=ax.get_ylim()[0] / 20)
         ax.legend(fontsize=8, loc="lower left" if key == "types" else "best")
     axes[0][0].set_ylabel("training cross-entropy (10-step mean)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

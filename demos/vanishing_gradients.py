@@ -33,7 +33,7 @@ from minigrad.nn.functional import mse_loss
 from models.lab import adding, tasks
 from models.lab.gradients import TimeGradients
 from models.lab.models import CELLS, Regressor
-from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot
+from models.lab.report import CELL_COLORS, fmt, markdown_table, pyplot, save_figure
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +108,7 @@ def plot(args: argparse.Namespace, results: dict[str, dict], path: Path) -> Path
     axes[0].set_ylabel("||dL/dh_t|| / ||dL/dh_T-1||   (dashed: ||dL/dc_t||)")
     fig.suptitle(f"Gradient through time on the adding problem, T = {args.length}, hidden {args.hidden}, "
                  f"batch {args.batch}, seed {args.seed}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def table(args: argparse.Namespace, results: dict[str, dict]) -> str:

@@ -45,3 +45,13 @@ def pyplot() -> Any:
         print("matplotlib is not installed (pip install -e \".[demos]\"): no plots", file=sys.stderr)
         return None
     return plt
+
+
+def save_figure(fig: Any, path: Any) -> Any:
+    """Lay out, write and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
