@@ -215,7 +215,7 @@ def test_gradcheck_restores_existing_grads():
     np.testing.assert_allclose(x.grad, [5.0, 5.0])
 
 
-def test_stack_and_concat_of_many_inputs_backward_in_linear_time():
+def test_stack_and_concat_of_many_inputs_route_each_gradient():
     # Every input's gradient comes from one VJP call (a per-input call would pass all N arrays N times).
     xs = [f64(np.full(2, float(k))) for k in range(5000)]
     weights = np.arange(10000.0).reshape(5000, 2)
