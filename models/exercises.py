@@ -994,7 +994,7 @@ def _first_difference(key: str, want: Any, got: Any) -> tuple[str, str] | None:
     )
 
 
-def _shape_of_error(want: Any, got: Any) -> str:
+def _shape_of_error(key: str, want: Any, got: Any) -> str:
     """A hint from the form of the error alone (no known mistake reproduced it)."""
     w, g = _as_array(want), _as_array(got)
     if w is None or g is None:
@@ -1002,12 +1002,12 @@ def _shape_of_error(want: Any, got: Any) -> str:
     if g.shape != w.shape:
         if g.shape == w.shape[::-1]:
             return f"the shape is reversed: a weight or an input is transposed (expected {w.shape})"
+        if key.startswith("db") and w.ndim == 2 and w.shape[1] == 1 and g.shape in ((w.shape[0],), (1, w.shape[0])):
+            return "a bias gradient sums over the examples: np.sum(dz, axis=1, keepdims=True) has shape (n_a, 1)"
+        if key.startswith("db") and w.ndim == 2 and w.shape[1] == 1:
+            return "a bias gradient sums over the examples (axis 1), keepdims=True"
         if g.size == w.size:
             return "the right number of entries in the wrong shape: check reshape/keepdims"
-        if w.ndim == 2 and w.shape[1] == 1 and g.shape in ((w.shape[0],), (1, w.shape[0])):
-            return "a bias gradient sums over the examples: np.sum(dz, axis=1, keepdims=True) has shape (n_a, 1)"
-        if w.ndim == 2 and w.shape[1] == 1:
-            return "a bias gradient sums over the examples (axis 1), keepdims=True"
         return ""
     if not w.any():
         return ""
@@ -1127,7 +1127,7 @@ def check(name: str, fn: Callable[..., Any]) -> bool:
             if found is None:
                 continue
             where, how = found
-            hint = _known_mistake(exercise, case, key, got) or _shape_of_error(want, got.get(key))
+            hint = _known_mistake(exercise, case, key, got) or _shape_of_error(key, want, got.get(key))
             lines = [f"{name}: {where!s} {how} ({'expected value from ' + exercise.source})", f"  case: {case.label}"]
             if case.note:
                 lines.append(f"  note: {case.note}")
