@@ -199,3 +199,82 @@ def test_window_mode_trains_on_the_same_long_line(tmp_path):
     assert char_lm_demo.main(["--data", str(data), "--mode", "window", "--out", str(tmp_path / "out"),
                               "--iterations", "2", "--hidden", "4", "--sample", "1"]) == 0
     assert (tmp_path / "out" / "char_lm.npz").exists()
+
+
+# --------------------------------------------------------------------------------------
+# The music demo: saves its model, --load samples again without training
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_music_keeps_its_model_when_interrupted(tmp_path, signum, code):
+    from models import music_lstm as music
+
+    proc = start_demo("demos.music", "--steps", "1000000", "--hidden", "8", "--embedding", "4", "--seq-len", "8",
+                      "--batch-size", "4", "--out", str(tmp_path))
+    out, err = interrupt_when_training(proc, f"{len(music.load_tokens())} melodies", signum)
+    assert proc.returncode == code, err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train [")]
+    name = signal.Signals(signum).name
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted ({name}): saved {tmp_path / 'model.npz'} after ")
+    model, vocab, meta = music.load_checkpoint(tmp_path / "model.npz")
+    assert meta["run"]["interrupted"] == name and meta["run"]["steps"] > 0
+    assert len(music.generate(model, vocab, 5, seed=0)) == 5
+
+
+def test_music_saves_its_model_and_load_samples_without_training(tmp_path, capsys):
+    from demos import music as demo
+    from models import music_lstm as music
+
+    trained = demo.main(["--out", str(tmp_path / "a"), "--steps", "3", "--hidden", "8", "--embedding", "4",
+                         "--length", "16", "--seed", "1", "--temperature", "0"])
+    assert trained["checkpoint"] == tmp_path / "a" / "model.npz" and len(trained["losses"]) == 3
+    capsys.readouterr()
+    again = demo.main(["--load", str(tmp_path / "a" / "model.npz"), "--out", str(tmp_path / "b"),
+                       "--length", "16", "--seed", "1", "--temperature", "0"])
+    captured = capsys.readouterr()
+    assert again["losses"] == [] and "train [" not in captured.err        # no training at all
+    assert again["tokens"] == trained["tokens"]                            # the same model: the same greedy melody
+    assert not (tmp_path / "b" / "model.npz").exists()
+    model, _, _ = music.load_checkpoint(tmp_path / "a" / "model.npz")
+    assert model.hidden_size == 8 and model.embedding_dim == 4
+
+
+def test_music_load_of_a_midi_file_says_it_is_not_a_checkpoint(tmp_path, capsys):
+    from demos import music as demo
+    from models import music_lstm as music
+
+    midi = music.write_midi(["60:4", "62:4"], tmp_path / "melody.mid")
+    with pytest.raises(SystemExit):
+        demo.main(["--load", str(midi), "--out", str(tmp_path)])
+    assert "melody.mid is a MIDI file, not a minigrad checkpoint" in capsys.readouterr().err
+
+
+def test_music_load_of_nan_weights_refuses(tmp_path, capsys):
+    from demos import music as demo
+    from models import music_lstm as music
+
+    model = music.MusicLSTM(4, 2, 3)
+    vocab = music.Vocab(["60:4", "62:4", "64:4"])
+    ckpt = music.save_checkpoint(tmp_path / "m.npz", model, vocab)
+    state = mg.load(ckpt)
+    state["lstm.weight_hh_l0"][:] = np.nan
+    mg.save(state, ckpt)
+    with pytest.raises(SystemExit):
+        demo.main(["--load", str(ckpt), "--out", str(tmp_path)])
+    assert "holds non-finite weights (lstm.weight_hh_l0)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--primer", "bwv9999"], "--primer 'bwv9999': no such chorale in the data"),
+    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+    (["--temperature", "nan"], "--temperature must be a finite number >= 0, got nan"),
+    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+])
+def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message):
+    from demos import music as demo
+
+    with pytest.raises(SystemExit) as exit_:
+        demo.main([*argv, "--out", str(tmp_path), "--steps", "1"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "train [" not in err
