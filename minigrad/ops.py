@@ -465,7 +465,8 @@ def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float
     # d var / dx_i = 2 (x_i - mean) / (N - correction)
     centred = x - np.mean(x, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _expand_reduced(g, x.shape, axis, keepdims) * (2.0 / (_reduced_size(x.shape, axis) - correction)) * centred
+        scale = 2.0 / (_reduced_size(x.shape, axis) - correction)
+    return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
 
 
 def _binary_cross_entropy(x: Array, y: Array) -> Array:
