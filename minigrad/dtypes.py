@@ -31,8 +31,9 @@ DEFAULT_COMPLEX = np.dtype(np.complex64)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 # The dtypes minigrad supports, in the order the promotion table lists them.
-SUPPORTED = tuple(np.dtype(d) for d in (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64,
-                                        np.float16, np.float32, np.float64))
+SUPPORTED = tuple(
+    np.dtype(d) for d in (np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16, np.float32, np.float64)
+)
 
 
 def category(dtype: Any) -> int:
@@ -49,7 +50,7 @@ def promote_types(a: Any, b: Any) -> np.dtype:
     ca, cb = category(a), category(b)
     if ca != cb:
         high, low = (a, b) if ca > cb else (b, a)
-        if high.kind == "c" and low.kind == "f":      # complex64 + float64 -> complex128
+        if high.kind == "c" and low.kind == "f":  # complex64 + float64 -> complex128
             return np.promote_types(high, low)
         return high
     return np.promote_types(a, b)
@@ -88,7 +89,7 @@ def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None
 
 def result_type(*operands: Any) -> np.dtype:
     """The dtype PyTorch gives ``op(*operands)`` for tensors, arrays and Python/numpy scalars."""
-    ranked: list[np.dtype | None] = [None, None, None]    # tensors with axes, 0-d tensors, scalars
+    ranked: list[np.dtype | None] = [None, None, None]  # tensors with axes, 0-d tensors, scalars
     for x in operands:
         data = getattr(x, "data", x)
         if isinstance(data, np.ndarray):
@@ -96,7 +97,7 @@ def result_type(*operands: Any) -> np.dtype:
         elif isinstance(data, (bool, int, float, complex, np.generic)):
             rank, dtype = 2, _scalar_dtype(data)
         else:
-            rank, dtype = 0, np.asarray(data).dtype       # a list: as torch.tensor(list) would hold it
+            rank, dtype = 0, np.asarray(data).dtype  # a list: as torch.tensor(list) would hold it
         if dtype.kind not in _CATEGORY:
             raise TypeError(f"result_type: dtype {dtype} is not numeric")
         ranked[rank] = dtype if ranked[rank] is None else promote_types(ranked[rank], dtype)

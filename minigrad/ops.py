@@ -211,10 +211,11 @@ def _explain_stack(*xs: Array, axis: int = 0) -> str:
             f"along axis {axis}: all shapes must be equal")
 
 
-def _xlogy(out: Array, a: Array) -> Array:
-    """``out * log(a)``, taken as 0 where ``a == 0`` (then ``out`` is 0 or 1: PyTorch's convention)."""
+def _xlogy(out: Array, a: Array, b: Array) -> Array:
+    """``out * log(a)`` for ``out = a ** b``, taken as 0 where ``a == 0`` and ``b >= 0`` (then ``out`` is
+    0 or 1: PyTorch's convention); at ``a == 0, b < 0`` it is ``inf * -inf = -inf``, as PyTorch."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a == 0, 0.0, out * np.log(a)).astype(out.dtype, copy=False)
+        return np.where((a == 0) & (b >= 0), 0.0, out * np.log(a)).astype(out.dtype, copy=False)
 
 
 def _power_base_grad(a: Array, b: Array) -> Array:
@@ -285,7 +286,7 @@ pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
 
 power = defvjp("power", np.power,                       # a ** b with a tensor exponent
                lambda g, out, a, b: g * _power_base_grad(a, b),
-               lambda g, out, a, b: g * _xlogy(out, a), explain=_explain_broadcast("power"))
+               lambda g, out, a, b: g * _xlogy(out, a, b), explain=_explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.
 matmul = defvjp("matmul", _matmul, _matmul_vjp_a, _matmul_vjp_b, explain=_explain_matmul)
@@ -421,8 +422,9 @@ def _logsumexp(x: Array, axis: Any = None, keepdims: bool = False) -> Array:
 
 
 def _logsumexp_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    # d logsumexp / dx = softmax(x) = exp(x - out)
-    return _expand_reduced(g, x.shape, axis, keepdims) * np.exp(x - _expand_reduced(out, x.shape, axis, keepdims))
+    # d logsumexp / dx = softmax(x) = exp(x - out); an all -inf row gives NaN, as PyTorch
+    with np.errstate(invalid="ignore"):
+        return _expand_reduced(g, x.shape, axis, keepdims) * np.exp(x - _expand_reduced(out, x.shape, axis, keepdims))
 
 
 def _maximum_vjp(g: Array, out: Array, a: Array, b: Array) -> Array:
@@ -465,7 +467,7 @@ def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float
     # d var / dx_i = 2 (x_i - mean) / (N - correction)
     centred = x - np.mean(x, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = 2.0 / (_reduced_size(x.shape, axis) - correction)
+        scale = np.divide(2.0, _reduced_size(x.shape, axis) - correction)    # N = correction: inf, as PyTorch
     return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
 
 
@@ -475,14 +477,18 @@ def _binary_cross_entropy(x: Array, y: Array) -> Array:
         return -(y * np.maximum(np.log(x), -100) + (1 - y) * np.maximum(np.log1p(-x), -100))
 
 
+_BCE_EPSILON = float(np.float32(1e-12))    # PyTorch's EPSILON is a C float: 9.9999999600419720e-13
+
+
 def _bce_vjp_input(g: Array, out: Array, x: Array, y: Array) -> Array:
     # d/dx = (x - y) / (x (1 - x)), the denominator kept >= 1e-12 (PyTorch's EPSILON)
-    return g * (x - y) / np.maximum(x * (1 - x), 1e-12)
+    return g * (x - y) / np.maximum(x * (1 - x), _BCE_EPSILON)
 
 
 def _bce_vjp_target(g: Array, out: Array, x: Array, y: Array) -> Array:
+    # d/dy = log(1 - x) - log(x), unclamped as PyTorch's (+-inf at x = 0 or 1)
     with np.errstate(divide="ignore"):
-        return g * (np.maximum(np.log1p(-x), -100) - np.maximum(np.log(x), -100))
+        return g * (np.log1p(-x) - np.log(x))
 
 
 # Elementwise maxima and minima of two tensors (broadcasting).
