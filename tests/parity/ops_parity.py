@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as TF
+import torch.nn.functional as TF  # noqa: N812
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import minigrad as mg  # noqa: E402
-from minigrad.nn import functional as F  # noqa: E402
+from minigrad.nn import functional as F  # noqa: E402, N812
 
 torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(0)
@@ -252,8 +252,8 @@ for red in ["mean", "sum", "none"]:
     )
     case(
         f"bce_logits pos_weight weight {red}",
-        lambda a, b, r=red: F.binary_cross_entropy_with_logits(a, b, weight=w43, pos_weight=pw, reduction=r),
-        lambda a, b, r=red: TF.binary_cross_entropy_with_logits(
+        lambda a, b, r=red, pw=pw: F.binary_cross_entropy_with_logits(a, b, weight=w43, pos_weight=pw, reduction=r),
+        lambda a, b, r=red, pw=pw: TF.binary_cross_entropy_with_logits(
             a, b, weight=torch.tensor(w43), pos_weight=torch.tensor(pw), reduction=r
         ),
         logits,
