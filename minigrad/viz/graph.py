@@ -61,6 +61,7 @@ class Node:
     kind: str
     label: str
     shape: tuple[int, ...]
+    op: str = ""                       # the primitive that made it ("" for a leaf)
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -637,15 +638,17 @@ class _Builder:
     def _op_node(self, t: Tensor, roots: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
         if id(t) in roots:
             if t.data.size == 1:
-                self._new("loss", t.name or "loss", t, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
+                self._new("loss", t.name or "loss", t, op=name,
+                          detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
             else:
-                self._new("output", t.name or "output", t, detail=name)
+                self._new("output", t.name or "output", t, op=name, detail=name)
             return
         cluster, chain, step = self._place(t)
         detail = _format_index((kwargs or {}).get("index")) if name == "getitem" else ""
         if not tracked:
             detail = (detail + "  no grad").strip()
-        node = self._new("op", t.name or name, t, cluster=cluster, timestep=step, detail=detail, tracked=tracked)
+        node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
+                         tracked=tracked)
         if step is not None:
             self.chain_of[node.id] = chain
 
