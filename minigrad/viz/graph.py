@@ -33,6 +33,7 @@ labels each parameter edge with that use's share.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -262,6 +263,7 @@ def _has_grads(order: list[Tensor]) -> bool:
 # Scopes -> clusters
 # --------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
 def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
     """``"lstm/l0/fwd/t3/gates"`` -> cluster path ``(lstm, l0, fwd, t3)``, chain ``(lstm, l0, fwd)``, 3."""
     if not scope:
@@ -664,7 +666,7 @@ class _Builder:
             node = self.nodes[e.dst]
             if e.src is not None and node.label == "getitem" and node.timestep is not None \
                     and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
-                    and re.match(rf"\[{node.timestep}[,\]]", node.detail):
+                    and node.detail.startswith((f"[{node.timestep},", f"[{node.timestep}]")):
                 node.step_input = True
 
     def _absorb_projections(self) -> None:
@@ -710,10 +712,11 @@ class _Builder:
             self.raw = [e for e in self.raw if e.src not in ids and e.dst not in ids]
             self.absorbed |= ids
             self.projections.append(_Projection(order, steps, set(params)))
+            once = f"{_op_summary(names)}: once for all {len(steps)} steps"
             for g in steps:
                 node = self.nodes[g]
                 node.label, node.batched = formula, names
-                node.detail = f"{node.detail}\n{_op_summary(names)}: once for all {len(steps)} steps"
+                node.detail = f"{node.detail}\n{once}"
                 for src in [*params, *data]:
                     self.raw.append(_RawEdge(src, g, edge_shape[src]))
 
