@@ -67,6 +67,7 @@ _DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$"
 _DOT_KEYWORDS = frozenset(("node", "edge", "graph", "digraph", "subgraph", "strict"))
 
 
+@functools.lru_cache(maxsize=4096)
 def _quote(value: str) -> str:
     """A DOT attribute value as graphviz's own quoting writes it: an HTML-like label ``<...>`` and
     a plain identifier as they are, anything else double-quoted. Our values hold no backslash
@@ -495,20 +496,22 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
     # Layout works in forward terms: producer -> consumer (a gradient graph's edges point back).
     producer, consumer = (edge.dst, edge.src) if graph.backward else (edge.src, edge.dst)
     a, b = graph.nodes[producer], graph.nodes[consumer]
-    feed = _steps_cluster(b, graph) is not None and _steps_cluster(a, graph) is None
-    leaving = _steps_cluster(a, graph) is not None and _steps_cluster(b, graph) is None
-    region = _backward_region(a)
+    a_in_steps, b_in_steps = _steps_cluster(a, graph) is not None, _steps_cluster(b, graph) is not None
+    feed = b_in_steps and not a_in_steps
+    leaving = a_in_steps and not b_in_steps
+    region, b_region = _backward_region(a), _backward_region(b)
+    a_layer, b_layer = _layer(a), _layer(b)
     parameter = edge.kind == "parameter"
     # The backward direction is drawn mirrored (its edges laid out consumer -> producer, the
     # arrowhead kept right with dir=back): it visibly runs right to left under the forward one.
     # A parameter edge is always written parameter -> op, so following edges from a parameter
     # finds every step that reads it, in either direction.
-    mirrored = not parameter and region is not None and region == _backward_region(b) and not leaving
+    mirrored = not parameter and region is not None and region == b_region and not leaving
     tail, head = (consumer, producer) if mirrored else (producer, consumer)
     if tail != edge.src:
         attrs["dir"] = "back"
-    if (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
-            (_backward_region(b) is not None and region != _backward_region(b)):
+    if (a_layer is not None and b_layer is not None and a_layer != b_layer) or \
+            (b_region is not None and region != b_region):
         # Layer k+1 reads layer k's whole output sequence, and the mirrored backward direction
         # reads x: such entries are drawn but do not rank, so layers and directions keep the
         # same time columns.
