@@ -14,9 +14,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .random import manual_seed
 from .tensor import Tensor, concat, split, stack, tensor, where
+from .threads import get_num_threads, pin_blas_on_import, set_num_threads
 from .tracing import Record, Tape, scope, trace
 
 keep_freed_memory()
+pin_blas_on_import()      # one BLAS thread unless OMP/OPENBLAS/MKL_NUM_THREADS is set (threads.py)
 
 float32 = np.float32
 float64 = np.float64
@@ -61,7 +63,7 @@ def __getattr__(name: str):  # nn, optim and viz load on first use: `import mini
 
 __all__ = [
     "AnomalyError", "GradcheckError", "GradientError", "Record", "Tape", "Tensor", "concat",
-    "detect_anomaly", "enable_grad", "exp", "float32", "float64", "gradcheck", "is_grad_enabled",
-    "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "sigmoid", "split",
+    "detect_anomaly", "enable_grad", "exp", "float32", "float64", "get_num_threads", "gradcheck", "is_grad_enabled",
+    "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "set_num_threads", "sigmoid", "split",
     "stack", "tanh", "tensor", "trace", "where", "zeros",
 ]
