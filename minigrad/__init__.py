@@ -109,8 +109,8 @@ def ones(*shape: int, requires_grad: bool = False, dtype: type = np.float32) -> 
     return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
 
 
-def __getattr__(name: str):  # nn, optim and viz load on first use: `import minigrad` stays light
-    if name in ("nn", "optim", "viz"):
+def __getattr__(name: str):  # nn, optim, utils and viz load on first use: `import minigrad` stays light
+    if name in ("nn", "optim", "utils", "viz"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
