@@ -15,6 +15,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from models import dinosaurus as dino
 from models import exercises
 from models import rnn_step_by_step as sbs
 from models.exercises import EXERCISES, check
@@ -31,13 +32,13 @@ STEP_BY_STEP = [
 ]
 
 
-def broken(name: str, *edits: tuple[str, str]):
+def broken(name: str, *edits: tuple[str, str], module=sbs):
     """The reference ``name`` with each ``(old, new)`` text edit applied once (``old`` must occur)."""
-    source = textwrap.dedent(inspect.getsource(getattr(sbs, name)))
+    source = textwrap.dedent(inspect.getsource(getattr(module, name)))
     for old, new in edits:
         assert old in source, f"{old!r} is not in {name}'s source"
         source = source.replace(old, new, 1)
-    namespace = dict(vars(sbs))
+    namespace = dict(vars(module))
     exec(compile(source, f"<broken {name}>", "exec"), namespace)
     return namespace[name]
 
@@ -53,8 +54,13 @@ def test_references_pass(name):
     assert check(name, getattr(sbs, name)) is True
 
 
+@pytest.mark.parametrize("name", ["clip", "sample", "optimize"])
+def test_dinosaurus_references_pass(name):
+    assert check(name, getattr(dino, name)) is True
+
+
 def test_every_exercise_is_registered():
-    assert set(STEP_BY_STEP) <= set(EXERCISES)
+    assert list(EXERCISES) == STEP_BY_STEP + ["clip", "sample", "optimize"]
 
 
 # (exercise, edits, fragments the message must contain)
@@ -255,6 +261,57 @@ def test_broken_implementation_is_rejected_with_a_useful_message(name, edits, fr
     assert "case: " in message, message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+DINO_BROKEN = [
+    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "gradient = np.clip(gradient, -maxValue, maxValue)")],
+     ["dWaa[", "np.clip returns a new array"]),
+    ("clip", [("for gradient in (dWax, dWaa, dWya, db, dby):", "for gradient in (dWax, dWaa, dWya, db):")],
+     ["dby[", "dby was left as it was"]),
+    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, 0, maxValue, out=gradient)")],
+     ["the lower bound is -maxValue, not 0"]),
+    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, -10, 10, out=gradient)")],
+     ["maxValue=5", "use the maxValue argument"]),
+    ("sample", [("np.random.seed(counter + seed)  #", "np.random.seed(seed)  #")], ["indices[", "np.random.seed(counter + seed)"]),
+    ("sample", [("        x[idx] = 1\n", "")], ["indices[", "feed the sampled character back"]),
+    ("sample", [("        a_prev = a\n", "")], ["indices[", "carry the hidden state"]),
+    ("sample", [("idx = np.random.choice(range(len(y)), p=np.ravel(y))", "idx = int(np.argmax(y))")], ["np.argmax always picks"]),
+    ("sample", [("counter != SAMPLE_CAP", "counter != 100")], ["indices[50] is wrong: expected 0", "50-character cap"]),
+    ("optimize", [("    gradients = clip(gradients, 5)\n", "")], ["gradients['d", "clip the gradients before the update"]),
+    ("optimize", [("parameters = update_parameters(parameters, gradients, learning_rate)", "pass")],
+     ["parameters['Wax'] after the update", "update the parameters"]),
+    ("optimize", [("update_parameters(parameters, gradients, learning_rate)", "update_parameters(parameters, gradients, 0.01)")],
+     ["learning_rate=0.1", "pass learning_rate on"]),
+    ("optimize", [("a[len(X) - 1]", "a[len(X)]")], ["raised KeyError", "optimize_test"]),
+    ("optimize", [("a[len(X) - 1]", "a[-1]")], ["a_last[", "a[-1] is a_prev"]),
+]
+
+
+@pytest.mark.parametrize("name, edits, fragments", DINO_BROKEN, ids=[f"{b[0]}-{i}" for i, b in enumerate(DINO_BROKEN)])
+def test_broken_dinosaurus_function_is_rejected_with_a_useful_message(name, edits, fragments):
+    message = rejection(name, broken(name, *edits, module=dino))
+    assert message.startswith(f"{name}"), message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_optimize_is_graded_against_autograd_and_the_courses_numbers():
+    case = EXERCISES["optimize"].cases()[0]
+    expected = EXERCISES["optimize"].expected(case)
+    assert expected["loss"] == pytest.approx(126.50397572165389, rel=1e-12)          # the notebook's printed loss
+    assert expected["gradients['dWaa']"][1][2] == pytest.approx(0.19470931534713587, rel=1e-10)
+    assert np.argmax(expected["gradients['dWax']"]) == 93
+    reference = exercises._named_optimize(dino.optimize(*__import__("copy").deepcopy(case.args)))
+    for key, value in reference.items():
+        np.testing.assert_allclose(value, expected[key], rtol=1e-10, atol=1e-12, err_msg=key)
+
+
+def test_sample_is_graded_on_the_courses_sample_test():
+    case = EXERCISES["sample"].cases()[0]
+    assert dino.sample(*case.args)[:6] == [23, 16, 26, 26, 24, 3]      # the notebook's sample_test
+    capped = EXERCISES["sample"].cases()[2]
+    indices = dino.sample(*capped.args)
+    assert len(indices) == 51 and indices[-1] == 0                     # the cap case really reaches the cap
 
 
 def test_message_names_key_index_expected_and_got():
