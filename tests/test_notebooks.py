@@ -74,8 +74,8 @@ def test_the_path_is_all_there():
     for expected in (
         "01_autograd_from_scratch",
         "02_rnn_step_by_step",
-        # "03_seeing_bptt",  (coming)
-        # "04_vanishing_gradients",  (coming)
+        "03_seeing_bptt",
+        "04_vanishing_gradients",
         # "05_dinosaurus_island",  (coming)
         # "06_music_lstm",  (coming)
         # "07_architectures",  (coming)
