@@ -472,7 +472,8 @@ class RNNBase(Module):
         """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state."""
         T, B, features = x.shape
         p = cell.prepare(weights)
-        x_gates = cell.project(x.reshape(T * B, features), p).reshape(T, B, -1)   # every timestep, one matmul
+        projected = cell.project(x.reshape(T * B, features), p)                  # every timestep, one matmul
+        x_gates = projected.reshape(T, B, projected.shape[-1])     # not -1: a batch of 0 is legal (PyTorch)
         outputs: list[Any] = [None] * T
         # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
         # collector, which would otherwise rescan the growing graph (cost per step grows with T).
