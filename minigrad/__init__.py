@@ -17,9 +17,11 @@ from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .random import manual_seed
 from .tensor import SortResult, Tensor, concat, split, stack, tensor, where
+from .threads import get_num_threads, pin_blas_on_import, set_num_threads
 from .tracing import Record, Tape, scope, trace
 
 keep_freed_memory()
+pin_blas_on_import()      # one BLAS thread unless OMP/OPENBLAS/MKL_NUM_THREADS is set (threads.py)
 
 float16 = np.float16
 float32 = np.float32
@@ -107,8 +109,8 @@ def ones(*shape: int, requires_grad: bool = False, dtype: type = np.float32) -> 
     return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
 
 
-def __getattr__(name: str):  # nn, optim and viz load on first use: `import minigrad` stays light
-    if name in ("nn", "optim", "viz"):
+def __getattr__(name: str):  # nn, optim, utils and viz load on first use: `import minigrad` stays light
+    if name in ("nn", "optim", "utils", "viz"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
@@ -118,7 +120,7 @@ __all__ = [
     "SortResult", "argmax", "argmin", "bool_", "cumsum", "flip", "float16", "gather", "int8", "int16", "int32", "int64",
     "logsumexp", "maximum", "minimum", "promote_types", "result_type", "sort", "topk", "tril", "triu", "uint8",
     "AnomalyError", "GradcheckError", "GradientError", "Record", "Tape", "Tensor", "concat",
-    "detect_anomaly", "enable_grad", "exp", "float32", "float64", "gradcheck", "is_grad_enabled",
-    "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "sigmoid", "split",
+    "detect_anomaly", "enable_grad", "exp", "float32", "float64", "get_num_threads", "gradcheck", "is_grad_enabled",
+    "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "set_num_threads", "sigmoid", "split",
     "stack", "tanh", "tensor", "trace", "where", "zeros",
 ]

@@ -115,8 +115,25 @@ def _shapes(*xs: Any) -> str:
     return " and ".join(str(np.shape(x)) for x in xs)
 
 
+def _non_numeric(xs: tuple) -> str | None:
+    """Describe the first operand that is not numbers (a str, None, an object), if any."""
+    for position, x in enumerate(xs, 1):
+        kind = np.asarray(x).dtype.kind
+        if kind not in "biufc":
+            if np.ndim(x) == 0 and kind == "O":
+                value = np.asarray(x).item()
+                what = "None" if value is None else f"a {type(value).__name__}"
+            else:
+                what = "a str" if kind in "US" else f"an array of dtype {np.asarray(x).dtype}"
+            return f"operand {position} is {what}, expected a Tensor, a number or a numeric array"
+    return None
+
+
 def _explain_broadcast(name: str) -> Callable[..., str]:
     def explain(*xs: Any, **kw: Any) -> str:
+        wrong_type = _non_numeric(xs)
+        if wrong_type:
+            return f"{name}: {wrong_type}"
         return (f"{name}: shapes {_shapes(*xs)} cannot be broadcast together "
                 "(numpy broadcasting: trailing axes must be equal or 1)")
     return explain
@@ -134,7 +151,17 @@ def _explain_matmul(a: Array, b: Array) -> str:
 
 def _explain_axis(name: str) -> Callable[..., str]:
     def explain(x: Array, axis: Any = None, **kw: Any) -> str:
-        return f"{name}: axis {axis} is out of range for a tensor of shape {np.shape(x)} (ndim {np.ndim(x)})"
+        shape, ndim = np.shape(x), np.ndim(x)
+        axes = range(ndim) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        if any(not -max(ndim, 1) <= int(a) < max(ndim, 1) for a in axes):
+            return f"{name}: axis {axis} is out of range for a tensor of shape {shape} (ndim {ndim})"
+        normalized = [int(a) % max(ndim, 1) for a in axes]
+        if len(set(normalized)) != len(normalized):
+            return f"{name}: duplicate axis in {axis} (each axis may be reduced once)"
+        if any(shape[a] == 0 for a in normalized) if ndim else False:
+            return (f"{name}: cannot reduce over an empty axis of a tensor of shape {shape} "
+                    f"(axis={axis}): {name} of no elements is undefined")
+        return f"{name}: invalid axis {axis} for a tensor of shape {shape} (ndim {ndim})"
     return explain
 
 

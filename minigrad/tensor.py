@@ -40,6 +40,14 @@ def _as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndar
     return array
 
 
+class GradAssignmentError(TypeError, ValueError, RuntimeError):
+    """``t.grad = g`` with a ``g`` of another shape or dtype, or not an array.
+
+    PyTorch raises ``RuntimeError`` here; it is also a ``TypeError``/``ValueError`` as
+    minigrad's other argument errors are, so either ``except`` clause catches it.
+    """
+
+
 class Tensor:
     """An ``np.ndarray`` with reverse-mode autodiff.
 
@@ -47,7 +55,7 @@ class Tensor:
     dtype) from ``backward()``; intermediate tensors keep theirs only after ``retain_grad()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
+    __slots__ = ("data", "_grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
                  "_scope", "_version", "__dict__", "__weakref__")
 
     # Rarely set, so they live in the instance __dict__ only when used.
@@ -72,6 +80,33 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    # ---- the gradient -----------------------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray | None:
+        """d(output)/d(self) after ``backward()``: an ndarray of this tensor's shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        # As PyTorch: an assigned gradient must match the tensor's shape and dtype, else an
+        # optimiser would silently broadcast a (3,) gradient over a (2, 3) parameter.
+        if value is None:
+            self._grad = None
+            return
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, (np.ndarray, np.generic)):
+            raise GradAssignmentError(f"grad: expected an np.ndarray (or a Tensor) or None, "
+                                      f"got {type(value).__name__}")
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise GradAssignmentError(f"grad: assigned a gradient of shape {value.shape} to a tensor of shape "
+                                      f"{self.data.shape}; the shapes must be equal")
+        if value.dtype != self.data.dtype:
+            raise GradAssignmentError(f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype "
+                                      f"{self.data.dtype}; convert it first (g.astype({self.data.dtype}))")
+        self._grad = value
 
     # ---- metadata ---------------------------------------------------------------------
     @property
