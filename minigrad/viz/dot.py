@@ -166,7 +166,8 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
         attrs = _cluster_attrs(graph.clusters[path], palette, offsets.get(path[0]))
-        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n", f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
+        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n",
+                 f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
         lines += [f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n"
                   for node in members.get(path, [])]
         for child in sorted(children.get(path, []), key=_order):
@@ -177,9 +178,9 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
         dot.body += ["\t" + line for line in lines_of.pop(top.path)]
     bounds = _step_bounds(graph)
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks))
+        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded)
         dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
-    if chunks:
+    if chunks and not graph.folded:          # a folded cell has no time columns to line up
         _lay_out_chunks(dot, graph, chunks)
     return dot
 
@@ -196,12 +197,15 @@ def _chunks(graph: Graph) -> list[tuple[str, list[int]]]:
     scopes (``chunk0``, ``chunk1``, ...); else ``[]``."""
     if not any(e.kind == "cut" for e in graph.edges):
         return []
-    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided")]
+    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided", "folded")]
     if not steps or any(len(c.path) < 2 for c in steps):
         return []
     length: dict[str, dict[tuple[str, ...], int]] = {}
     for c in steps:
-        last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
+        if c.kind == "folded":
+            last = c.span[1]
+        else:
+            last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
         chains = length.setdefault(c.path[0], {})
         chains[c.path[:-1]] = max(chains.get(c.path[:-1], 0), last + 1)
     if len(length) < 2:
@@ -271,6 +275,12 @@ def _title(graph: Graph) -> str:
         split = f"of {sizes[0]}" if len(set(sizes)) == 1 else "(" + " + ".join(map(str, sizes)) + ")"
         parts.append(f"Truncated backpropagation through time: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
                      f"in {len(sizes)} chunks {split}, {ops} ops drawn")
+        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
+                     "no gradient flows back across a cut")
+    elif graph.folded and chunks:
+        sizes = [max(lengths) for _, lengths in chunks]
+        parts.append(f"Folded (rolled) view of truncated BPTT: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+                     f"in {len(sizes)} chunks, one cell per layer, direction and chunk")
         parts.append("each chunk starts from the previous one's last state, cut by detach(): "
                      "no gradient flows back across a cut")
     elif graph.folded:
@@ -415,6 +425,10 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
                      label=f"<<B>{text(span)}</B>>")
     elif cluster.kind == "folded":
         label = f"<B>{text(cluster.label)}</B>"
+        if offset is not None:        # truncated BPTT: the steps' global time, as the unfolded picture has it
+            first, last = offset + cluster.span[0], offset + cluster.span[1]
+            label = (f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
+                     f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})")
         if cluster.grad_norm is not None:
             label += "<BR/>" + _font(8, "#333333", f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
         attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
