@@ -249,3 +249,16 @@ def test_pow_gradient_of_exponent_zero_is_zero_at_zero():
 def test_unbroadcast_refuses_a_gradient_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"unbroadcast: a gradient of shape \(4, 2, 3\) cannot be summed back"):
         ops.unbroadcast(np.ones((4, 2, 3)), (2, 3, 4))
+
+
+@covers("cross_entropy")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 1])
+def test_fused_cross_entropy_row(reduction, ignore_index):
+    from minigrad.nn.functional import cross_entropy
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 4)) * 2
+    targets = np.array([0, 1, 3, 1, 2])
+    assert cross_entropy(leaf(x), targets, ignore_index, reduction).op == "cross_entropy"   # the fused row
+    check("cross_entropy", lambda t: cross_entropy(t, targets, ignore_index, reduction), x)
