@@ -127,3 +127,13 @@ def test_gradients_through_a_reused_transpose_add_up_as_without_the_cache():
     assert w.T is w.T
     uncached = unroll(lambda: w.transpose())  # a new transpose op at every step
     np.testing.assert_allclose(cached, uncached, rtol=1e-12)
+
+
+def test_weight_and_label_smoothing_take_the_general_path():
+    logits = mg.tensor(np.random.default_rng(5).standard_normal((3, 4)), requires_grad=True)
+    targets = np.array([0, 3, 1])
+    assert cross_entropy(logits, targets, label_smoothing=0.1).op != "cross_entropy"
+    assert cross_entropy(logits, targets, weight=np.ones(4)).op != "cross_entropy"
+    np.testing.assert_allclose(
+        cross_entropy(logits, targets, weight=np.ones(4)).data, cross_entropy(logits, targets).data, rtol=1e-12
+    )
