@@ -24,6 +24,7 @@ Reading the picture:
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -54,12 +55,38 @@ def text(value: Any) -> str:
     return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", '<BR ALIGN="CENTER"/>')
 
 
-_PLAIN_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._,:;()[]/'=+-*#")
+_PLAIN_UNSAFE = re.compile(r"[^a-zA-Z0-9 ._,:;()\[\]/'=+\-*#]")
 
 
 def _plain(value: str) -> str:
     """Text for a plain (non-HTML) attribute, where DOT reads escapes and entities: safe characters only."""
-    return "".join(c if c in _PLAIN_SAFE else "?" for c in value)
+    return _PLAIN_UNSAFE.sub("?", value)
+
+
+_DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$")
+_DOT_KEYWORDS = frozenset(("node", "edge", "graph", "digraph", "subgraph", "strict"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    """A DOT attribute value as graphviz's own quoting writes it: an HTML-like label ``<...>`` and
+    a plain identifier as they are, anything else double-quoted. Our values hold no backslash
+    (``_plain`` and ``text`` keep them out), so ``\\"`` is the only escape needed."""
+    if (value[:1] == "<" and value[-1:] == ">") or (_DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS):
+        return value
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def _attr_list(attrs: dict[str, str], cache: dict[tuple, str], label_first: bool = True) -> str:
+    """`` [label=... k=v ...]`` in graphviz's order (a node's or edge's label first, then by name;
+    a ``graph [...]`` line all by name); each distinct attribute set is formatted once (most
+    edges share theirs)."""
+    key = (label_first, *attrs.items())
+    line = cache.get(key)
+    if line is None:
+        items = sorted(key[1:], key=lambda kv: (label_first and kv[0] != "label", kv[0]))
+        line = cache[key] = (" [" + " ".join(f"{k}={_quote(v)}" for k, v in items) + "]") if attrs else ""
+    return line
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -87,14 +114,20 @@ class Palette:
             return None
         if value <= 0:
             return _ZERO
-        f = self.fraction(value) * (len(_VIRIDIS) - 1)
-        i = min(int(f), len(_VIRIDIS) - 2)
-        a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
-        rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
-        return "#" + "".join(f"{c:02x}" for c in rgb)
+        return _ramp(round(self.fraction(value) * 1000))
 
     def dark(self, value: float | None) -> bool:
         return value is not None and value > 0 and self.fraction(value) < 0.6
+
+
+@functools.lru_cache(maxsize=1001)
+def _ramp(step: int) -> str:
+    """Viridis at ``step / 1000`` of the way from dark to bright, interpolated (1001 shades, each computed once)."""
+    f = step / 1000 * (len(_VIRIDIS) - 1)
+    i = min(int(f), len(_VIRIDIS) - 2)
+    a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
+    rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
 
 
 def _font(size: int, color: str, body: str) -> str:
@@ -120,26 +153,32 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     members: dict[tuple[str, ...], list[Node]] = {}
     for node in graph.nodes.values():
         members.setdefault(node.cluster, []).append(node)
+    # Node and edge statements go straight into ``body`` (graphviz's public list of DOT lines),
+    # formatted by _attr_list: graphviz's per-call quoting was most of the time for 20,000 steps.
+    cache: dict[tuple, str] = {}
     for node in members.get((), []):
-        dot.node(node.id, **_node_attrs(node, palette, graph))
-    # Build clusters deepest first, so each is complete when its parent takes it (no recursion).
-    subgraphs: dict[tuple[str, ...], Digraph] = {}
+        dot.body.append(f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n")
+    # Clusters as DOT lines, deepest first, so each is complete when its parent takes it (no
+    # recursion); a child's lines are indented once more inside its parent's braces.
+    lines_of: dict[tuple[str, ...], list[str]] = {}
     chunks = _chunks(graph)                 # truncated BPTT: laid out chunk after chunk
     offsets = _chunk_offsets(chunks)
     used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
-        sub = Digraph(_cluster_id(path, k, used), graph_attr=_cluster_attrs(graph.clusters[path], palette,
-                                                                 offsets.get(path[0])))
-        for node in members.get(path, []):
-            sub.node(node.id, **_node_attrs(node, palette, graph))
+        attrs = _cluster_attrs(graph.clusters[path], palette, offsets.get(path[0]))
+        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n", f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
+        lines += [f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n"
+                  for node in members.get(path, [])]
         for child in sorted(children.get(path, []), key=_order):
-            sub.subgraph(subgraphs.pop(child.path))
-        subgraphs[path] = sub
+            lines += ["\t" + line for line in lines_of.pop(child.path)]
+        lines.append("}\n")
+        lines_of[path] = lines
     for top in sorted(children.get((), []), key=_order):
-        dot.subgraph(subgraphs.pop(top.path))
+        dot.body += ["\t" + line for line in lines_of.pop(top.path)]
+    bounds = _step_bounds(graph)
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, chunked=bool(chunks))
-        dot.edge(tail, head, **attrs)
+        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks))
+        dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
     if chunks:
         _lay_out_chunks(dot, graph, chunks)
     return dot
@@ -401,35 +440,55 @@ def _in_backward_steps(node: Node, graph: Graph) -> bool:
     return cluster is not None and cluster.kind in ("timestep", "elided", "folded") and cluster.direction == "bwd"
 
 
-def _first_step(node: Node, graph: Graph, leftmost: bool = False) -> bool:
+def _step_bounds(graph: Graph) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Each chain's first and last drawn timestep, computed once (per edge it made drawing quadratic)."""
+    bounds: dict[tuple[str, ...], tuple[int, int]] = {}
+    for c in graph.clusters.values():
+        if c.kind == "timestep":
+            lo, hi = bounds.get(c.path[:-1], (c.timestep, c.timestep))
+            bounds[c.path[:-1]] = (min(lo, c.timestep), max(hi, c.timestep))
+    return bounds
+
+
+def _first_step(node: Node, graph: Graph, bounds: dict[tuple[str, ...], tuple[int, int]],
+                leftmost: bool = False) -> bool:
     """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward), or
     with ``leftmost``, in its chain's step t = 0 (drawn leftmost in both directions)."""
     cluster = graph.clusters.get(node.cluster)
     if cluster is None or cluster.kind != "timestep":
         return False
-    chain = node.cluster[:-1]
-    steps = [c.timestep for c in graph.clusters.values() if c.kind == "timestep" and c.path[:-1] == chain]
-    return cluster.timestep == (max(steps) if cluster.direction == "bwd" and not leftmost else min(steps))
+    lo, hi = bounds[node.cluster[:-1]]
+    return cluster.timestep == (hi if cluster.direction == "bwd" and not leftmost else lo)
 
 
 def _layer(node: Node) -> tuple[str, ...] | None:
     """The layer scope a node is drawn in (``lstm/l1``), if any."""
-    for k in range(len(node.cluster), 0, -1):
-        part = node.cluster[k - 1]
+    return _layer_of(node.cluster)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
+    for k in range(len(cluster), 0, -1):
+        part = cluster[k - 1]
         if len(part) > 1 and part[0] == "l" and part[1:].isdigit():
-            return node.cluster[:k]
+            return cluster[:k]
     return None
 
 
 def _backward_region(node: Node) -> tuple[str, ...] | None:
     """The backward-direction scope a node is drawn in (``lstm/l0/bwd``), if any."""
-    for k in range(len(node.cluster), 0, -1):
-        if node.cluster[k - 1] in _BACKWARD_NAMES:
-            return node.cluster[:k]
+    return _backward_region_of(node.cluster)
+
+
+@functools.lru_cache(maxsize=4096)
+def _backward_region_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
+    for k in range(len(cluster), 0, -1):
+        if cluster[k - 1] in _BACKWARD_NAMES:
+            return cluster[:k]
     return None
 
 
-def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
+def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[tuple[str, ...], tuple[int, int]],
                 chunked: bool = False) -> tuple[str, str, dict[str, str]]:
     """DOT tail, head and attributes of ``edge``. ``chunked``: truncated BPTT (``_chunks``), whose
     parameters are placed by ``_lay_out_chunks`` and whose chunks follow each other along the cuts."""
@@ -437,20 +496,22 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
     # Layout works in forward terms: producer -> consumer (a gradient graph's edges point back).
     producer, consumer = (edge.dst, edge.src) if graph.backward else (edge.src, edge.dst)
     a, b = graph.nodes[producer], graph.nodes[consumer]
-    feed = _steps_cluster(b, graph) is not None and _steps_cluster(a, graph) is None
-    leaving = _steps_cluster(a, graph) is not None and _steps_cluster(b, graph) is None
-    region = _backward_region(a)
+    a_in_steps, b_in_steps = _steps_cluster(a, graph) is not None, _steps_cluster(b, graph) is not None
+    feed = b_in_steps and not a_in_steps
+    leaving = a_in_steps and not b_in_steps
+    region, b_region = _backward_region(a), _backward_region(b)
+    a_layer, b_layer = _layer(a), _layer(b)
     parameter = edge.kind == "parameter"
     # The backward direction is drawn mirrored (its edges laid out consumer -> producer, the
     # arrowhead kept right with dir=back): it visibly runs right to left under the forward one.
     # A parameter edge is always written parameter -> op, so following edges from a parameter
     # finds every step that reads it, in either direction.
-    mirrored = not parameter and region is not None and region == _backward_region(b) and not leaving
+    mirrored = not parameter and region is not None and region == b_region and not leaving
     tail, head = (consumer, producer) if mirrored else (producer, consumer)
     if tail != edge.src:
         attrs["dir"] = "back"
-    if (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
-            (_backward_region(b) is not None and region != _backward_region(b)):
+    if (a_layer is not None and b_layer is not None and a_layer != b_layer) or \
+            (b_region is not None and region != b_region):
         # Layer k+1 reads layer k's whole output sequence, and the mirrored backward direction
         # reads x: such entries are drawn but do not rank, so layers and directions keep the
         # same time columns.
@@ -463,9 +524,9 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
     elif parameter and region is not None:
         # A backward-direction parameter sits left of its steps, as a forward one does: it pulls
         # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
-        if not _first_step(b, graph, leftmost=True):
+        if not _first_step(b, graph, bounds, leftmost=True):
             attrs["constraint"] = "false"
-    elif feed and _first_step(b, graph):
+    elif feed and _first_step(b, graph, bounds):
         pass   # the feed into the step that runs first keeps its pull: it anchors x, W_ih, W_hh
     elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
         # Other feeds into a step must not pull it to the feed's rank: the steps line up in time

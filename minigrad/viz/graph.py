@@ -33,6 +33,7 @@ labels each parameter edge with that use's share.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Node:
     kind: str
     label: str
     shape: tuple[int, ...]
+    op: str = ""                       # the primitive that made it ("" for a leaf)
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -261,6 +263,7 @@ def _has_grads(order: list[Tensor]) -> bool:
 # Scopes -> clusters
 # --------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
 def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
     """``"lstm/l0/fwd/t3/gates"`` -> cluster path ``(lstm, l0, fwd, t3)``, chain ``(lstm, l0, fwd)``, 3."""
     if not scope:
@@ -637,15 +640,17 @@ class _Builder:
     def _op_node(self, t: Tensor, roots: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
         if id(t) in roots:
             if t.data.size == 1:
-                self._new("loss", t.name or "loss", t, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
+                self._new("loss", t.name or "loss", t, op=name,
+                          detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
             else:
-                self._new("output", t.name or "output", t, detail=name)
+                self._new("output", t.name or "output", t, op=name, detail=name)
             return
         cluster, chain, step = self._place(t)
         detail = _format_index((kwargs or {}).get("index")) if name == "getitem" else ""
         if not tracked:
             detail = (detail + "  no grad").strip()
-        node = self._new("op", t.name or name, t, cluster=cluster, timestep=step, detail=detail, tracked=tracked)
+        node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
+                         tracked=tracked)
         if step is not None:
             self.chain_of[node.id] = chain
 
@@ -661,7 +666,7 @@ class _Builder:
             node = self.nodes[e.dst]
             if e.src is not None and node.label == "getitem" and node.timestep is not None \
                     and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
-                    and re.match(rf"\[{node.timestep}[,\]]", node.detail):
+                    and node.detail.startswith((f"[{node.timestep},", f"[{node.timestep}]")):
                 node.step_input = True
 
     def _absorb_projections(self) -> None:
@@ -707,10 +712,11 @@ class _Builder:
             self.raw = [e for e in self.raw if e.src not in ids and e.dst not in ids]
             self.absorbed |= ids
             self.projections.append(_Projection(order, steps, set(params)))
+            once = f"{_op_summary(names)}: once for all {len(steps)} steps"
             for g in steps:
                 node = self.nodes[g]
                 node.label, node.batched = formula, names
-                node.detail = f"{node.detail}\n{_op_summary(names)}: once for all {len(steps)} steps"
+                node.detail = f"{node.detail}\n{once}"
                 for src in [*params, *data]:
                     self.raw.append(_RawEdge(src, g, edge_shape[src]))
 
