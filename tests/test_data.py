@@ -430,3 +430,21 @@ def test_bad_loader_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(DataLoader(ds, pin_memory=True)) == 10  # accepted; there is no device memory to pin
+
+
+def test_the_examples_in_docs_training_run(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "import torch" not in b]
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    first, last = (float(re.search(r"MSE ([\d.]+)", line).group(1)) for line in (printed[0], printed[-1]))
+    assert last < first / 2 and (tmp_path / "forecaster.npz").exists()
+    assert namespace["padded"].shape == (7, 3, 8) and namespace["lengths"].data.tolist() == [5, 3, 7]
+    assert namespace["labels"].data.tolist() == [0, 1, 0]
