@@ -448,3 +448,18 @@ def test_the_examples_in_docs_training_run(tmp_path, monkeypatch, capsys):
     assert last < first / 2 and (tmp_path / "forecaster.npz").exists()
     assert namespace["padded"].shape == (7, 3, 8) and namespace["lengths"].data.tolist() == [5, 3, 7]
     assert namespace["labels"].data.tolist() == [0, 1, 0]
+
+
+def test_getitems_protocol_and_empty_shuffle():
+    class Batched(Squares):
+        calls = 0
+
+        def __getitems__(self, indices):
+            Batched.calls += 1
+            return [np.float32(i * i) for i in indices]
+
+    batches = [b.data.tolist() for b in DataLoader(Batched(5), batch_size=2)]
+    assert batches == [[0, 1], [4, 9], [16]] and Batched.calls == 3
+    with pytest.raises(ValueError, match="empty.*nothing to shuffle"):
+        DataLoader(Squares(0), shuffle=True)
+    assert list(DataLoader(Squares(0), batch_size=4)) == []

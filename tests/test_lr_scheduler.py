@@ -241,3 +241,15 @@ def test_get_last_lr_is_per_group():
     opt.step()
     scheduler.step()
     assert scheduler.get_last_lr() == pytest.approx([0.01, 0.001]) and math.isclose(opt.param_groups[1]["lr"], 0.001)
+
+
+def test_integral_floats_are_accepted_as_pytorch_does():
+    opt = sgd(lr=1.0)
+    scheduler = sched.StepLR(opt, step_size=2.0, gamma=0.5)
+    for _ in range(4):
+        opt.step()
+        scheduler.step()
+    assert scheduler.get_last_lr() == [0.25]
+    assert sched.MultiStepLR(sgd(), milestones=[2.0, 5]).milestones == {2: 1, 5: 1}
+    with pytest.raises(ValueError, match="max_lr must be positive"):
+        sched.OneCycleLR(sgd(), max_lr=-0.1, total_steps=10)

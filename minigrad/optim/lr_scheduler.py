@@ -50,10 +50,14 @@ def _check_optimizer(optimizer: Any, owner: str) -> Optimizer:
     return optimizer
 
 
+def _is_integral(value: Any) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+
+
 def _positive_int(value: Any, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not _is_integral(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _number(value: Any, name: str, owner: str) -> float:
@@ -240,9 +244,9 @@ class MultiStepLR(LRScheduler):
         _check_optimizer(optimizer, "MultiStepLR")
         milestones = list(milestones)
         for m in milestones:
-            if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+            if not _is_integral(m) or m < 0:
                 raise ValueError(f"MultiStepLR: milestones must be non-negative integers (epochs), got {milestones}")
-        self.milestones = Counter(milestones)
+        self.milestones = Counter(int(m) for m in milestones)
         self.gamma = _number(gamma, "gamma", "MultiStepLR")
         super().__init__(optimizer, last_epoch)
 
@@ -605,6 +609,9 @@ class OneCycleLR(LRScheduler):
                 )
             start = phase["end_step"]
         max_lrs = _per_group(max_lr, "max_lr", optimizer, owner)
+        for top in max_lrs:
+            if isinstance(top, bool) or not isinstance(top, (int, float)) or not top > 0:
+                raise ValueError(f"{owner}: max_lr must be positive, got {max_lr!r}")
         if last_epoch == -1:
             for group, top in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = top / div_factor

@@ -296,6 +296,8 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        if self.num_samples <= 0:
+            raise ValueError(f"RandomSampler: the dataset is empty ({len(data_source)} items): nothing to shuffle")
 
     @property
     def num_samples(self) -> int:
@@ -746,7 +748,9 @@ class DataLoader:
             and _gathers(self.dataset)
         ):
             return self.dataset.gather(indices)  # same batch as collating the rows, one indexing per array
-        return self.collate_fn([self.dataset[i] for i in indices])
+        getitems = getattr(self.dataset, "__getitems__", None)  # PyTorch's batched-fetch protocol
+        items = getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
+        return self.collate_fn(items)
 
     def _stream(self) -> Iterator[Any]:
         items = iter(self.dataset)
