@@ -463,3 +463,17 @@ def test_getitems_protocol_and_empty_shuffle():
     with pytest.raises(ValueError, match="empty.*nothing to shuffle"):
         DataLoader(Squares(0), shuffle=True)
     assert list(DataLoader(Squares(0), batch_size=4)) == []
+
+
+def test_padded_batch_through_a_gru_equals_each_sequence_alone():
+    seqs = sequences()  # lengths 2, 5, 3, features 3
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(3, 4)
+    padded, lengths = pad_collate(seqs)
+    with mg.no_grad():
+        out, _ = gru(padded)  # (T, B, H); steps past a sequence's end are padding
+        for b, seq in enumerate(seqs):
+            alone, h_n = gru(seq[:, None])
+            np.testing.assert_allclose(out.data[: lengths.data[b], b], alone.data[:, 0], rtol=1e-6, atol=1e-7)
+            # the state after the last real step, where lengths= points the layers
+            np.testing.assert_allclose(out.data[lengths.data[b] - 1, b], h_n.data[0, 0], rtol=1e-6, atol=1e-7)
