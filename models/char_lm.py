@@ -41,6 +41,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 from minigrad.nn.functional import cross_entropy
+from minigrad.utils.data import DataLoader
 
 STOP = "\n"
 IGNORE_INDEX = -100
@@ -179,7 +180,11 @@ def pad_names(names: Sequence[np.ndarray], stop: int) -> tuple[np.ndarray, np.nd
 
 
 class NameBatches:
-    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch)."""
+    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch).
+
+    A ``DataLoader`` over the encoded names: shuffled by ``rng`` (one permutation per epoch; the
+    last incomplete batch of an epoch is dropped), each batch made by :func:`pad_names`.
+    """
 
     def __init__(self, items: Sequence[str], vocab: Vocab, batch_size: int, rng: np.random.Generator) -> None:
         if not items:
@@ -190,20 +195,22 @@ class NameBatches:
         self.names = [vocab.encode(item) for item in items]
         self.stop = vocab.stop
         self.batch_size = min(batch_size, len(self.names))
-        self.rng = rng
-        self.order = np.empty(0, dtype=np.int64)
+        self.loader = DataLoader(self.names, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=rng,
+                                 collate_fn=lambda names: pad_names(names, vocab.stop))
+        self._epoch_batches: Iterator = iter(())
         self.epoch = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         return self
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray, bool]:
-        if len(self.order) < self.batch_size:
-            self.order = self.rng.permutation(len(self.names))
+        batch = next(self._epoch_batches, None)
+        if batch is None:                  # a new epoch: the loader draws a new order
+            self._epoch_batches = iter(self.loader)
             self.epoch += 1
-        picked, self.order = self.order[:self.batch_size], self.order[self.batch_size:]
-        inputs, targets = pad_names([self.names[i] for i in picked], self.stop)
-        return inputs, targets, True      # every batch starts from a fresh state
+            batch = next(self._epoch_batches)
+        inputs, targets = batch
+        return inputs, targets, True       # every batch starts from a fresh state
 
 
 class WindowBatches:
