@@ -26,6 +26,7 @@ from typing import Any
 
 import minigrad as mg
 from demos import _cli
+from demos._interrupt import GracefulStop, TrainingInterruptedError
 from demos._progress import Progress
 from models import char_lm as lm
 from models import dinosaurus as dino
@@ -144,20 +145,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--sample must be >= 0, got {args.sample}")
         if not args.lr > 0:
             parser.error(f"--lr must be > 0, got {args.lr}")
+        if args.seed < 0:
+            parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+        checkpoint = "dinosaurus.npz" if args.preset == "course" else "min_char_rnn.npz"
+        _cli.check_output_folder(parser, args.out, [checkpoint])
         return args
     for name in ("iterations", "batch_size", "seq_len", "hidden", "layers", "sample", "sample_every", "max_len"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.embedding_dim < 0:
         parser.error(f"--embedding-dim must be >= 0 (0 = one-hot), got {args.embedding_dim}")
-    if args.temperature < 0:
-        parser.error(f"--temperature must be >= 0, got {args.temperature}")
+    if not (args.temperature >= 0 and math.isfinite(args.temperature)):
+        parser.error(f"--temperature must be a finite number >= 0, got {args.temperature}")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.load is None:        # training writes there: a bad --out fails now, not after the last iteration
+        _cli.check_output_folder(parser, args.out, ["char_lm.npz", "loss.png", "samples.txt"])
     return args
 
 
 def show(names: list[str], known: set[str] | None) -> str:
     """Names on one line; a trailing * marks a name that is already in the training data."""
     return ", ".join(f"{n}*" if known and n in known else n for n in names)
+
+
+def checked_prefix(prefix: str, vocab: lm.Vocab, lowercase: bool) -> str:
+    """``--prefix`` as the model sees it: lower-cased when the data were, every character known."""
+    if lowercase:
+        prefix = prefix.lower()
+    unknown = sorted(set(prefix) - set(vocab.chars))
+    if unknown:
+        raise ValueError(f"--prefix {prefix!r}: {''.join(unknown)!r} not in the model's vocabulary "
+                         f"{''.join(vocab.chars)!r}")
+    if lm.STOP in prefix:
+        raise ValueError("--prefix must not contain a line break (it would end the name)")
+    return prefix
 
 
 def sample_only(args: argparse.Namespace) -> None:
@@ -178,8 +200,9 @@ def sample_only(args: argparse.Namespace) -> None:
         loss = lm.evaluate(model, vocab, text, mode=mode)
         print(f"loss on {args.data}: {loss:.4f} nats/char (a uniform guess: {math.log(vocab.size):.4f})")
         known = set(lm.split_lines(text)) if mode == "lines" else None
+    prefix = checked_prefix(args.prefix, vocab, lowercase=train.get("lowercase", True))
     names = lm.sample(model, vocab, args.sample, seed=args.seed, temperature=args.temperature,
-                   max_len=args.max_len, prefix=args.prefix)
+                   max_len=args.max_len, prefix=prefix)
     print("\n".join(f"{n}*" if known and n in known else n for n in names))
 
 
@@ -208,7 +231,7 @@ def save_loss_curve(trainer: lm.Trainer, path: Path, title: str) -> Path | None:
     return path
 
 
-def train(args: argparse.Namespace) -> None:
+def train(args: argparse.Namespace) -> int:
     data = args.data if args.data is not None else lm.DEFAULT_CORPUS
     text = lm.read_text(data, lowercase=not args.keep_case)
     vocab = lm.Vocab.from_text(text)
@@ -229,25 +252,38 @@ def train(args: argparse.Namespace) -> None:
     if known:
         print("(* marks a sample that is already in the training data)")
 
+    prefix = checked_prefix(args.prefix, vocab, lowercase=not args.keep_case)
+
     def samples(seed: int) -> list[str]:
         return lm.sample(model, vocab, args.sample, seed=seed, temperature=args.temperature,
-                      max_len=args.max_len, prefix=args.prefix)
+                      max_len=args.max_len, prefix=prefix)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
     start = time.perf_counter()
-    with Progress(args.iterations, "train") as bar:
-        for i in range(1, args.iterations + 1):
-            trainer.step()
-            bar.update(1, loss=trainer.smooth_loss)
-            if i % args.sample_every == 0 or i == args.iterations:
-                names = samples(args.seed + i)
-                log.append(f"iteration {i}, smoothed loss {trainer.smooth_loss:.4f}: {', '.join(names)}")
-                bar.write(f"iter {i:6d}  loss {trainer.smooth_loss:.3f}  {show(names, known)}")
+    interrupted = None
+    # Ctrl-C / SIGTERM stop between two steps: the weights of the last finished step are saved below.
+    with GracefulStop() as stop, Progress(args.iterations, "train") as bar:
+        try:
+            for i in range(1, args.iterations + 1):
+                trainer.step()
+                bar.update(1, loss=trainer.smooth_loss)
+                if i % args.sample_every == 0 or i == args.iterations:
+                    names = samples(args.seed + i)
+                    log.append(f"iteration {i}, smoothed loss {trainer.smooth_loss:.4f}: {', '.join(names)}")
+                    bar.write(f"iter {i:6d}  loss {trainer.smooth_loss:.3f}  {show(names, known)}")
+                stop.check()
+        except TrainingInterruptedError as signalled:
+            interrupted = signalled
     elapsed = time.perf_counter() - start
 
-    run = {"iterations": args.iterations, "data": str(data), "smoothed_loss": trainer.smooth_loss,
+    run = {"iterations": trainer.iteration, "data": str(data), "smoothed_loss": trainer.smooth_loss,
            "seconds": round(elapsed, 1), "preset": args.preset}
+    if interrupted is not None:
+        run["interrupted"] = interrupted.name
+        checkpoint = lm.save_checkpoint(args.out / "char_lm.npz", model, vocab, config, run=run)
+        print(interrupted.message(f"saved {checkpoint} after {trainer.iteration} of {args.iterations} "
+                                  f"iterations (smoothed loss {trainer.smooth_loss:.3f})"), file=sys.stderr)
+        return interrupted.exit_code
     checkpoint = lm.save_checkpoint(args.out / "char_lm.npz", model, vocab, config, run=run)
     title = (f"{args.cell.upper()} {args.hidden} on {Path(data).name}: {args.mode} mode, {args.optimizer} "
              f"lr {args.lr}, {args.iterations} iterations")
@@ -260,59 +296,89 @@ def train(args: argparse.Namespace) -> None:
     written = [checkpoint, args.out / "samples.txt"] + ([curve] if curve else [])
     print("wrote " + ", ".join(str(p) for p in written))
     print(f"sample again: python -m demos.char_lm --load {checkpoint} --sample 20 --temperature 0.8")
+    return 0
 
 
-def run_course(args: argparse.Namespace) -> None:
+def run_course(args: argparse.Namespace) -> int:
     """The course's Dinosaurus Island notebook: its preprocessing, then ``model(...)`` as it calls it."""
     if args.data is None:
         raise FileNotFoundError("--preset course trains on the course's dinos.txt, which minigrad does not ship: "
                                 f"get it from {dino.DINOS_SOURCE}, then pass --data dinos.txt (docs/course.md)")
     data_x, ix_to_char, char_to_ix = dino.load_dinos(args.data)
     data = "\n".join(data_x)
-    print("There are %d total characters and %d unique characters in your data." % (len(data), len(char_to_ix)))  # noqa: UP031
-    start = time.perf_counter()
-    parameters, last_name = dino.model(data_x, ix_to_char, char_to_ix, args.iterations, n_a=args.hidden,
-                                       dino_names=args.sample, vocab_size=len(char_to_ix), verbose=True,
-                                       learning_rate=args.lr, engine=args.engine, print_every=args.sample_every)
-    elapsed = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
+    print("There are %d total characters and %d unique characters in your data."  # noqa: UP031 - the notebook's
+          % (len(data), len(char_to_ix)))
     path = args.out / "dinosaurus.npz"
+    latest: dict[str, Any] = {}
+
+    def after_iteration(j: int, loss: float, smoothed: float, parameters: dict) -> None:
+        latest.update(j=j, smoothed=smoothed, parameters=parameters)
+        stop.check()              # Ctrl-C / SIGTERM: stop between two iterations, weights whole
+
+    start = time.perf_counter()
+    with GracefulStop() as stop:
+        try:
+            parameters, _ = dino.model(data_x, ix_to_char, char_to_ix, args.iterations, n_a=args.hidden,
+                                       dino_names=args.sample, vocab_size=len(char_to_ix), verbose=True,
+                                       learning_rate=args.lr, engine=args.engine, print_every=args.sample_every,
+                                       callback=after_iteration)
+        except TrainingInterruptedError as interrupted:
+            mg.save(latest["parameters"], path)
+            print(interrupted.message(f"saved {path} after {latest['j'] + 1} of {args.iterations} iterations "
+                                      f"(smoothed loss {latest['smoothed']:.3f})"), file=sys.stderr)
+            return interrupted.exit_code
+    elapsed = time.perf_counter() - start
     mg.save(parameters, path)
     print(f"trained {args.iterations} iterations in {elapsed:.1f} s ({args.engine} backward); "
           f"wrote {path} (the course's parameters dict: {', '.join(dino.PARAMETER_KEYS)})")
+    return 0
 
 
-def run_min_char_rnn(args: argparse.Namespace) -> None:
+def run_min_char_rnn(args: argparse.Namespace) -> int:
     """Karpathy's min-char-rnn on ``--data`` (default: the names corpus), printing what it prints."""
     data_path = args.data if args.data is not None else lm.DEFAULT_CORPUS
     text = lm.read_text(data_path, lowercase=False)   # min-char-rnn reads the file as it is
     trainer = MinCharRNNTrainer(text, hidden_size=args.hidden, seq_length=args.seq_len, learning_rate=args.lr,
                                 seed=args.seed, sample_every=args.sample_every, sample_length=args.max_len)
     print("data has %d characters, %d unique." % (len(text), trainer.vocab_size))  # noqa: UP031
-    start = time.perf_counter()
-    trainer.run(args.iterations)
-    elapsed = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "min_char_rnn.npz"
+    start = time.perf_counter()
+    with GracefulStop() as stop:
+        try:
+            for _ in range(args.iterations):
+                trainer.run(1)    # one iteration of min-char-rnn's loop, with its prints
+                stop.check()      # Ctrl-C / SIGTERM: stop between two iterations, weights whole
+        except TrainingInterruptedError as interrupted:
+            mg.save(trainer.model.state_dict(), path)
+            print(interrupted.message(f"saved {path} after {trainer.n} of {args.iterations} iterations "
+                                      f"(smooth_loss {trainer.smooth_loss:.3f})"), file=sys.stderr)
+            return interrupted.exit_code
+    elapsed = time.perf_counter() - start
     mg.save(trainer.model.state_dict(), path)
     print(f"trained {args.iterations} iterations in {elapsed:.1f} s; wrote {path} (Wxh, Whh, Why, bh, by)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.preset == "course":
-            run_course(args)
-        elif args.preset == "min-char-rnn":
-            run_min_char_rnn(args)
-        elif args.load is not None:
+            return run_course(args)
+        if args.preset == "min-char-rnn":
+            return run_min_char_rnn(args)
+        if args.load is not None:
             sample_only(args)
-        else:
-            train(args)
-    except (FileNotFoundError, FloatingPointError, ValueError) as err:   # CorpusError is a ValueError
+            return 0
+        return train(args)
+    except (OSError, FloatingPointError, ValueError) as err:   # CorpusError is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:          # before or after the training loop: nothing half-done to keep
+        print("interrupted (SIGINT)", file=sys.stderr)
+        return 130
+    except MemoryError as err:
+        print(f"error: out of memory ({err}); try a smaller --hidden, --layers or --batch-size", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

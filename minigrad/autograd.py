@@ -159,7 +159,7 @@ def backward(root: Any, grad: Any = None) -> None:
                                 f"{root.shape}; pass grad= of that shape")
         grad = np.ones_like(root.data)
     else:
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        grad = _numeric_gradient(grad, root.dtype, "backward: grad")
         if grad.shape != root.shape:
             raise GradientError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
 
@@ -241,11 +241,21 @@ def backward(root: Any, grad: Any = None) -> None:
 _NO_KWARGS: dict = {}
 
 
+def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
+    """``value`` (a Tensor, array or number) as an array of ``dtype``; anything else is a TypeError naming ``what``."""
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "biufc":
+        described = f"a {type(value).__name__}" + (f" of dtype {array.dtype}" if isinstance(value, np.ndarray) else "")
+        raise TypeError(f"{what} must be numeric (a Tensor, an array or a number), got {described}")
+    return array.astype(dtype, copy=False)
+
+
 def _run_hooks(node: Any, g: np.ndarray) -> np.ndarray:
     for hook in node._hooks:
         replaced = hook(g)
         if replaced is not None:
-            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced, dtype=g.dtype)
+            name = getattr(hook, "__name__", hook)
+            replaced = _numeric_gradient(replaced, g.dtype, f"register_hook: the value hook {name!r} returned")
             if replaced.shape != g.shape:
                 raise GradientError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient "
                                     f"of shape {replaced.shape} for a tensor of shape {node.shape} "

@@ -417,7 +417,7 @@ def model(
     learning_rate: float = 0.01,
     engine: str = "numpy",
     print_every: int = 2000,
-    callback: Callable[[int, float, float], None] | None = None,
+    callback: Callable[[int, float, float, Params], None] | None = None,
 ) -> tuple[Params, str]:
     """Train on one name per iteration; returns ``(parameters, last_dino_name)``.
 
@@ -429,7 +429,8 @@ def model(
 
     The keyword-only options are ours, off the course's path by default: ``learning_rate``,
     ``engine="minigrad"`` (gradients from autograd, ``optimize_autograd``), ``print_every``,
-    and ``callback(j, curr_loss, smoothed_loss)`` called after every iteration.
+    and ``callback(j, curr_loss, smoothed_loss, parameters)`` called after every iteration
+    (it may raise to stop the run: the demo saves ``parameters`` on Ctrl-C).
     """
     if engine not in ENGINES:
         raise ValueError(f"model: engine must be one of {ENGINES}, got {engine!r}")
@@ -487,7 +488,7 @@ def model(
             print(" X = ", X, "\n", "Y =       ", Y, "\n")
         loss = smooth(loss, curr_loss)
         if callback is not None:
-            callback(j, float(curr_loss), float(loss))
+            callback(j, float(curr_loss), float(loss), parameters)
         if j % print_every == 0:
             print("Iteration: %d, Loss: %f" % (j, loss) + "\n")  # noqa: UP031 - the course's format
             seed = 0

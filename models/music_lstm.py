@@ -16,6 +16,7 @@ A note is ``(pitch, duration)``: ``pitch`` a MIDI number 0..127 or ``None`` for 
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import wave
@@ -39,7 +40,7 @@ __all__ = [
     "COURSE", "DEFAULT_DATA", "START", "DJModel", "KerasLSTMCell", "MusicLSTM", "categorical_crossentropy",
     "course_data", "course_inference", "train_course", "Vocab", "batches", "format_token", "generate", "load_tokens",
     "longest_quote", "merge_rests", "parse_token", "plot_pianoroll", "read_midi", "render_audio",
-    "token_stream", "train", "write_midi", "write_wav",
+    "token_stream", "train", "write_midi", "write_wav", "save_checkpoint", "load_checkpoint",
 ]
 
 
@@ -174,7 +175,8 @@ class MusicLSTM(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128,
                  num_layers: int = 1) -> None:
         super().__init__()
-        self.vocab_size = vocab_size
+        self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers = (vocab_size, embedding_dim,
+                                                                                  hidden_size, num_layers)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -467,6 +469,69 @@ def course_inference(model: DJModel, Ty: int = 50) -> list[int]:
     finally:
         model.train(was_training)
     return indices
+
+# ---- checkpoints: the weights plus a JSON entry (vocabulary, model settings); no pickle ----------
+
+_CHECKPOINT_KEY = "__music_lstm__"
+_SETTINGS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers")
+
+
+def save_checkpoint(path: PathLike, model: MusicLSTM, vocab: Vocab, run: dict | None = None) -> Path:
+    """Write the model's ``state_dict`` and ``__music_lstm__`` (vocabulary and settings, JSON) with ``mg.save``."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    meta = {"kind": "music_lstm", "format": 1, "tokens": vocab.tokens,
+            "model": {name: getattr(model, name) for name in _SETTINGS}, "run": run or {}}
+    state = model.state_dict()
+    state[_CHECKPOINT_KEY] = np.array(json.dumps(meta))
+    mg.save(state, path)
+    return path
+
+
+def load_checkpoint(path: PathLike) -> tuple[MusicLSTM, Vocab, dict]:
+    """Rebuild ``(model, vocab, meta)`` from ``save_checkpoint``'s file.
+
+    The settings are checked against the saved weights' shapes before the model is built, and
+    non-finite weights (a diverged run) are refused: each is a ``ValueError`` naming the file.
+    """
+    state = mg.load(path)
+    raw = state.pop(_CHECKPOINT_KEY, None)
+    if raw is None:
+        raise ValueError(f"load_checkpoint: {path} is not a music checkpoint (no '{_CHECKPOINT_KEY}' entry)")
+    try:
+        meta = json.loads(str(raw))
+        tokens, settings = list(meta["tokens"]), dict(meta["model"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"load_checkpoint: {path} has an unreadable '{_CHECKPOINT_KEY}' entry: {err}") from None
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise ValueError(f"load_checkpoint: {path} has unknown model settings {unknown}; "
+                         f"MusicLSTM takes {', '.join(_SETTINGS)}")
+    try:
+        shapes = {"vocab_size": state["head.weight"].shape[0], "hidden_size": state["head.weight"].shape[1],
+                  "embedding_dim": state["embedding.weight"].shape[1],
+                  "num_layers": sum(name.startswith("lstm.weight_ih_l") for name in state)}
+    except (KeyError, IndexError):
+        raise ValueError(f"load_checkpoint: {path} lacks the 2-d 'head.weight' and 'embedding.weight' "
+                         "arrays of a MusicLSTM") from None
+    for name, value in shapes.items():
+        if settings.get(name) != value:
+            raise ValueError(f"load_checkpoint: {path} is inconsistent: its settings say "
+                             f"{name}={settings.get(name)!r} but its weights have {name}={value}")
+    vocab = Vocab(tokens)
+    if vocab.tokens != tokens or len(vocab) != shapes["vocab_size"]:
+        raise ValueError(f"load_checkpoint: {path} has a vocabulary of {len(tokens)} tokens that does not "
+                         f"match its {shapes['vocab_size']} outputs")
+    for name, value in state.items():
+        if not np.isfinite(value).all():
+            raise ValueError(f"load_checkpoint: {path} holds non-finite weights ({name}); it cannot be used")
+    model = MusicLSTM(**settings)
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"load_checkpoint: the weights in {path} do not fit a MusicLSTM: {err}") from None
+    return model, vocab, meta
 
 
 # ---- MIDI: a small standard-MIDI-file writer and reader ------------------------------------

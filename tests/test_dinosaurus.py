@@ -263,7 +263,7 @@ def test_model_callback_sees_every_iteration(dinos):
         5,
         dino_names=1,
         print_every=2,
-        callback=lambda j, cur, smoothed: calls.append((j, cur, smoothed)),
+        callback=lambda j, cur, smoothed, params: calls.append((j, cur, smoothed)),
     )
     assert [c[0] for c in calls] == [0, 1, 2, 3, 4]
     # The course starts the smoothed loss at get_initial_loss(vocab_size, dino_names): 1 name here.
