@@ -70,6 +70,7 @@ __all__ = [
     "load_dinos",
     "model",
     "optimize",
+    "optimize_autograd",
     "print_sample",
     "rnn_backward",
     "rnn_forward",
@@ -508,6 +509,8 @@ def load_dinos(path: str | Path) -> tuple[list[str], dict[int, str], dict[str, i
     ``dinos.txt``: ``"\\n"`` = 0, ``a`` = 1, ... ``z`` = 26) and ``data_x = data.split("\\n")``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"load_dinos: {path} is a folder; expected the file dinos.txt (one name per line)")
     if not path.is_file():
         raise FileNotFoundError(
             f"load_dinos: no file at {path}. The dinosaur list is not shipped with minigrad; get it from {DINOS_SOURCE}"
