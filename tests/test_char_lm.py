@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import math
 import os
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 import minigrad as mg
 from demos import char_lm as demo
-from demos._progress import Progress
 from minigrad.random import generator
 from models import char_lm as lm
 
@@ -362,16 +360,3 @@ def test_demo_reports_bad_input(tmp_path, capsys):
     assert "not a char_lm checkpoint" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         demo.main(["--iterations", "0"])
-
-
-def test_progress_bar_prints_tenths_when_not_a_terminal():
-    stream = io.StringIO()
-    with Progress(50, "train", stream=stream) as bar:
-        for _ in range(50):
-            bar.update(1, loss=1.23456)
-        bar.write("hello")
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 11 + 1 and lines[-1] == "hello"
-    assert lines[-2].startswith("train [########################] 50/50 100%") and lines[-2].endswith("loss 1.235")
-    with pytest.raises(ValueError, match="total must be positive"):
-        Progress(0)
