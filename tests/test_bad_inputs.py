@@ -18,7 +18,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.nn import functional as F
+from minigrad.nn import functional
 
 F32, F64 = np.float32, np.float64
 
@@ -195,15 +195,15 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("load_state_dict of strings", lambda: linear_f32().load_state_dict({"weight": np.full((2, 3), "a"),
                                                                         "bias": np.zeros(2)}), TypeError,
      r"load_state_dict for Linear: 'weight' is not a numeric array"),
-    ("cross_entropy target out of range", lambda: F.cross_entropy(leaf(2, 3), np.array([0, 3])), IndexError,
+    ("cross_entropy target out of range", lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 3])), IndexError,
      r"cross_entropy"),
-    ("cross_entropy float targets of the wrong shape", lambda: F.cross_entropy(leaf(2, 3), np.array([0.5, 0.5])),
+    ("cross_entropy float targets of the wrong shape", lambda: functional.cross_entropy(leaf(2, 3), np.array([0.5, 0.5])),
      ValueError, r"cross_entropy"),
-    ("cross_entropy reduction", lambda: F.cross_entropy(leaf(2, 3), np.array([0, 1]), reduction="avg"), ValueError,
+    ("cross_entropy reduction", lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 1]), reduction="avg"), ValueError,
      r"cross_entropy.*reduction"),
-    ("mse_loss shapes", lambda: F.mse_loss(leaf(2, 3), np.zeros((3, 2), F32)), ValueError, r"mse_loss"),
-    ("dropout p=2", lambda: F.dropout(leaf(3), p=2.0), ValueError, r"dropout.*p"),
-    ("one_hot of floats", lambda: F.one_hot(np.array([1.5])), ValueError, r"one_hot: class-index targets must be integers"),
+    ("mse_loss shapes", lambda: functional.mse_loss(leaf(2, 3), np.zeros((3, 2), F32)), ValueError, r"mse_loss"),
+    ("dropout p=2", lambda: functional.dropout(leaf(3), p=2.0), ValueError, r"dropout.*p"),
+    ("one_hot of floats", lambda: functional.one_hot(np.array([1.5])), ValueError, r"one_hot: class-index targets must be integers"),
     ("clip_grad_norm_ negative", lambda: nn.utils.clip_grad_norm_([leaf(2)], -1.0), ValueError,
      r"clip_grad_norm_.*max_norm"),
     ("clip_grad_value_ negative", lambda: nn.utils.clip_grad_value_([leaf(2)], -1.0), ValueError,
@@ -233,3 +233,217 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
 def test_a_bad_input_gets_a_clear_error(feed, error, message):
     with pytest.raises(error, match=message):
         feed()
+
+
+# --------------------------------------------------------------------------------------
+# Files: checkpoints and pictures. Each row builds its bad file under tmp_path first.
+# --------------------------------------------------------------------------------------
+
+def zip_with(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode("latin1")
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def graph() -> Any:
+    x = leaf(3)
+    return mg.viz.draw_graph((x * 2).sum())
+
+
+FILE_CASES: list[tuple[str, Callable[[Path], Any], type[BaseException], str]] = [
+    ("save of a list", lambda d: mg.save([np.ones(2)], d / "c.npz"), TypeError,
+     r"save: expected a mapping of names to arrays .*got list"),
+    ("save of None", lambda d: mg.save(None, d / "c.npz"), TypeError, r"save: expected a mapping .*got NoneType"),
+    ("save of an int key", lambda d: mg.save({1: np.ones(2)}, d / "c.npz"), TypeError, r"save: every key must be a str"),
+    ("save of an object array", lambda d: mg.save({"w": np.array([{}])}, d / "c.npz"), TypeError,
+     r"save: 'w' is not a numeric array"),
+    ("save of a str value", lambda d: mg.save({"w": object()}, d / "c.npz"), TypeError, r"save: 'w' is not a numeric"),
+    ("save into a missing folder", lambda d: mg.save({"w": np.ones(1)}, d / "no" / "c.npz"), FileNotFoundError,
+     r"save: cannot write .*c.npz: the folder .*no does not exist"),
+    ("save onto a directory", lambda d: (d / "c.npz").mkdir() or mg.save({"w": np.ones(1)}, d / "c.npz"),
+     IsADirectoryError, r"save: .*c.npz is a directory"),
+    ("load of a missing file", lambda d: mg.load(d / "none.npz"), FileNotFoundError, r"load: no checkpoint at .*none.npz"),
+    ("load of a directory", lambda d: (d / "dir.npz").mkdir() or mg.load(d / "dir.npz"), IsADirectoryError,
+     r"load: .*dir.npz is a directory"),
+    ("load of text", lambda d: (d / "t.npz").write_text("hello") and mg.load(d / "t.npz"), ValueError,
+     r"load: .*t.npz is not a valid minigrad checkpoint"),
+    ("load of an empty file", lambda d: (d / "e.npz").write_bytes(b"") or mg.load(d / "e.npz"), ValueError,
+     r"load: .*e.npz is not a valid minigrad checkpoint"),
+    ("load of a MIDI file", lambda d: (d / "m.mid").write_bytes(b"MThd\x00\x00\x00\x06") and mg.load(d / "m.mid"),
+     ValueError, r"load: .*m.mid is a MIDI file, not a minigrad checkpoint"),
+    ("load of one .npy array", lambda d: np.save(d / "a.npy", np.ones(2)) or mg.load(d / "a.npy"), ValueError,
+     r"load: .*a.npy holds a single array, not a state dict"),
+    ("load of a zip with a text member", lambda d: mg.load(zip_with(d / "z.npz", {"notes.txt": b"hi"})), ValueError,
+     r"member 'notes.txt' is not a .npy array"),
+    ("load of a header claiming 10^12 elements",
+     lambda d: mg.load(zip_with(d / "h.npz", {"w.npy": npy_header((10**12,)) + bytes(64)})), ValueError,
+     r"member 'w.npy': corrupt checkpoint .*\(1000000000000,\)"),
+    ("load of a truncated member", lambda d: mg.load(zip_with(d / "s.npz", {"w.npy": npy_header((8,)) + bytes(8)})),
+     ValueError, r"member 'w.npy': corrupt checkpoint"),
+    ("load of a garbage header", lambda d: mg.load(zip_with(d / "g.npz", {"w.npy": b"\x93NUMPY garbage"})), ValueError,
+     r"member 'w.npy' has no valid .npy header"),
+    ("load of a pickled member", lambda d: np.savez(d / "p.npz", w=np.array([{}], dtype=object)) or mg.load(d / "p.npz"),
+     ValueError, r"member 'w.npy' holds Python objects .*refused"),
+    ("viz.save of a non-graph", lambda d: mg.viz.save(42, d / "g.svg"), TypeError,
+     r"save: expected a graphviz graph .* got int"),
+    ("viz.save without a suffix", lambda d: mg.viz.save(graph(), d / "picture"), ValueError,
+     r"save: cannot tell the format from .*picture"),
+    ("viz.save with an unknown suffix", lambda d: mg.viz.save(graph(), d / "picture.bmp"), ValueError,
+     r"save: cannot tell the format from .*picture.bmp"),
+    ("viz.save into a missing folder", lambda d: mg.viz.save(graph(), d / "no" / "g.svg"), FileNotFoundError,
+     r"save: cannot write .*g.svg: the folder .*no does not exist"),
+    ("viz.save inside a regular file", lambda d: (d / "f").write_text("x") and mg.viz.save(graph(), d / "f" / "g.svg"),
+     FileNotFoundError, r"the folder .*f is not a folder"),
+    ("viz.save with dpi 0", lambda d: mg.viz.save(graph(), d / "g.png", dpi=0), ValueError, r"save: dpi must be"),
+]
+
+
+@pytest.mark.parametrize("feed, error, message", [pytest.param(f, e, m, id=i) for i, f, e, m in FILE_CASES])
+def test_a_bad_file_gets_a_clear_error(tmp_path, feed, error, message):
+    with pytest.raises(error, match=message):
+        feed(tmp_path)
+
+
+RENDERER_CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
+    ("draw_graph of None", lambda: mg.viz.draw_graph(None), TypeError,
+     r"draw_graph: expected a Tensor or a list/tuple of Tensors, got NoneType"),
+    ("draw_graph of an array", lambda: mg.viz.draw_graph(np.ones(3)), TypeError, r"draw_graph: .*got ndarray"),
+    ("draw_graph group_by", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), group_by="layer"), ValueError,
+     r"draw_graph: group_by must be one of"),
+    ("draw_graph max_timesteps 1", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), max_timesteps=1), ValueError,
+     r"draw_graph: max_timesteps must be an integer >= 2"),
+    ("draw_graph params as a str", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), params="model"), TypeError,
+     r"draw_graph: params must be a Module or a dict"),
+]
+
+
+@pytest.mark.parametrize("feed, error, message", [pytest.param(f, e, m, id=i) for i, f, e, m in RENDERER_CASES])
+def test_a_bad_renderer_input_gets_a_clear_error(feed, error, message):
+    with pytest.raises(error, match=message):
+        feed()
+
+
+# --------------------------------------------------------------------------------------
+# Command lines: (id, module, arguments, the message on stderr). Each must exit with status 2
+# before any training, printing no traceback.
+# --------------------------------------------------------------------------------------
+
+CLI_CASES: list[tuple[str, str, list[str], str]] = [
+    ("char_lm --seed -1", "demos.char_lm", ["--seed", "-1"], r"--seed must be a non-negative integer, got -1"),
+    ("char_lm --hidden 0", "demos.char_lm", ["--hidden", "0"], r"--hidden must be >= 1, got 0"),
+    ("char_lm --iterations 0", "demos.char_lm", ["--iterations", "0"], r"--iterations must be >= 1"),
+    ("char_lm --temperature -1", "demos.char_lm", ["--temperature", "-1"], r"--temperature must be a finite number"),
+    ("char_lm --temperature nan", "demos.char_lm", ["--temperature", "nan"], r"--temperature must be a finite"),
+    ("char_lm --cell foo", "demos.char_lm", ["--cell", "foo"], r"argument --cell: invalid choice: 'foo'"),
+    ("char_lm --hidden abc", "demos.char_lm", ["--hidden", "abc"], r"argument --hidden: invalid int value: 'abc'"),
+    ("char_lm --out inside a file", "demos.char_lm", ["--out", "{file}/run"],
+     r"--out .*part of that path is a regular file"),
+    ("char_lm --out is a file", "demos.char_lm", ["--out", "{file}"], r"--out .*: that is a file"),
+    ("char_lm --out where the checkpoint is a folder", "demos.char_lm", ["--out", "{ckpt_dir}"],
+     r"--out .*char_lm.npz is a directory"),
+    ("music --seed -1", "demos.music", ["--seed", "-1"], r"--seed must be a non-negative integer, got -1"),
+    ("music --primer bwv9999", "demos.music", ["--primer", "bwv9999"], r"--primer 'bwv9999': no such chorale"),
+    ("music --primer 200:4", "demos.music", ["--primer", "200:4"], r"--primer: .*200:4"),
+    ("music --steps 0", "demos.music", ["--steps", "0"], r"--steps must be at least 1, got 0"),
+    ("music --bpm 0", "demos.music", ["--bpm", "0"], r"--bpm must be a finite number > 0, got 0"),
+    ("music --lr nan", "demos.music", ["--lr", "nan"], r"--lr must be a finite number > 0, got nan"),
+    ("music --load of a MIDI file", "demos.music", ["--load", "{midi}"], r"--load: .*is a MIDI file"),
+    ("music --load of a missing file", "demos.music", ["--load", "{missing}"], r"--load: load: no checkpoint at"),
+    ("music --data missing", "demos.music", ["--data", "{missing}"], r"no token file at"),
+    ("music --out inside a file", "demos.music", ["--out", "{file}/run"], r"--out .*part of that path is a regular file"),
+    ("viz --steps 0", "minigrad.viz", ["--steps", "0"], r"argument --steps: expected a positive integer, got 0"),
+    ("viz --steps 10^8", "minigrad.viz", ["--steps", "100000000"], r"argument --steps: expected at most 1000"),
+    ("viz --hidden x", "minigrad.viz", ["--hidden", "x"], r"argument --hidden: expected a positive integer, got 'x'"),
+    ("viz --cell foo", "minigrad.viz", ["--cell", "foo"], r"argument --cell: invalid choice: 'foo'"),
+    ("viz --max-timesteps 1", "minigrad.viz", ["--max-timesteps", "1"], r"argument --max-timesteps: expected an integer >= 2"),
+]
+
+
+def fill(arguments: list[str], tmp_path: Path) -> list[str]:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "ckpt_dir" / "char_lm.npz").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "melody.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0")
+    places = {"file": tmp_path / "file", "ckpt_dir": tmp_path / "ckpt_dir", "midi": tmp_path / "melody.mid",
+              "missing": tmp_path / "missing.npz"}
+    return [a.format(**places) for a in arguments]
+
+
+@pytest.mark.parametrize("module, arguments, message", [pytest.param(m, a, s, id=i) for i, m, a, s in CLI_CASES])
+def test_a_bad_flag_stops_before_training_with_a_message_naming_it(tmp_path, capsys, module, arguments, message):
+    import importlib
+    import re
+
+    main = importlib.import_module(module if module != "minigrad.viz" else "minigrad.viz.__main__").main
+    arguments = fill(arguments, tmp_path)
+    if module != "minigrad.viz" and "--out" not in arguments:
+        arguments += ["--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as stopped:
+        code = main(arguments)
+        raise SystemExit(code)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and "train [" not in err
+
+
+# --------------------------------------------------------------------------------------
+# What PyTorch accepts, we accept, with PyTorch's result
+# --------------------------------------------------------------------------------------
+
+def test_recurrent_layers_accept_an_empty_batch_with_pytorch_shapes():
+    for layer in (nn.RNN(3, 4), nn.GRU(3, 4), nn.LSTM(3, 4, num_layers=2, bidirectional=True)):
+        out, state = layer(mg.tensor(np.zeros((5, 0, 3), F32), requires_grad=True))
+        h = state[0] if isinstance(state, tuple) else state
+        directions = 2 if layer.bidirectional else 1
+        assert out.shape == (5, 0, directions * 4)
+        assert h.shape == (directions * layer.num_layers, 0, 4)
+        out.sum().backward()                    # and a backward pass over nothing gives zero gradients
+        assert all(p.grad is None or not p.grad.any() for p in layer.parameters())
+
+
+def test_batch_first_empty_batch():
+    out, h = nn.GRU(3, 4, batch_first=True)(np.zeros((0, 5, 3), F32))
+    assert out.shape == (0, 5, 4) and h.shape == (1, 0, 4)
+
+
+def test_cells_accept_an_empty_batch():
+    assert nn.GRUCell(3, 4)(np.zeros((0, 3), F32)).shape == (0, 4)
+    h, c = nn.LSTMCell(3, 4)(np.zeros((0, 3), F32))
+    assert h.shape == c.shape == (0, 4)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_reductions_of_a_0d_tensor_give_the_value(reduce):
+    x = mg.tensor(np.float64(2.5), requires_grad=True)
+    y = getattr(x, reduce)()
+    assert y.shape == () and y.item() == 2.5
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_sum_of_an_empty_tensor_is_zero_and_max_over_a_nonempty_axis_is_empty():
+    assert mg.tensor(np.zeros((0, 3), F32)).sum().item() == 0.0
+    assert mg.tensor(np.zeros((0, 3), F32)).sum(axis=0).data.tolist() == [0.0, 0.0, 0.0]
+    assert mg.tensor(np.zeros((2, 0), F32)).max(axis=0).shape == (0,)
+
+
+def test_grad_may_be_set_to_an_array_of_the_right_shape_and_dtype_or_none():
+    p = nn.Parameter(np.zeros((2, 3), F32))
+    p.grad = np.ones((2, 3), F32)
+    assert p.grad.sum() == 6
+    p.grad = mg.tensor(np.full((2, 3), 2.0, F32))          # a Tensor is stored as its array
+    assert isinstance(p.grad, np.ndarray) and p.grad.sum() == 12
+    p.grad = None
+    assert p.grad is None
+
+
+def test_layers_take_lists_as_their_own_dtype():
+    assert nn.Linear(2, 1)([[1.0, 2.0]]).dtype == F32
+    assert nn.Linear(2, 1, dtype=F64)([[1.0, 2.0]]).dtype == F64
