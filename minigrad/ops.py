@@ -284,6 +284,52 @@ def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
     return d
 
 
+def _cross_entropy(logits: Array, targets: Array, keep: Array | None = None, reduction: str = "mean",
+                   saved: dict | None = None) -> Array:
+    """``l_n = log sum_c exp(x_nc) - x_n,y_n`` for logits (N, C), class indices (N,); then mean, sum or none.
+
+    ``keep`` (bool (N,), or None for all): rows whose target is ``ignore_index`` count 0 and
+    leave the mean. The softmax is left in ``saved["softmax"]``: the VJP is ``softmax - onehot``.
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    normaliser = probs.sum(axis=1, keepdims=True)
+    losses = np.log(normaliser[:, 0]) - shifted[np.arange(len(targets)), targets]
+    probs /= normaliser
+    if saved is not None:
+        saved["softmax"] = probs
+    if keep is not None:
+        losses *= keep
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):   # every row ignored: 0/0 = NaN, as PyTorch
+        return total / (len(targets) if keep is None else int(np.count_nonzero(keep)))
+
+
+def _cross_entropy_vjp(g: Array, out: Array, logits: Array, targets: Array, keep: Array | None = None,
+                       reduction: str = "mean", saved: dict | None = None) -> Array:
+    """``dx_nc = g_n (softmax(x)_nc - [c = y_n])``, ``g_n = g / count`` for the mean (0 on ignored rows)."""
+    probs = saved["softmax"] if saved else _softmax(logits, axis=1)
+    rows = np.arange(len(targets))
+    per_row = g                                               # "sum": g; "none": (N,), each row its own
+    if reduction == "mean":
+        count = len(targets) if keep is None else int(np.count_nonzero(keep))
+        per_row = g / count if count else np.zeros_like(g)    # every row ignored: gradient 0, as PyTorch
+    dx = probs * (per_row[:, None] if reduction == "none" else per_row)   # new: the saved softmax is kept
+    dx[rows, targets] -= per_row
+    if keep is not None:
+        dx *= keep[:, None]
+    return dx
+
+
+def _explain_cross_entropy(logits: Array, targets: Array, **kw: Any) -> str:
+    return (f"cross_entropy: logits of shape {np.shape(logits)} (N, C) need class indices of shape (N,) "
+            f"in [0, C), got targets of shape {np.shape(targets)}")
+
+
 def _inverse_axes(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))   # -1 means ndim - 1
 
@@ -360,6 +406,10 @@ log_softmax = defvjp("log_softmax", _log_softmax,
 softmax = defvjp("softmax", _softmax,
                  lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
                  explain=_explain_axis("softmax"))
+# The commonest loss as one node (log_softmax + pick + mean would be four); its VJP reuses the softmax.
+cross_entropy = defvjp("cross_entropy", _cross_entropy,
+                       _cross_entropy_vjp,                # g * (softmax(x) - onehot(y)) / N
+                       explain=_explain_cross_entropy)
 
 # Shape and indexing: views forward, gradients routed back.
 reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),

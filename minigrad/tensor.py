@@ -437,6 +437,10 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        """Axes reversed. A parameter's ``W.T`` is made once and reused while ``W`` is unchanged:
+        a time loop that writes ``h @ W_hh.T`` at every step then builds one transpose node, not T."""
+        if self._op is None and self.requires_grad:
+            return _cached_transpose(self)
         return apply(ops.transpose, (self,), {"axes": None})
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -779,6 +783,25 @@ class _HookHandle:
         tensor = self._tensor()
         if tensor is not None and tensor._hooks and self._hook in tensor._hooks:
             tensor._hooks.remove(self._hook)
+
+
+def _cached_transpose(leaf: Tensor) -> Tensor:
+    """``leaf.T``, reused while the leaf's array, version and the grad mode are those it was made with.
+
+    Not while tracing (the tape must list every op that ran) or under detect_anomaly (each op
+    records the line that made it). The cache holds the transpose weakly: it lives as long as a
+    graph that uses it, and no cycle ties it to the leaf.
+    """
+    data, version, grad_enabled = leaf.data, autograd._version_of(leaf), autograd._grad_enabled
+    cached = leaf.__dict__.get("_transpose_cache")
+    if (cached is not None and cached[0] is data and cached[1] == version and cached[2] == grad_enabled
+            and autograd._tape is None and not autograd._anomaly):
+        out = cached[3]()
+        if out is not None:
+            return out
+    out = apply(ops.transpose, (leaf,), {"axes": None})
+    leaf.__dict__["_transpose_cache"] = (data, version, grad_enabled, weakref.ref(out))
+    return out
 
 
 def _constant(array: np.ndarray) -> Tensor:
