@@ -336,9 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.preset == "course":
             run_course(args)
-        elif args.preset == "min-char-rnn":
+            return 0
+        if args.preset == "min-char-rnn":
             run_min_char_rnn(args)
-        elif args.load is not None:
+            return 0
+        if args.load is not None:
             sample_only(args)
             return 0
         return train(args)
