@@ -206,7 +206,7 @@ header h1 { font-size: 15px; margin: 0 12px 0 0; }
 header button { font: inherit; padding: 2px 8px; }
 #slider { width: 280px; }
 #status { font-variant-numeric: tabular-nums; }
-main { display: grid; grid-template-columns: minmax(0, 1fr) 340px; height: calc(100vh - 190px); }
+main { display: grid; grid-template-columns: minmax(0, 1fr) 340px; height: calc(100vh - 200px); }
 #graph { overflow: auto; border-right: 1px solid #ccc; }
 #graph svg { display: block; }
 #panel { overflow: auto; padding: 8px 12px; }
@@ -232,11 +232,11 @@ g.node.selected polygon, g.node.selected path { stroke: #000 !important; stroke-
 <body>
 <header>
 <h1>__TITLE__</h1>
-<button id="first" title="before the backward pass (Home)">&#x23EE;</button>
+<button id="first" title="before the backward pass (Home)">|&#x25C0;</button>
 <button id="prev" title="one node back (Left)">&#x25C0;</button>
 <button id="play" title="play / pause (Space)">play</button>
 <button id="next" title="one node on (Right)">&#x25B6;</button>
-<button id="last" title="the whole backward pass (End)">&#x23ED;</button>
+<button id="last" title="the whole backward pass (End)">&#x25B6;|</button>
 <input id="slider" type="range" min="0" value="0" aria-label="backward step">
 <span id="status"></span>
 <button id="fit" title="fit the picture to the window or back to full size">fit</button>
@@ -320,7 +320,11 @@ _SCRIPT = r"""
       bar.classList.toggle("filled", k !== undefined && k < step);
     });
     if (selected) select(selected, true);
-    if (!keepHash) updateHash();
+    if (!keepHash) {
+      updateHash();
+      const g = step > 0 ? groups[order[step - 1]] : null;      // keep the node being painted in view
+      if (g) g.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
   }
 
   function select(id, quiet) {
@@ -442,6 +446,8 @@ _SCRIPT = r"""
   window.addEventListener("hashchange", readHash);
   buildTimeline();
   readHash();
+  const focus = groups[selected] || (step > 0 ? groups[order[step - 1]] : null);
+  if (focus) focus.scrollIntoView({ block: "center", inline: "center" });
   document.body.setAttribute("data-ready", "1");
 })();
 """
