@@ -455,7 +455,8 @@ def _erf(z: Array) -> Array:
         total += term
         if not (term > 1e-17 * total).any():
             break
-    return np.sign(z) * (2.0 / math.sqrt(math.pi)) * np.exp(-a * a) * total
+    series = (2.0 / math.sqrt(math.pi)) * np.exp(-a * a) * total
+    return np.sign(z) * np.where(a >= 6.0, 1.0, series)
 
 
 def _normal_cdf(x: Array) -> Array:
@@ -535,8 +536,11 @@ def _repeat_vjp(g: Array, out: Array, x: Array, repeats: tuple[int, ...]) -> Arr
 
 
 def _var(x: Array, axis: Any = None, correction: float = 1, keepdims: bool = False) -> Array:
-    with np.errstate(divide="ignore", invalid="ignore"):    # N <= correction gives inf/NaN, as PyTorch
-        return np.asarray(np.var(x, axis=axis, ddof=correction, keepdims=keepdims))
+    # N <= correction gives inf/NaN, as PyTorch, without numpy's "degrees of freedom" warning.
+    mean = np.mean(x, axis=axis, keepdims=True)
+    squares = np.sum((x - mean) ** 2, axis=axis, keepdims=keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(squares / np.float64(_reduced_size(x.shape, axis) - correction)).astype(x.dtype, copy=False)
 
 
 def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float = 1,
@@ -545,7 +549,7 @@ def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float
     centred = x - np.mean(x, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.divide(2.0, _reduced_size(x.shape, axis) - correction)    # N = correction: inf, as PyTorch
-    return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
+        return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
 
 
 def _binary_cross_entropy(x: Array, y: Array) -> Array:

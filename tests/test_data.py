@@ -430,3 +430,50 @@ def test_bad_loader_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(DataLoader(ds, pin_memory=True)) == 10  # accepted; there is no device memory to pin
+
+
+def test_the_examples_in_docs_training_run(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "import torch" not in b]
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    first, last = (float(re.search(r"MSE ([\d.]+)", line).group(1)) for line in (printed[0], printed[-1]))
+    assert last < first / 2 and (tmp_path / "forecaster.npz").exists()
+    assert namespace["padded"].shape == (7, 3, 8) and namespace["lengths"].data.tolist() == [5, 3, 7]
+    assert namespace["labels"].data.tolist() == [0, 1, 0]
+
+
+def test_getitems_protocol_and_empty_shuffle():
+    class Batched(Squares):
+        calls = 0
+
+        def __getitems__(self, indices):
+            Batched.calls += 1
+            return [np.float32(i * i) for i in indices]
+
+    batches = [b.data.tolist() for b in DataLoader(Batched(5), batch_size=2)]
+    assert batches == [[0, 1], [4, 9], [16]] and Batched.calls == 3
+    with pytest.raises(ValueError, match="empty.*nothing to shuffle"):
+        DataLoader(Squares(0), shuffle=True)
+    assert list(DataLoader(Squares(0), batch_size=4)) == []
+
+
+def test_padded_batch_through_a_gru_equals_each_sequence_alone():
+    seqs = sequences()  # lengths 2, 5, 3, features 3
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(3, 4)
+    padded, lengths = pad_collate(seqs)
+    with mg.no_grad():
+        out, _ = gru(padded)  # (T, B, H); steps past a sequence's end are padding
+        for b, seq in enumerate(seqs):
+            alone, h_n = gru(seq[:, None])
+            np.testing.assert_allclose(out.data[: lengths.data[b], b], alone.data[:, 0], rtol=1e-6, atol=1e-7)
+            # the state after the last real step, where lengths= points the layers
+            np.testing.assert_allclose(out.data[lengths.data[b] - 1, b], h_n.data[0, 0], rtol=1e-6, atol=1e-7)

@@ -1,5 +1,9 @@
 """Optimizers with PyTorch's update rules, step for step: SGD, Adam, Adagrad.
 
+Learning-rate schedules that adjust them as training goes live in :mod:`.lr_scheduler`
+(``mg.optim.lr_scheduler.StepLR`` ...): they write ``group["lr"]`` (and OneCycleLR the momentum)
+of each parameter group, and the next ``step()`` reads it.
+
 A step reads each parameter's ``.grad`` and writes the parameter in place through the
 versioned ``Tensor.add_`` (so a stale graph that still needs the old values refuses to
 run backward). State lives in numpy arrays of the parameter's dtype: a float32 model
@@ -14,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad
-from .tensor import Tensor
+from ..autograd import enable_grad
+from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -38,6 +42,7 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         self.defaults = defaults
+        self.step_count = 0          # calls of step(): a scheduler checks that one came before its own
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         for group in groups:
@@ -96,8 +101,11 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self.step_count += 1
         for group in self.param_groups:
-            options = {k: v for k, v in group.items() if k != "params"}
+            # The update rule's own options only: schedulers keep their bookkeeping in the group too
+            # (initial_lr, max_lr, ...), as in PyTorch.
+            options = {k: group[k] for k in self.defaults}
             for p in group["params"]:
                 if p.grad is not None:
                     state = self.state.get(p)
@@ -280,4 +288,6 @@ class Adagrad(Optimizer):
         p.add_(buf)
 
 
-__all__ = ["Adagrad", "Adam", "Optimizer", "SGD"]
+from . import lr_scheduler  # noqa: E402  (mg.optim.lr_scheduler, as torch.optim.lr_scheduler)
+
+__all__ = ["Adagrad", "Adam", "Optimizer", "SGD", "lr_scheduler"]
