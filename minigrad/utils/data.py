@@ -715,7 +715,9 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.num_workers = 0
+        self.num_workers = 0  # PyTorch's worker attributes, at the only values they can take here
+        self.timeout, self.worker_init_fn, self.multiprocessing_context = 0, None, None
+        self.prefetch_factor, self.persistent_workers = None, False
         self.pin_memory = bool(pin_memory)
         self.generator = generator
         self.collate_fn = (
