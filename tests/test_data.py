@@ -477,3 +477,19 @@ def test_padded_batch_through_a_gru_equals_each_sequence_alone():
             np.testing.assert_allclose(out.data[: lengths.data[b], b], alone.data[:, 0], rtol=1e-6, atol=1e-7)
             # the state after the last real step, where lengths= points the layers
             np.testing.assert_allclose(out.data[lengths.data[b] - 1, b], h_n.data[0, 0], rtol=1e-6, atol=1e-7)
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    from minigrad.utils.data import WeightedRandomSampler
+
+    drawn = list(WeightedRandomSampler([1.0, 0.0, 3.0], 4000, generator=np.random.default_rng(0)))
+    counts = np.bincount(drawn, minlength=3)
+    assert len(drawn) == 4000 and counts[1] == 0 and 2.7 < counts[2] / counts[0] < 3.3
+    distinct = list(WeightedRandomSampler([1, 1, 1, 1], 4, replacement=False, generator=np.random.default_rng(0)))
+    assert sorted(distinct) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="cannot draw 3 distinct"):
+        WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightedRandomSampler([1, -1], 2)
+    with pytest.raises(ValueError, match="num_samples must be a positive integer"):
+        WeightedRandomSampler([1, 1], 0)
