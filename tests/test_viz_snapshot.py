@@ -36,16 +36,21 @@ CASES = {
 
 def content(graph) -> dict:
     """What a picture draws, independent of node ids, colours and label wording."""
+
     def key(node) -> str:
         what = node.op or (node.label.rsplit(".", 1)[-1] if node.kind == "param" else node.kind)
         return "|".join([node.kind, what, str(tuple(node.shape)), "/".join(node.cluster)])
 
     nodes = Counter(key(n) for n in graph.nodes.values())
-    edges = Counter(f"{key(graph.nodes[e.src])} -> {key(graph.nodes[e.dst])} [{e.kind} x{e.count}]"
-                    for e in graph.edges)
+    edges = Counter(
+        f"{key(graph.nodes[e.src])} -> {key(graph.nodes[e.dst])} [{e.kind} x{e.count}]" for e in graph.edges
+    )
     clusters = Counter(f"{'/'.join(c.path)} [{c.kind}]" for c in graph.clusters.values())
-    return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items())),
-            "clusters": dict(sorted(clusters.items()))}
+    return {
+        "nodes": dict(sorted(nodes.items())),
+        "edges": dict(sorted(edges.items())),
+        "clusters": dict(sorted(clusters.items())),
+    }
 
 
 def gallery_content() -> dict:
@@ -66,7 +71,9 @@ def test_gallery_content_unchanged(name):
     for part in ("clusters", "nodes", "edges"):
         missing = {k: v for k, v in expected[part].items() if got[part].get(k) != v}
         extra = {k: v for k, v in got[part].items() if expected[part].get(k) != v}
-        assert not missing and not extra, f"{name} {part}: expected but not drawn {missing}; drawn, not expected {extra}"
+        assert not missing and not extra, (
+            f"{name} {part}: expected but not drawn {missing}; drawn, not expected {extra}"
+        )
 
 
 _CACHE: dict = {}

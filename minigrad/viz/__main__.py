@@ -18,12 +18,29 @@ from .examples import CELLS, LOSSES, bptt_example
 from .render import RendererNotFoundError
 
 
-def _max_timesteps(text: str) -> int | None:
-    if text in ("all", "none", "0"):
+def max_timesteps(text: str) -> int | None:
+    """``--max-timesteps``: an integer >= 2 (first and last steps kept), or ``all`` for every step."""
+    if text.strip().lower() in ("all", "none"):
         return None
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 2 (timesteps drawn per layer and direction) or 'all', got {text!r}") from None
     if value < 2:
-        raise argparse.ArgumentTypeError(f"--max-timesteps must be >= 2 or 'all', got {text}")
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 2 (the first and last steps stay drawn) or 'all' for every step, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A count given on the command line (``--steps``, ``--hidden``, ...): an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
 
 
@@ -31,20 +48,21 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m minigrad.viz", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--cell", choices=sorted(CELLS), default="lstm", help="the recurrent layer")
-    p.add_argument("--steps", type=int, default=4, help="sequence length T")
-    p.add_argument("--layers", type=int, default=1, help="stacked layers")
+    p.add_argument("--steps", type=positive_int, default=4, help="sequence length T")
+    p.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
     p.add_argument("--bidirectional", action="store_true", help="a forward and a backward direction")
-    p.add_argument("--hidden", type=int, default=4, help="hidden size H")
-    p.add_argument("--input-size", type=int, default=3, help="input features I")
-    p.add_argument("--batch", type=int, default=2, help="batch size B")
+    p.add_argument("--hidden", type=positive_int, default=4, help="hidden size H")
+    p.add_argument("--input-size", type=positive_int, default=3, help="input features I")
+    p.add_argument("--batch", type=positive_int, default=2, help="batch size B")
     p.add_argument("--loss", choices=LOSSES, default="all",
                    help="MSE at every step, or at the last step only (watch gradients vanish)")
-    p.add_argument("--truncate", type=int, metavar="K", help="truncated BPTT: chunks of K steps, detach() between")
+    p.add_argument("--truncate", type=positive_int, metavar="K",
+                   help="truncated BPTT: chunks of K steps, detach() between")
     p.add_argument("--fold", action="store_true", help="the rolled view: one cell, the recurrence as a loop")
     p.add_argument("--backward", action="store_true", help="draw the gradient graph (edges reversed)")
     p.add_argument("--no-grads", action="store_true", help="do not paint gradients")
     p.add_argument("--grad-shares", action="store_true", help="label parameter edges with each step's share")
-    p.add_argument("--max-timesteps", type=_max_timesteps, default=12, metavar="N",
+    p.add_argument("--max-timesteps", type=max_timesteps, default=12, metavar="N",
                    help="show the first and last steps of longer sequences ('all': every step)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--title", help="caption (by default one that describes the picture)")

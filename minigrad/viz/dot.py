@@ -46,6 +46,10 @@ _RECURRENT_COLOR = {"fwd": "#1f4e99", "bwd": "#b45f06"}
 _PARAM_EDGE = "#bf9000"
 _CUT_COLOR = "#cc0000"
 _ZERO = "#d9d9d9"
+_CONST_INK = "#595959"      # "zeros (2, 4)": soft, yet AA on every cluster fill
+_NOTE_INK = "#333333"       # captions inside boxes (||dL/dh_t||), on white or near-white fills
+_RECURRENT_INK = {"fwd": "#1f4e99", "bwd": "#8a4a05"}   # edge label text: AA on every cluster fill
+_PARAM_INK = "#7f6000"
 
 
 def text(value: Any) -> str:
@@ -116,9 +120,6 @@ class Palette:
             return _ZERO
         return _ramp(round(self.fraction(value) * 1000))
 
-    def dark(self, value: float | None) -> bool:
-        return value is not None and value > 0 and self.fraction(value) < 0.6
-
 
 @functools.lru_cache(maxsize=1001)
 def _ramp(step: int) -> str:
@@ -128,6 +129,39 @@ def _ramp(step: int) -> str:
     a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
     rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
     return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+_NAMED = {"white": "#ffffff", "black": "#000000"}
+
+
+def relative_luminance(color: str) -> float:
+    """WCAG 2 relative luminance of ``#rrggbb`` (or ``white``/``black``): 0 for black, 1 for white."""
+    hex_ = _NAMED.get(color, color).lstrip("#")[:6]
+    channels = [int(hex_[k:k + 2], 16) / 255 for k in (0, 2, 4)]
+    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(text_color: str, fill: str) -> float:
+    """WCAG 2 contrast ratio (L_light + 0.05) / (L_dark + 0.05), from 1 to 21; AA asks >= 4.5 for text."""
+    a, b = relative_luminance(text_color), relative_luminance(fill)
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+AA = 4.5     # WCAG AA contrast for normal-size text: every label in the picture meets it
+# A label's main text and its second, softer lines (shape, gradient): black and a dark grey on
+# light fills, white and a light grey on dark ones. The greys are the softest that keep AA on
+# every fill they are used on (checked by ``ink``, which falls back to black or white).
+_INKS = {False: ("black", "#444444"), True: ("white", "#e8e8e8")}
+
+
+@functools.lru_cache(maxsize=4096)
+def ink(fill: str) -> tuple[str, str]:
+    """(main, soft) text colours for a label on ``fill``: whichever of black and white contrasts
+    more, and a grey of the same side if it still has AA contrast (else the main colour)."""
+    on_dark = contrast_ratio("white", fill) > contrast_ratio("black", fill)
+    main, soft = _INKS[on_dark]
+    return main, soft if contrast_ratio(soft, fill) >= AA else main
 
 
 def _font(size: int, color: str, body: str) -> str:
@@ -145,7 +179,7 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     }, node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box", "style": "rounded,filled",
                   "fillcolor": "white", "color": "#555555", "margin": "0.07,0.03", "height": "0.3", "penwidth": "1"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
-    if palette is not None or any(e.kind == "cut" for e in graph.edges):
+    if graph.nodes:
         dot.node("legend", label=f"<{_legend(graph, palette)}>", shape="plaintext", style="", margin="0")
     children: dict[tuple[str, ...], list[Cluster]] = {}
     for path, cluster in graph.clusters.items():
@@ -166,7 +200,8 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
         attrs = _cluster_attrs(graph.clusters[path], palette, offsets.get(path[0]))
-        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n", f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
+        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n",
+                 f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
         lines += [f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n"
                   for node in members.get(path, [])]
         for child in sorted(children.get(path, []), key=_order):
@@ -177,9 +212,9 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
         dot.body += ["\t" + line for line in lines_of.pop(top.path)]
     bounds = _step_bounds(graph)
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks))
+        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded)
         dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
-    if chunks:
+    if chunks and not graph.folded:          # a folded cell has no time columns to line up
         _lay_out_chunks(dot, graph, chunks)
     return dot
 
@@ -196,12 +231,15 @@ def _chunks(graph: Graph) -> list[tuple[str, list[int]]]:
     scopes (``chunk0``, ``chunk1``, ...); else ``[]``."""
     if not any(e.kind == "cut" for e in graph.edges):
         return []
-    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided")]
+    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided", "folded")]
     if not steps or any(len(c.path) < 2 for c in steps):
         return []
     length: dict[str, dict[tuple[str, ...], int]] = {}
     for c in steps:
-        last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
+        if c.kind == "folded":
+            last = c.span[1]
+        else:
+            last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
         chains = length.setdefault(c.path[0], {})
         chains[c.path[:-1]] = max(chains.get(c.path[:-1], 0), last + 1)
     if len(length) < 2:
@@ -273,6 +311,12 @@ def _title(graph: Graph) -> str:
                      f"in {len(sizes)} chunks {split}, {ops} ops drawn")
         parts.append("each chunk starts from the previous one's last state, cut by detach(): "
                      "no gradient flows back across a cut")
+    elif graph.folded and chunks:
+        sizes = [max(lengths) for _, lengths in chunks]
+        parts.append(f"Folded (rolled) view of truncated BPTT: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+                     f"in {len(sizes)} chunks, one cell per layer, direction and chunk")
+        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
+                     "no gradient flows back across a cut")
     elif graph.folded:
         parts.append("Folded (rolled) view: one cell per layer and direction, the loop runs once per step")
     elif steps:
@@ -288,56 +332,108 @@ def _title(graph: Graph) -> str:
     return "\n".join(parts)
 
 
+def legend_keys(graph: Graph) -> list[tuple[str, str]]:
+    """(mark, meaning) for every kind of mark this picture contains, in reading order: what the
+    legend explains. Marks absent from the picture are left out, so the legend stays short."""
+    nodes, edges = list(graph.nodes.values()), graph.edges
+    kinds = {n.kind for n in nodes}
+    keys: list[tuple[str, str]] = []
+    if "op" in kinds:
+        keys.append(("rounded box", "an op: its primitive, output shape" + (" and ||dL/d output||" if graph.grads
+                                                                          else "")))
+    if "param" in kinds:
+        keys.append(("double border", "a parameter, drawn once (its name and shape); .T once: transposed once "
+                                      "before the loop"))
+    if "input" in kinds:
+        keys.append(("arrow box", "an input (data, or a state cut by detach())"))
+    if "target" in kinds:
+        keys.append(("folded corner", "a target the loss compares with"))
+    if kinds & {"loss", "output"}:
+        keys.append(("double octagon", "the loss (or the output drawn from)"))
+    if "const" in kinds:
+        keys.append(("small grey text", "a zero initial state, drawn in each box that reads it"))
+    if any(n.kind == "op" and not n.tracked for n in nodes):
+        keys.append(("grey dashed box", "an op on tensors needing no gradient (seen by mg.trace): no gradient"))
+    if "ghost" in kinds:
+        keys.append(("dashed box", "a tensor outside this graph, where a detach() cut started"))
+    if "elided" in kinds:
+        keys.append(("dashed box '... hidden ...'", "timesteps not drawn (max_timesteps); its arrows stand for all"
+                                                    " of them, dotted"))
+    if any(n.batched for n in nodes):
+        keys.append(("green border", "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
+                                     "before the loop; each step reads its rows, so W_ih and the biases feed "
+                                     "every step"))
+    elif any(n.step_input for n in nodes):
+        keys.append(("green border", "x_t, the input entering step t"))
+    if any(e.kind == "recurrent" for e in edges):
+        keys.append(("thick blue/orange arrow", "the state (h, c) carried to the next step"
+                                                + ("; loop: N steps, the cell runs N times" if graph.folded else "")))
+    if any(e.kind == "parameter" for e in edges):
+        keys.append(("thin gold arrow", "a parameter read by an op"))
+    if any(e.kind == "data" for e in edges):
+        keys.append(("grey arrow", "a tensor passed to the next op"))
+    if any(e.kind == "cut" for e in edges):
+        keys.append(("dashed red arrow", "cut by detach(): no gradient passes"))
+    if any(e.count > 1 and re.search(r"(^|\s)x\d+", e.label) for e in edges):
+        keys.append(("x4 on an arrow", "4 arrows drawn as one (the same tensor read 4 times, or by 4 hidden or "
+                                       "folded steps)"))
+    if any(e.grad_share is not None for e in edges):
+        keys.append(("share s (p%)", "this use's part of the parameter's gradient G: its gradient g projected on"
+                                     " G, <g, G>/||G||; a parameter's shares add up to its ||G|| (100%)"))
+    if graph.backward:
+        keys.append(("(VJP)", "the op's vector-Jacobian product; arrows carry dL/d(tensor), labelled grad "
+                              "with its shape"))
+    if graph.grads:
+        keys.append(("grad g", "||dL/d node||, the Frobenius norm of the gradient reaching the node"))
+        if any(c.kind in ("timestep", "folded") for c in graph.clusters.values()):
+            keys.append(("step border and label", "||dL/dh_t||, the gradient reaching step t's hidden state"))
+        keys.append(("light grey fill", "zero gradient"))
+    return keys
+
+
 def _legend(graph: Graph, palette: Palette | None) -> str:
     rows = []
+    count = 1
     if palette is not None:
         lo, hi = graph.grad_range
         count = 6 if hi > lo else 1
         cells = []
         for k in range(count):
             value = lo * (hi / lo) ** (k / (count - 1)) if count > 1 else lo
-            font = "white" if palette.dark(value) else "black"
-            cells.append(f'<TD BGCOLOR="{palette.color(value)}">{_font(8, font, _sci(value))}</TD>')
-        title = "<B>gradient norm ||dL/d node||, log scale</B>"
-        note = "dark: smallest (vanishing) ... bright: largest<BR/>step border and label: ||dL/dh_t||"
+            fill = palette.color(value)
+            cells.append(f'<TD BGCOLOR="{fill}">{_font(8, ink(fill)[0], _sci(value))}</TD>')
+        title = "<B>fill: gradient norm ||dL/d node||, log scale</B>"
+        note = "dark: smallest (vanishing) ... bright: largest"
         rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(9, "black", title)}</TD></TR>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
-        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, "#333333", note)}</TD></TR>')
-    keys = []
-    if any(e.kind == "recurrent" for e in graph.edges):
-        keys.append('<FONT COLOR="#1f4e99"><B>thick</B></FONT>: state h, c carried to the next step')
-    if any(e.kind == "parameter" for e in graph.edges):
-        keys.append(f'<FONT COLOR="{_PARAM_EDGE}"><B>gold</B></FONT>: shared parameter')
-    if any(n.batched for n in graph.nodes.values()):
-        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t W_ih^T + b, step t\'s input term. '
-                    'It is computed for all steps by ONE matmul<BR ALIGN="LEFT"/>before the loop; each step '
-                    'reads its rows, so W_ih and the biases also feed every step')
-    elif any(n.step_input for n in graph.nodes.values()):
-        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t, the input entering step t')
-    if any(e.kind == "cut" for e in graph.edges):
-        keys.append(f'<FONT COLOR="{_CUT_COLOR}"><B>dashed</B></FONT>: cut by detach(), no gradient passes')
-    if keys:
-        span = count if palette is not None else 1
-        rows.append(f'<TR><TD COLSPAN="{span}" BORDER="0" ALIGN="LEFT">'
-                    + _font(8, "#333333", '<BR ALIGN="LEFT"/>'.join(keys) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
-    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, _NOTE_INK, note)}</TD></TR>')
+    lines = [f"<B>{text(mark)}</B>: {text(meaning)}" for mark, meaning in legend_keys(graph)]
+    if lines:
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0" ALIGN="LEFT">'
+                    + _font(8, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
+    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="white">'
             + "".join(rows) + "</TABLE>")
+
+
+_UNTRACKED_FILL = "#f3f3f3"     # an op on tensors needing no gradient (seen by a trace): no colour
 
 
 def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, str]:
     shape = _KIND_SHAPE.get(node.kind, "box")
-    fill = _KIND_FILL.get(node.kind, "#ffffff")
     grad = node.grad_norm
     if node.kind == "elided" and node.grad_range:
         grad = node.grad_range[1]
-    color = palette.color(grad) if palette is not None and grad is not None else None
-    dark = palette is not None and palette.dark(grad)
-    ink, soft = ("white", "#dddddd") if dark else ("black", "#555555")
+    untracked = node.kind == "op" and not node.tracked
+    fill = (palette.color(grad) if palette is not None and grad is not None else None) \
+        or _KIND_FILL.get(node.kind, "#ffffff")
+    if untracked:
+        fill = _UNTRACKED_FILL
+    main, soft = ink(fill)                      # text colours with AA contrast on this fill
     name = text(node.label)
     if graph.backward and node.kind in ("op", "param", "loss", "output"):
         name += " (VJP)"
-    if node.kind == "const":
-        label = _font(8, "#777777", f"{name} {_shape(node.shape)}")
+    if node.kind == "const":                    # drawn on its cluster's fill, which is near white
+        label = _font(8, _CONST_INK, f"{name} {_shape(node.shape)}")
         return {"label": f"<{label}>", "shape": "plain", "style": ""}
     lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
              else name]
@@ -358,12 +454,11 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         lines.append(_font(8, soft, f"grad {_sci(grad)}"))
     if node.step_input and not node.batched:           # x_t entering its step: an input's green border
         lines[0] = f"<B>x_t</B>  {lines[0]}"
-    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": color or fill,
-             "fontcolor": ink}
+    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": fill, "fontcolor": main}
     if node.step_input:
         attrs.update(color="#38761d", penwidth="2.5")
-    if node.kind == "op" and not node.tracked:      # no gradient flows here (seen via a trace)
-        attrs.update(style="rounded,filled,dashed", fillcolor="#f3f3f3", fontcolor="#555555")
+    if untracked:                                   # no gradient flows here (seen via a trace)
+        attrs["style"] = "rounded,filled,dashed"
     elif node.kind == "op":
         attrs["style"] = "rounded,filled"
     elif node.kind in ("ghost", "elided"):
@@ -404,7 +499,7 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
             label = f"<B>t = {offset + cluster.timestep}</B> ({text(cluster.path[0])}, step {cluster.timestep})"
         attrs["fillcolor"] = "white"
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, "#333333", f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
             if palette is not None:
                 attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
         attrs["label"] = f"<{label}>"
@@ -415,8 +510,12 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
                      label=f"<<B>{text(span)}</B>>")
     elif cluster.kind == "folded":
         label = f"<B>{text(cluster.label)}</B>"
+        if offset is not None:        # truncated BPTT: the steps' global time, as the unfolded picture has it
+            first, last = offset + cluster.span[0], offset + cluster.span[1]
+            label = (f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
+                     f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})")
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, "#333333", f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
         attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
     elif name in ("fwd", "forward"):
         attrs.update(fillcolor=_DIRECTION_FILL["fwd"], label=f"<<B>forward direction</B> ({text(name)}) --&gt;>")
@@ -540,12 +639,12 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
             attrs["weight"] = "0"
     if edge.kind == "recurrent":
         direction = "bwd" if _in_backward_steps(a, graph) else "fwd"
-        attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_COLOR[direction])
+        attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_INK[direction])
         if graph.folded:
             attrs["constraint"] = "false"
     elif edge.kind == "parameter":
         # Half transparent: many of them cross the steps, which stay the figure.
-        attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor="#7f6000")
+        attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor=_PARAM_INK)
     elif edge.kind == "cut":
         attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
     if edge.label:

@@ -27,8 +27,9 @@ small, once per cluster that reads them, so they add no long edges.
 Gradients (``show_grads``) are computed by a second reverse sweep over the same graph, with the
 same VJP rows as ``backward()`` (``minigrad.ops``), seeded with ones at the root: it writes no
 ``.grad`` and runs no hooks, so drawing never changes what training sees. A parameter node's
-norm is its whole gradient, the sum over every timestep that used it; ``grad_shares=True``
-labels each parameter edge with that use's share.
+norm is its whole gradient G, the sum over every timestep that used it; ``grad_shares=True``
+labels each parameter edge with that use's share: its gradient g_k projected on G,
+``<g_k, G> / ||G||``, so the shares of a parameter's edges add up to the ``||G||`` it shows.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class Edge:
     shape: tuple[int, ...]            # shape of the tensor carried, which is also its gradient's shape
     label: str = ""
     count: int = 1                    # edges merged into this one (elision, fold)
-    grad_share: float | None = None   # parameter edges, grad_shares=True: ||this use's gradient||
+    grad_share: float | None = None   # parameter edges, grad_shares=True: this use's gradient projected
+    #                                   on the parameter's whole gradient G, <g_k, G>/||G||: they sum to ||G||
+    grad_share_norm: float | None = None   # ||g_k||, this use's gradient alone
 
 
 @dataclass(eq=False)
@@ -103,6 +106,7 @@ class Cluster:
     state: str | None = None           # id of the node taken as h_t
     hidden: int = 0                    # elided: how many timesteps it stands for
     steps: int = 0                     # folded: how many timesteps the one cell stands for
+    span: tuple[int, int] | None = None    # folded: the first and last timestep it stands for
 
 
 @dataclass(eq=False)
@@ -236,8 +240,17 @@ def gradient_sweep(order: list[Tensor], roots: list[Tensor],
             if edge_keys is not None:
                 share_key = edge_keys.get((id(node), i))
                 if share_key is not None:
+                    gi = back_to_leaf(parent, gi)
                     shares[share_key] = gi if share_key not in shares else shares[share_key] + gi
     return grads, shares
+
+
+def back_to_leaf(view: Tensor, g: np.ndarray) -> np.ndarray:
+    """The gradient ``g`` of a parameter's view (``W.T``, ``W.reshape``, a fixed slice of ``W``),
+    carried back through the view ops to the parameter itself, in its own layout."""
+    while view._op is not None:
+        ((_, view, g),) = vjps(view, g)            # a view op has exactly one input
+    return g
 
 
 _DTYPE_NAMES: dict[np.dtype, str] = {}
@@ -329,6 +342,19 @@ def _scalar(t: Tensor) -> str:
 
 def _clip(formula: str, limit: int = 48) -> str:
     return formula if len(formula) <= limit else "x_t's input term"
+
+
+def _share(use: np.ndarray, total: np.ndarray) -> tuple[float, float, float]:
+    """One use's share of a parameter's gradient ``G = sum of its uses' gradients g_k``.
+
+    Norms do not add up (``||g_1|| + ||g_2|| >= ||G||``), so the share is ``g_k`` projected on
+    ``G``: ``<g_k, G> / ||G||``. These add up to exactly ``||G||``, the norm shown on the
+    parameter (a use pulling against the others gets a negative share). Returns the share,
+    ``||g_k||`` and the share as a fraction of ``||G||`` (fractions add up to 1)."""
+    use64, total64 = np.asarray(use, dtype=np.float64), np.asarray(total, dtype=np.float64)
+    norm = float(np.sqrt(np.vdot(total64, total64)))
+    projection = float(np.vdot(use64, total64)) / norm if norm else 0.0
+    return projection, float(np.sqrt(np.vdot(use64, use64))), (projection / norm if norm else 0.0)
 
 
 def _fmt(x: float) -> str:
@@ -454,7 +480,7 @@ class _Builder:
         elif self.max_timesteps is not None:
             self._elide()
         grads, shares = self._gradients()
-        edges = self._edges(shares)
+        edges = self._edges(shares, grads)
         if self.backward:    # no gradient flows into inputs, targets or constants
             edges = [e for e in edges if e.kind == "cut" or self._differentiable(e.src)]
             linked = {e.src for e in edges} | {e.dst for e in edges}
@@ -891,6 +917,7 @@ class _Builder:
                     pid = self.rep.get(id(parent))
                     if pid in proj.params:
                         key = (pid, self._drawn(step))
+                        gi = back_to_leaf(parent, gi)
                         shares[key] = gi if key not in shares else shares[key] + gi
                     else:
                         local[id(parent)] = gi if id(parent) not in local else local[id(parent)] + gi
@@ -915,7 +942,7 @@ class _Builder:
         return norms
 
     # ---- pass 5: edges and clusters -----------------------------------------------------------
-    def _edges(self, shares: dict[Any, np.ndarray]) -> list[Edge]:
+    def _edges(self, shares: dict[Any, np.ndarray], grads: dict[int, np.ndarray]) -> list[Edge]:
         merged: dict[tuple[str, str, str], Edge] = {}
         names: dict[tuple[str, str, str], str] = {}
         const_nodes: dict[tuple[int, tuple[str, ...]], str] = {}
@@ -965,8 +992,9 @@ class _Builder:
             if edge.count > 1 and not inside_cell and edge.kind != "recurrent":
                 parts.append(f"x{edge.count}")
             if edge.kind == "parameter" and (edge.src, edge.dst) in shares:
-                edge.grad_share = _norm(shares[(edge.src, edge.dst)])
-                parts.append(f"share {_fmt(edge.grad_share)}")
+                edge.grad_share, edge.grad_share_norm, fraction = _share(
+                    shares[(edge.src, edge.dst)], grads[id(self.tensor_of[edge.src])])
+                parts.append(f"share {_fmt(edge.grad_share)} ({100 * fraction:.0f}%)")
             edge.label = "  ".join(parts)
         return list(merged.values())
 
@@ -995,6 +1023,7 @@ class _Builder:
             elif chain in self.folds and last == "cell":
                 rep_step, ts = self.folds[chain]
                 cl.kind, cl.steps, cl.direction, cl.timestep = "folded", len(ts), _direction(chain), rep_step
+                cl.span = (ts[0], ts[-1])
                 cl.label = f"one cell, run {len(ts)} times (t = {ts[0]} ... {ts[-1]})"
                 cl.state = self.h_of.get((chain, rep_step))
                 cl.grad_norm = self.nodes[cl.state].grad_norm if cl.state else None

@@ -48,15 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     for steps in args.steps:
         seconds, cpu = draw_seconds(steps)
         rows.append((steps, cpu))
-        print(f"T = {steps:6d}: {seconds:7.2f} s wall, {cpu:7.2f} s CPU, {1000 * cpu / steps:6.3f} ms CPU per timestep",
-              flush=True)
+        print(
+            f"T = {steps:6d}: {seconds:7.2f} s wall, {cpu:7.2f} s CPU, {1000 * cpu / steps:6.3f} ms CPU per timestep",
+            flush=True,
+        )
     if len(rows) >= 2:
-        ts, secs = np.array(rows, dtype=float).T          # CPU seconds
+        ts, secs = np.array(rows, dtype=float).T  # CPU seconds
         slope, intercept = np.polyfit(ts, secs, 1)
         per_step = 1000 * secs / ts
-        print(f"least-squares slope: {1000 * slope:.3f} ms per timestep (intercept {intercept:.2f} s); "
-              f"per-step cost from {per_step.min():.3f} to {per_step.max():.3f} ms "
-              f"(largest / smallest {per_step.max() / per_step.min():.2f})")
+        print(
+            f"least-squares slope: {1000 * slope:.3f} ms per timestep (intercept {intercept:.2f} s); "
+            f"per-step cost from {per_step.min():.3f} to {per_step.max():.3f} ms "
+            f"(largest / smallest {per_step.max() / per_step.min():.2f})"
+        )
     return 0
 
 
