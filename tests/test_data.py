@@ -493,3 +493,17 @@ def test_weighted_random_sampler_follows_the_weights():
         WeightedRandomSampler([1, -1], 2)
     with pytest.raises(ValueError, match="num_samples must be a positive integer"):
         WeightedRandomSampler([1, 1], 0)
+
+
+def test_pad_collate_agrees_with_nn_utils_rnn():
+    from minigrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+    seqs = sequences()
+    for batch_first in (False, True):
+        padded, lengths = PadCollate(batch_first=batch_first, padding_value=-2.0)(seqs)
+        reference = pad_sequence([mg.tensor(s) for s in seqs], batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(padded.data, reference.data)
+        packed = pack_padded_sequence(padded, lengths, batch_first=batch_first, enforce_sorted=False)
+        unpacked, unpacked_lengths = pad_packed_sequence(packed, batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(unpacked.data, padded.data)
+        assert np.asarray(getattr(unpacked_lengths, "data", unpacked_lengths)).tolist() == [2, 5, 3]
