@@ -423,6 +423,8 @@ def test_bad_loader_arguments():
         DataLoader(3)
     with pytest.raises(TypeError, match="IterableDataset"):
         DataLoader(iter([1, 2, 3]))
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
+        DataLoader(ds, sampler=5)
     with pytest.raises(TypeError, match="collate_fn must be callable"):
         DataLoader(ds, collate_fn="pad")
     with pytest.raises(TypeError, match="no length"):

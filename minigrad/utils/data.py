@@ -736,6 +736,12 @@ class DataLoader:
                 f"DataLoader: collate_fn must be callable (a list of items -> a batch), got {type(collate_fn).__name__}"
             )
         _resolve_generator(generator, "DataLoader")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(
+                    f"DataLoader: {name} must be an iterable of "
+                    f"{'indices' if name == 'sampler' else 'index lists'}, got {type(value).__name__}"
+                )
 
         if isinstance(dataset, IterableDataset):
             if shuffle:
