@@ -30,12 +30,16 @@ def start_demo(module: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0) -> tuple[str, str]:
-    """Wait for the line that starts with ``started`` on stdout, let it train a moment, send ``signum``."""
+def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0,
+                            stream: str = "stdout") -> tuple[str, str]:
+    """Wait for the line that starts with ``started`` on ``stream``, let it train a moment, send ``signum``.
+
+    Returns (stdout, stderr); the lines read while waiting are at the start of the stream they came from.
+    """
     seen = []
     deadline = time.monotonic() + 120
     try:
-        for line in proc.stdout:
+        for line in getattr(proc, stream):
             seen.append(line)
             if line.startswith(started):
                 break
@@ -49,6 +53,8 @@ def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, s
     finally:
         if proc.poll() is None:
             proc.kill()
+    if stream == "stderr":
+        return out, "".join(seen) + err
     return "".join(seen) + out, err
 
 
@@ -278,3 +284,48 @@ def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "train [" not in err
+
+
+# --------------------------------------------------------------------------------------
+# The lab trainers: an interrupted run writes what it finished (and the model in progress)
+# --------------------------------------------------------------------------------------
+
+def test_adding_problem_writes_its_finished_runs_when_interrupted(tmp_path):
+    import json
+
+    proc = start_demo("demos.adding_problem", "--lengths", "4", "--cells", "rnn", "gru", "--iterations", "1000000",
+                      "--batch", "4", "--hidden", "4", "--no-clipping-demo", "--out", str(tmp_path))
+    out, err = interrupt_when_training(proc, "rnn T=4 [", signal.SIGTERM, stream="stderr")
+    assert proc.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.strip() and " [" not in line]   # not the bars
+    assert lines == [f"interrupted (SIGTERM): wrote {tmp_path / 'results.json'} with the 0 finished run(s)"]
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["interrupted"] == "SIGTERM" and summary["runs"] == []
+
+
+def test_vanishing_gradients_saves_the_model_in_progress_when_interrupted(tmp_path):
+    from models.lab.models import Regressor
+
+    proc = start_demo("demos.vanishing_gradients", "--cells", "gru", "--length", "4", "--iterations", "1000000",
+                      "--batch", "4", "--hidden", "4", "--no-graphs", "--out", str(tmp_path))
+    out, err = interrupt_when_training(proc, "gru [", signal.SIGINT, stream="stderr")
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip() and " [" not in line]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted (SIGINT): saved {tmp_path / 'gru_interrupted.npz'}")
+    model = Regressor("gru", 2, 4)
+    model.load_state_dict(mg.load(tmp_path / "gru_interrupted.npz"))       # a complete, loadable state dict
+    assert (tmp_path / "results.json").read_text().strip() == "{}"
+
+
+@pytest.mark.parametrize("module", ["demos.adding_problem", "demos.vanishing_gradients", "demos.architectures"])
+def test_lab_trainers_check_out_and_seed_before_training(tmp_path, capsys, module):
+    import importlib
+
+    main = importlib.import_module(module).main
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "file" / "run")])
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--seed", "-1", "--out", str(tmp_path / "out")])
+    assert "--seed must be a non-negative integer, got -1" in capsys.readouterr().err
