@@ -497,10 +497,10 @@ class RNNBase(Module):
         """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state.
 
         With ``running`` (T, B) (a variable-length batch), a step where some sequence has ended
-        keeps that sequence's state and outputs zeros for it::
+        keeps that sequence's state, and its outputs there are zero::
 
             state_t = where(running[t], cell(x_t, state_{t-1}), state_{t-1})
-            out_t   = where(running[t], h_t, 0)
+            out     = where(running, [h_0, ..., h_{T-1}], 0)          (once, after the loop)
 
         so h_n is each sequence's state at its own last step, the reverse direction starts at
         each sequence's own end (from h0), and padded steps pass no gradient to anything.
@@ -519,13 +519,17 @@ class RNNBase(Module):
                 with tracing.scope(f"t{t}"):
                     new_state = cell.step(x_gates[t], state, p)
                     if running is None or running[t].all():
-                        state, outputs[t] = new_state, new_state[0]
-                    else:                          # some sequence has ended: keep its state, output 0
-                        state, outputs[t] = _masked_step(new_state, state, running[t])
+                        state = new_state
+                    else:                          # a sequence has ended (reversed: not begun): it keeps its state
+                        state = _keep_finished(new_state, state, running[t])
+                outputs[t] = state[0]
         finally:
             if gc_was_enabled:
                 gc.enable()
-        return stack(outputs, axis=0), state
+        out = stack(outputs, axis=0)
+        if running is not None:                    # zeros past each sequence's end: one op for all steps
+            out = where(Tensor(running[:, :, None]), out, 0.0)
+        return out, state
 
     def _check_states(self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool,
                       dtype: Any) -> list[Tensor | None]:
@@ -660,12 +664,11 @@ class _Zeros:
         return self.made[key]
 
 
-def _masked_step(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...],
-                 running: np.ndarray) -> tuple[tuple[Tensor, ...], Tensor]:
-    """Sequences that have ended keep their old state and output zeros (``running``: (B,) bool)."""
+def _keep_finished(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...],
+                   running: np.ndarray) -> tuple[Tensor, ...]:
+    """The new state for the sequences still running (``running``: (B,) bool), the old one for the rest."""
     keep = Tensor(running[:, None])
-    state = tuple(where(keep, new, old) for new, old in zip(new_state, old_state))
-    return state, where(keep, new_state[0], 0.0)
+    return tuple(where(keep, new, old) for new, old in zip(new_state, old_state))
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:
