@@ -12,6 +12,8 @@ import numpy as np
 
 from ._memory import keep_freed_memory
 from .autograd import AnomalyError, GradientError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .checkpoint import checkpoint
+from .compile import CompileError, compile  # noqa: A004 - torch's name
 from .dtypes import promote_types, result_type
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
@@ -119,7 +121,8 @@ def __getattr__(name: str):  # nn, optim, utils and viz load on first use: `impo
 __all__ = [
     "SortResult", "argmax", "argmin", "bool_", "cumsum", "flip", "float16", "gather", "int8", "int16", "int32", "int64",
     "logsumexp", "maximum", "minimum", "promote_types", "result_type", "sort", "topk", "tril", "triu", "uint8",
-    "AnomalyError", "GradcheckError", "GradientError", "Record", "Tape", "Tensor", "concat",
+    "AnomalyError", "CompileError", "GradcheckError", "GradientError", "Record", "Tape", "Tensor", "checkpoint",
+    "compile", "concat",
     "detect_anomaly", "enable_grad", "exp", "float32", "float64", "get_num_threads", "gradcheck", "is_grad_enabled",
     "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "set_num_threads", "sigmoid", "split",
     "stack", "tanh", "tensor", "trace", "where", "zeros",

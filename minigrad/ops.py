@@ -284,6 +284,52 @@ def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
     return d
 
 
+def _cross_entropy(logits: Array, targets: Array, keep: Array | None = None, reduction: str = "mean",
+                   saved: dict | None = None) -> Array:
+    """``l_n = log sum_c exp(x_nc) - x_n,y_n`` for logits (N, C), class indices (N,); then mean, sum or none.
+
+    ``keep`` (bool (N,), or None for all): rows whose target is ``ignore_index`` count 0 and
+    leave the mean. The softmax is left in ``saved["softmax"]``: the VJP is ``softmax - onehot``.
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    normaliser = probs.sum(axis=1, keepdims=True)
+    losses = np.log(normaliser[:, 0]) - shifted[np.arange(len(targets)), targets]
+    probs /= normaliser
+    if saved is not None:
+        saved["softmax"] = probs
+    if keep is not None:
+        losses *= keep
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):   # every row ignored: 0/0 = NaN, as PyTorch
+        return total / (len(targets) if keep is None else int(np.count_nonzero(keep)))
+
+
+def _cross_entropy_vjp(g: Array, out: Array, logits: Array, targets: Array, keep: Array | None = None,
+                       reduction: str = "mean", saved: dict | None = None) -> Array:
+    """``dx_nc = g_n (softmax(x)_nc - [c = y_n])``, ``g_n = g / count`` for the mean (0 on ignored rows)."""
+    probs = saved["softmax"] if saved else _softmax(logits, axis=1)
+    rows = np.arange(len(targets))
+    per_row = g                                               # "sum": g; "none": (N,), each row its own
+    if reduction == "mean":
+        count = len(targets) if keep is None else int(np.count_nonzero(keep))
+        per_row = g / count if count else np.zeros_like(g)    # every row ignored: gradient 0, as PyTorch
+    dx = probs * (per_row[:, None] if reduction == "none" else per_row)   # new: the saved softmax is kept
+    dx[rows, targets] -= per_row
+    if keep is not None:
+        dx *= keep[:, None]
+    return dx
+
+
+def _explain_cross_entropy(logits: Array, targets: Array, **kw: Any) -> str:
+    return (f"cross_entropy: logits of shape {np.shape(logits)} (N, C) need class indices of shape (N,) "
+            f"in [0, C), got targets of shape {np.shape(targets)}")
+
+
 def _inverse_axes(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))   # -1 means ndim - 1
 
@@ -360,6 +406,10 @@ log_softmax = defvjp("log_softmax", _log_softmax,
 softmax = defvjp("softmax", _softmax,
                  lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
                  explain=_explain_axis("softmax"))
+# The commonest loss as one node (log_softmax + pick + mean would be four); its VJP reuses the softmax.
+cross_entropy = defvjp("cross_entropy", _cross_entropy,
+                       _cross_entropy_vjp,                # g * (softmax(x) - onehot(y)) / N
+                       explain=_explain_cross_entropy)
 
 # Shape and indexing: views forward, gradients routed back.
 reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
@@ -405,7 +455,8 @@ def _erf(z: Array) -> Array:
         total += term
         if not (term > 1e-17 * total).any():
             break
-    return np.sign(z) * (2.0 / math.sqrt(math.pi)) * np.exp(-a * a) * total
+    series = (2.0 / math.sqrt(math.pi)) * np.exp(-a * a) * total
+    return np.sign(z) * np.where(a >= 6.0, 1.0, series)
 
 
 def _normal_cdf(x: Array) -> Array:
@@ -485,8 +536,11 @@ def _repeat_vjp(g: Array, out: Array, x: Array, repeats: tuple[int, ...]) -> Arr
 
 
 def _var(x: Array, axis: Any = None, correction: float = 1, keepdims: bool = False) -> Array:
-    with np.errstate(divide="ignore", invalid="ignore"):    # N <= correction gives inf/NaN, as PyTorch
-        return np.asarray(np.var(x, axis=axis, ddof=correction, keepdims=keepdims))
+    # N <= correction gives inf/NaN, as PyTorch, without numpy's "degrees of freedom" warning.
+    mean = np.mean(x, axis=axis, keepdims=True)
+    squares = np.sum((x - mean) ** 2, axis=axis, keepdims=keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(squares / np.float64(_reduced_size(x.shape, axis) - correction)).astype(x.dtype, copy=False)
 
 
 def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float = 1,
@@ -495,7 +549,7 @@ def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float
     centred = x - np.mean(x, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.divide(2.0, _reduced_size(x.shape, axis) - correction)    # N = correction: inf, as PyTorch
-    return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
+        return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
 
 
 def _binary_cross_entropy(x: Array, y: Array) -> Array:

@@ -258,52 +258,57 @@ class Tensor:
             return _constant(np.array(other, dtype=self.data.dtype))
         return _constant(np.asarray(other))
 
-    def _pair(self, other: Any) -> tuple[Tensor, Tensor]:
-        """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``)."""
+    def _pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``).
+
+        ``op`` names the operation in the error for an operand that is not numbers (``t + "x"``).
+        """
         if isinstance(other, Tensor):
             if other.data.dtype == self.data.dtype:
                 return self, other
         elif type(other) in (float, int) and self.data.dtype.kind == "f":    # the hot path: x * 2.0
             return self, _constant(np.array(other, dtype=self.data.dtype))
-        dtype = dtypes.result_type(self, other)
+        dtype = _promoted(op, self, other)
         return self.astype(dtype), _operand(other, dtype)
 
-    def _float_pair(self, other: Any) -> tuple[Tensor, Tensor]:
+    def _float_pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
         """As ``_pair``, then integers and booleans become float32 (``/`` of them, as PyTorch)."""
-        a, b = self._pair(other)
+        a, b = self._pair(other, op)
         if a.data.dtype.kind in "biu":
             a, b = a.astype(dtypes.DEFAULT_FLOAT), b.astype(dtypes.DEFAULT_FLOAT)
         return a, b
 
     def __add__(self, other: Any) -> Tensor:
-        return apply(ops.add, self._pair(other))
+        return apply(ops.add, self._pair(other, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(ops.add, self._pair(other)[::-1])
+        return apply(ops.add, self._pair(other, "add")[::-1])
 
     def __sub__(self, other: Any) -> Tensor:
-        return apply(ops.sub, self._pair(other))
+        _no_bool("sub", self, other)
+        return apply(ops.sub, self._pair(other, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return apply(ops.sub, self._pair(other)[::-1])
+        _no_bool("sub", self, other)
+        return apply(ops.sub, self._pair(other, "sub")[::-1])
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, self._pair(other))
+        return apply(ops.mul, self._pair(other, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, self._pair(other)[::-1])
+        return apply(ops.mul, self._pair(other, "mul")[::-1])
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, self._float_pair(other))
+        return apply(ops.div, self._float_pair(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, self._float_pair(other)[::-1])
+        return apply(ops.div, self._float_pair(other, "div")[::-1])
 
     def __matmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, self._pair(other))
+        return apply(ops.matmul, self._pair(other, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, self._pair(other)[::-1])
+        return apply(ops.matmul, self._pair(other, "matmul")[::-1])
 
     def __neg__(self) -> Tensor:
         return apply(ops.neg, (self,))
@@ -313,12 +318,17 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         if not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
-            base = self.astype(dtypes.result_type(self, exponent))
-            return apply(ops.pow_, (base,), {"exponent": exponent})
-        return apply(ops.power, self._pair(exponent))
+            dtype = _promoted("pow", self, exponent)
+            out = apply(ops.pow_, (self.astype(dtype),), {"exponent": exponent})
+            return out.astype(dtype)        # bool ** True stays bool (numpy would give int8)
+        base, exponent = self._pair(exponent, "pow")
+        _no_bool("pow", base)              # bool ** bool tensors: refused, as PyTorch
+        return apply(ops.power, (base, exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
-        return apply(ops.power, self._pair(base)[::-1])
+        exponent, base = self._pair(base, "pow")
+        _no_bool("pow", base)
+        return apply(ops.power, (base, exponent))
 
     # ---- elementwise functions ---------------------------------------------------------
     def exp(self) -> Tensor:
@@ -334,12 +344,14 @@ class Tensor:
         return apply(ops.sigmoid, (self._floating(),))
 
     def relu(self) -> Tensor:
+        _no_bool("relu", self)
         return apply(ops.relu, (self,))
 
     def sqrt(self) -> Tensor:
         return apply(ops.sqrt, (self._floating(),))
 
     def abs(self) -> Tensor:
+        _no_bool("abs", self)
         return apply(ops.abs_, (self,))
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
@@ -428,6 +440,10 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        """Axes reversed. A parameter's ``W.T`` is made once and reused while ``W`` is unchanged:
+        a time loop that writes ``h @ W_hh.T`` at every step then builds one transpose node, not T."""
+        if self._op is None and self.requires_grad:
+            return _cached_transpose(self)
         return apply(ops.transpose, (self,), {"axes": None})
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -442,7 +458,7 @@ class Tensor:
     def _compare(self, other: Any, compare: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
         if other is None or isinstance(other, (str, bytes)):
             return NotImplemented
-        a, b = self._pair(other)
+        a, b = self._pair(other, compare.__name__)
         return _constant(np.asarray(compare(a.data, b.data)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -483,7 +499,7 @@ class Tensor:
 
     # Logical/bitwise operators on boolean and integer tensors (combining masks).
     def _logical(self, other: Any, fn: str, ufunc: Callable[..., np.ndarray]) -> Tensor:
-        a, b = self._pair(other)
+        a, b = self._pair(other, fn)
         if a.data.dtype.kind not in "biu":
             raise TypeError(f"{fn}: needs boolean or integer tensors, got dtype {a.data.dtype}")
         return _constant(np.asarray(ufunc(a.data, b.data)))
@@ -518,6 +534,7 @@ class Tensor:
         """Index of the largest value along ``axis`` (the first one on ties; NaN counts as largest);
         over the flattened tensor when ``axis`` is None."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        _no_bool("argmax", self)
         return _constant(np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims),
                                     dtype=np.int64))
 
@@ -525,6 +542,7 @@ class Tensor:
                keepdim: bool | None = None) -> Tensor:
         """Index of the smallest value along ``axis`` (the first one on ties)."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        _no_bool("argmin", self)
         return _constant(np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims),
                                     dtype=np.int64))
 
@@ -549,11 +567,11 @@ class Tensor:
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise ``max(a, b)``; on ties each side gets half the gradient (PyTorch)."""
-        return apply(ops.maximum, self._pair(other))
+        return apply(ops.maximum, self._pair(other, "maximum"))
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise ``min(a, b)``; on ties each side gets half the gradient (PyTorch)."""
-        return apply(ops.minimum, self._pair(other))
+        return apply(ops.minimum, self._pair(other, "minimum"))
 
     def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
                   dim: int | None = None, keepdim: bool | None = None) -> Tensor:
@@ -720,26 +738,31 @@ class Tensor:
     # ---- activations (functional and nn modules call these) ------------------------------
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
-        return apply(ops.softplus, (self._floating(),), {"beta": beta, "threshold": threshold})
+        self._require_floating("softplus")
+        return apply(ops.softplus, (self,), {"beta": beta, "threshold": threshold})
 
     def gelu(self, approximate: str = "none") -> Tensor:
         """``x Phi(x)`` (Phi: the standard normal CDF), or with ``approximate="tanh"``
         ``x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return apply(ops.gelu, (self._floating(),), {"approximate": approximate})
+        self._require_floating("gelu")
+        return apply(ops.gelu, (self,), {"approximate": approximate})
 
     def silu(self) -> Tensor:
         """``x sigmoid(x)`` (swish)."""
-        return apply(ops.silu, (self._floating(),))
+        self._require_floating("silu")
+        return apply(ops.silu, (self,))
 
     def elu(self, alpha: float = 1.0) -> Tensor:
         """``x`` for ``x > 0``, else ``alpha (exp(x) - 1)``."""
-        return apply(ops.elu, (self._floating(),), {"alpha": alpha})
+        self._require_floating("elu")
+        return apply(ops.elu, (self,), {"alpha": alpha})
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """``x`` for ``x > 0``, else ``negative_slope * x``."""
-        return apply(ops.leaky_relu, (self._floating(),), {"negative_slope": negative_slope})
+        self._require_floating("leaky_relu")
+        return apply(ops.leaky_relu, (self,), {"negative_slope": negative_slope})
 
     def _floating(self) -> Tensor:
         """Integer and boolean tensors enter floating functions as float32 (PyTorch's default dtype)."""
@@ -763,6 +786,25 @@ class _HookHandle:
         tensor = self._tensor()
         if tensor is not None and tensor._hooks and self._hook in tensor._hooks:
             tensor._hooks.remove(self._hook)
+
+
+def _cached_transpose(leaf: Tensor) -> Tensor:
+    """``leaf.T``, reused while the leaf's array, version and the grad mode are those it was made with.
+
+    Not while tracing (the tape must list every op that ran) or under detect_anomaly (each op
+    records the line that made it). The cache holds the transpose weakly: it lives as long as a
+    graph that uses it, and no cycle ties it to the leaf.
+    """
+    data, version, grad_enabled = leaf.data, autograd._version_of(leaf), autograd._grad_enabled
+    cached = leaf.__dict__.get("_transpose_cache")
+    if (cached is not None and cached[0] is data and cached[1] == version and cached[2] == grad_enabled
+            and autograd._tape is None and not autograd._anomaly):
+        out = cached[3]()
+        if out is not None:
+            return out
+    out = apply(ops.transpose, (leaf,), {"axes": None})
+    leaf.__dict__["_transpose_cache"] = (data, version, grad_enabled, weakref.ref(out))
+    return out
 
 
 def _constant(array: np.ndarray) -> Tensor:
@@ -789,11 +831,30 @@ class SortResult(NamedTuple):
     indices: Tensor
 
 
+def _promoted(op: str, *operands: Any) -> np.dtype:
+    """``dtypes.result_type`` of the operands; a str, None or object among them is a TypeError naming ``op``."""
+    try:
+        return dtypes.result_type(*operands)
+    except TypeError:
+        for operand in operands:
+            if not isinstance(operand, Tensor) and np.asarray(operand).dtype.kind not in "biufc":
+                raise TypeError(f"{op}: unsupported operand of type {type(operand).__name__} ({operand!r:.40}); "
+                                "expected a Tensor, a number or a numeric array") from None
+        raise
+
+
 def _operand(other: Any, dtype: np.dtype) -> Tensor:
     """``other`` (a tensor, array or number) as a tensor of ``dtype``."""
     if isinstance(other, Tensor):
         return other.astype(dtype)
     return _constant(np.asarray(other, dtype=dtype))
+
+
+def _no_bool(fn: str, *operands: Any) -> None:
+    """PyTorch refuses ``-``, ``bool ** bool``, abs, relu and argmax on booleans."""
+    if any(isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x.data.dtype == np.bool_ for x in operands):
+        raise TypeError(f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
+                        "for counts convert with .long() or .float() first)")
 
 
 def _alias(axis: Any, dim: Any, keepdims: bool, keepdim: bool | None) -> tuple[Any, bool]:

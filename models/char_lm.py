@@ -41,6 +41,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 from minigrad.nn.functional import cross_entropy
+from minigrad.utils.data import DataLoader
 
 STOP = "\n"
 IGNORE_INDEX = -100
@@ -179,7 +180,11 @@ def pad_names(names: Sequence[np.ndarray], stop: int) -> tuple[np.ndarray, np.nd
 
 
 class NameBatches:
-    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch)."""
+    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch).
+
+    A ``DataLoader`` over the encoded names: shuffled by ``rng`` (one permutation per epoch; the
+    last incomplete batch of an epoch is dropped), each batch made by :func:`pad_names`.
+    """
 
     def __init__(self, items: Sequence[str], vocab: Vocab, batch_size: int, rng: np.random.Generator) -> None:
         if not items:
@@ -190,20 +195,22 @@ class NameBatches:
         self.names = [vocab.encode(item) for item in items]
         self.stop = vocab.stop
         self.batch_size = min(batch_size, len(self.names))
-        self.rng = rng
-        self.order = np.empty(0, dtype=np.int64)
+        self.loader = DataLoader(self.names, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=rng,
+                                 collate_fn=lambda names: pad_names(names, vocab.stop))
+        self._epoch_batches: Iterator = iter(())
         self.epoch = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         return self
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray, bool]:
-        if len(self.order) < self.batch_size:
-            self.order = self.rng.permutation(len(self.names))
+        batch = next(self._epoch_batches, None)
+        if batch is None:                  # a new epoch: the loader draws a new order
+            self._epoch_batches = iter(self.loader)
             self.epoch += 1
-        picked, self.order = self.order[:self.batch_size], self.order[self.batch_size:]
-        inputs, targets = pad_names([self.names[i] for i in picked], self.stop)
-        return inputs, targets, True      # every batch starts from a fresh state
+            batch = next(self._epoch_batches)
+        inputs, targets = batch
+        return inputs, targets, True       # every batch starts from a fresh state
 
 
 class WindowBatches:
@@ -325,14 +332,35 @@ def detach_state(state: State) -> State:
 # Sampling
 # --------------------------------------------------------------------------------------
 
-def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | None = 0, temperature: float = 1.0,
-           max_len: int = 50, prefix: str = "") -> list[str]:
+def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Generator | None = 0,
+           temperature: float = 1.0, max_len: int = 50, prefix: str = "") -> list[str]:
     """``n`` names drawn one character at a time, each fed back as the next input.
 
     Starts from ``"\\n"`` (then ``prefix``, if any) and a zero state; draws
     ``c ~ softmax(logits / temperature)`` (``temperature=0``: always the most likely
-    character) until ``"\\n"`` or ``max_len`` characters (the course caps at 50). The same
-    ``seed`` gives the same names; minigrad's global generator is not touched.
+    character) until ``"\\n"`` or ``max_len`` characters (the course caps at 50).
+
+    ``seed``: an ``int`` (or ``None``: fresh entropy) seeds a private
+    ``np.random.default_rng(seed)``, so the same seed gives the same names; a
+    ``np.random.Generator`` is used as it is and advanced, so successive calls with one
+    generator give new names and a run is reproducible from the generator's own seed.
+    Neither touches numpy's global generator nor minigrad's (``mg.manual_seed``).
+
+    Two sampling rules, and why they differ:
+
+    * **The course's** (``models.dinosaurus.sample(parameters, char_to_ix, seed)``): one name
+      per call; before each character it calls ``np.random.seed(counter + seed)`` (with
+      ``counter`` and ``seed`` both growing by one per character) and draws with
+      ``np.random.choice(range(V), p=y.ravel())``; its first input is the zero vector. It makes
+      the notebook's printout reproducible for grading, at a price: it re-seeds numpy's
+      global generator, and the k-th character of a name is drawn from the seed ``seed + 2k``,
+      so the name of seed ``s + 2`` reuses, one position earlier, the random numbers of the
+      name of seed ``s``. While the model barely looks at the past, the names repeat each
+      other's tails: the notebook's ``Nkzxwtdm...``, ``Kzxwtdm...``, ``Zxwtdm...`` at iteration 0.
+    * **Ours** (this function): one generator for the whole batch, advanced once per
+      character; the ``n`` names are drawn in parallel (inverse-CDF on one uniform number
+      each), the first input is ``"\\n"``, and no global state changes. It cannot reproduce
+      the course's names; ``python -m demos.char_lm --preset course`` uses the course's rule.
     """
     if vocab.size != model.vocab_size:
         raise ValueError(f"sample: the vocabulary has {vocab.size} characters but the model predicts "
@@ -345,7 +373,9 @@ def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | None = 0, tem
         raise ValueError(f"sample: max_len must be >= 1, got {max_len}")
     if STOP in prefix:
         raise ValueError("sample: prefix must not contain '\\n' (it would end the name)")
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not (seed is None or isinstance(seed, (int, np.integer, np.random.Generator))):
+        raise TypeError(f"sample: seed must be an int, None or a np.random.Generator, got {type(seed).__name__}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     start = np.concatenate([[vocab.stop], vocab.encode(prefix)])
     drawn = np.full((max(max_len - len(prefix), 0), n), vocab.stop, dtype=np.int64)
     was_training = model.training

@@ -13,14 +13,17 @@ forward (the reference agrees with it to 1e-10, ``tests/test_rnn_step_by_step.py
 wrong value is reported by output key and index, with the expected and the received value and,
 when the mistake is a known one, a hint:
 
-    rnn_backward: 'dx'[0, 0, 0] is wrong: expected 0.36853, got 0.91702 (minigrad autograd)
+    rnn_backward: dx[0, 0, 0] is wrong: expected 0.27334554, got 0.072752459 (90 of 120 entries
+    differ, the largest by 12.8) (expected values: minigrad autograd)
       case: the course's example (np.random.seed(1); n_x=3, n_a=5, m=10, T_x=4)
       hint: da_next misses the contribution of da_prevt: each step receives da[:, :, t] + da_prevt ...
+      wrong: dx, da0, dWax, dWaa, dba
 
 Hints come from replaying *known mistakes* (a transposed weight, ``da_next`` left out of the sum,
 a dropped gate term, a loop off by one timestep ...) on the failing case: when one of them
 produces exactly the learner's wrong value, its hint is shown. Otherwise the shape of the error
-is described (transposed, sign flipped, all zeros, shifted by one timestep).
+is described (transposed, sign flipped, all zeros, shifted by one timestep). docs/learn.md has
+the whole story.
 
 The learner's function gets copies of the inputs, so nothing it does in place can spoil the
 reference; backward functions get the *reference* forward's caches, so a wrong forward cannot
@@ -39,6 +42,7 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
+from models import dinosaurus as dino
 from models import rnn_step_by_step as sbs
 
 __all__ = ["EXERCISES", "check"]
@@ -82,6 +86,7 @@ class Exercise:
     source: str = "the reference solution"
     in_place_ok: bool = False  # the course's own function updates its arguments
     after: str = ""  # said when a function it calls may be the culprit
+    updated: Callable[[tuple], dict[str, Any]] | None = None  # outputs read off the arguments after the call
 
 
 # ---- building the course's cases -------------------------------------------------------------
@@ -505,21 +510,28 @@ _RNN_CELL_FORWARD_MISTAKES = (
 
 
 def _rnn_seq(
-    x: np.ndarray, a0: np.ndarray, p: dict[str, np.ndarray], carry: bool = True, store_prev: bool = False
+    x: np.ndarray,
+    a0: np.ndarray,
+    p: dict[str, np.ndarray],
+    carry: bool = True,
+    store_prev: bool = False,
+    x_shift: int = 0,
 ) -> tuple:
     n_x, m, T_x = x.shape
     n_y, n_a = p["Wya"].shape
     a, y, caches, a_next = np.zeros((n_a, m, T_x)), np.zeros((n_y, m, T_x)), [], a0
     for t in range(T_x):
         a_prev = a_next
-        a_next, yt, cache = sbs.rnn_cell_forward(x[:, :, t], a_next if carry else a0, p)
+        a_next, yt, cache = sbs.rnn_cell_forward(x[:, :, t + x_shift], a_next if carry else a0, p)
         a[:, :, t] = a_prev if store_prev else a_next
         y[:, :, t] = yt
         caches.append(cache)
     return a, y, (caches, x)
 
 
+_X_SHIFT = "off by one timestep: step t must read its own input x[:, :, t], not x[:, :, t - 1]"
 _RNN_FORWARD_MISTAKES = (
+    (_X_SHIFT, lambda x, a0, p: _rnn_seq(x, a0, p, x_shift=-1)),
     (
         "the state is not carried: each step must start from the previous step's a_next, not from a0",
         lambda x, a0, p: _rnn_seq(x, a0, p, carry=False),
@@ -606,6 +618,7 @@ def _lstm_seq(
     carry_a: bool = True,
     store_prev: bool = False,
     c0_is_a0: bool = False,
+    x_shift: int = 0,
 ) -> tuple:
     n_x, m, T_x = x.shape
     n_y, n_a = p["Wy"].shape
@@ -614,7 +627,7 @@ def _lstm_seq(
     for t in range(T_x):
         a_prev, c_prev = a_next, c_next
         a_next, c_next, yt, cache = sbs.lstm_cell_forward(
-            x[:, :, t], a_next if carry_a else a0, c_next if carry_c else np.zeros_like(a0), p
+            x[:, :, t + x_shift], a_next if carry_a else a0, c_next if carry_c else np.zeros_like(a0), p
         )
         a[:, :, t], c[:, :, t] = (a_prev, c_prev) if store_prev else (a_next, c_next)
         y[:, :, t] = yt
@@ -623,6 +636,7 @@ def _lstm_seq(
 
 
 _LSTM_FORWARD_MISTAKES = (
+    (_X_SHIFT, lambda x, a0, p: _lstm_seq(x, a0, p, x_shift=-1)),
     (
         "the cell state is not carried: each step must start from the previous step's c_next",
         lambda x, a0, p: _lstm_seq(x, a0, p, carry_c=False),
@@ -681,8 +695,11 @@ def _bptt(
     backwards: bool = True,
     accumulate: bool = True,
     skip_first: bool = False,
+    cache_shift: int = 0,
+    da_shift: int = 0,
+    dx_shift: int = 0,
 ) -> dict[str, np.ndarray]:
-    """The sequence backward loop with switches for the classic mistakes (all on = the reference)."""
+    """The sequence backward loop with switches for the classic mistakes (defaults: the reference)."""
     cells, x = caches
     n_a, m, T_x = da.shape
     n_x = x.shape[0]
@@ -696,13 +713,14 @@ def _bptt(
     dx, da_prevt, dc_prevt = np.zeros((n_x, m, T_x)), np.zeros((n_a, m)), np.zeros((n_a, m))
     steps = range(1 if skip_first else 0, T_x)
     for t in reversed(steps) if backwards else steps:
-        da_next = da[:, :, t] + (da_prevt if recurrent else 0)
+        da_next = da[:, :, t + da_shift] + (da_prevt if recurrent else 0)
+        cell = cells[t + cache_shift]
         if lstm:
-            g = sbs.lstm_cell_backward(da_next, dc_prevt if carry_c else np.zeros((n_a, m)), cells[t])
+            g = sbs.lstm_cell_backward(da_next, dc_prevt if carry_c else np.zeros((n_a, m)), cell)
             dc_prevt = g["dc_prev"]
         else:
-            g = sbs.rnn_cell_backward(da_next, cells[t])
-        dx[:, :, t], da_prevt = g["dxt"], g["da_prev"]
+            g = sbs.rnn_cell_backward(da_next, cell)
+        dx[:, :, t + dx_shift], da_prevt = g["dxt"], g["da_prev"]
         for k in keys:
             grads[k] = grads[k] + g[k] if accumulate else g[k]
     return {"dx": dx, "da0": da_prevt, **grads}
@@ -727,6 +745,18 @@ def _seq_backward_mistakes(lstm: bool) -> tuple:
         (
             "off by one timestep: the loop stops before t = 0 (range(T_x - 1, 0, -1)); use reversed(range(T_x))",
             lambda da, c: _bptt(da, c, lstm, skip_first=True),
+        ),
+        (
+            "off by one timestep: step t must be differentiated with its own cache, caches[t], not caches[t - 1]",
+            lambda da, c: _bptt(da, c, lstm, cache_shift=-1),
+        ),
+        (
+            "off by one timestep: step t receives its own output gradient da[:, :, t], not da[:, :, t - 1]",
+            lambda da, c: _bptt(da, c, lstm, da_shift=-1),
+        ),
+        (
+            "off by one timestep: dxt of step t belongs in dx[:, :, t]",
+            lambda da, c: _bptt(da, c, lstm, dx_shift=-1),
         ),
     ) + (
         (
@@ -936,6 +966,301 @@ _register(
 )
 
 
+# ---- Dinosaurus Island: clip, sample, optimize (models.dinosaurus is the reference) ---------------
+
+_DINO_GRADS = ("dWaa", "dWax", "dWya", "db", "dby")
+_DINO_CHARS = {c: i for i, c in enumerate("\nabcdefghijklmnopqrstuvwxyz")}  # dinos.txt's vocabulary
+
+
+def _clip_cases() -> list[Case]:
+    cases = []
+    for max_value in (10, 5):  # the course's clip_test, run with both of its values
+        randn = _randn(3)
+        gradients = {
+            k: randn(*s) * 10
+            for k, s in (("dWax", (5, 3)), ("dWaa", (5, 5)), ("dWya", (2, 5)), ("db", (5, 1)), ("dby", (2, 1)))
+        }
+        cases.append(
+            Case(
+                f"the course's clip_test (np.random.seed(3), gradients * 10, maxValue={max_value})",
+                (gradients, max_value),
+            )
+        )
+    rng = np.random.default_rng(100)
+    gradients = {
+        k: rng.standard_normal(s) * 3
+        for k, s in (("dWax", (6, 4)), ("dWaa", (6, 6)), ("dWya", (4, 6)), ("db", (6, 1)), ("dby", (4, 1)))
+    }
+    gradients["da_next"] = rng.standard_normal((6, 1))  # rnn_backward's extra key, which clip drops
+    cases.append(Case("random gradients (np.random.default_rng(100), maxValue=0.5)", (gradients, 0.5)))
+    return cases
+
+
+def _named_clip(result: Any) -> dict[str, Any]:
+    return _named_dict(result, _DINO_GRADS, "clip")
+
+
+def _clip_variant(
+    gradients: dict, max_value: float, low: str = "-max", fixed: float | None = None, skip: str = "", keep: bool = False
+) -> dict:
+    bound = max_value if fixed is None else fixed
+    out = {}
+    for k in _DINO_GRADS:
+        g = np.array(gradients[k], dtype=float)
+        if not keep and k != skip:
+            g = np.clip(g, -bound if low == "-max" else None if low == "none" else 0.0, bound)
+        out[k] = g
+    return out
+
+
+_CLIP_MISTAKES = (
+    (
+        "np.clip returns a new array: clip in place with np.clip(gradient, -maxValue, maxValue, out=gradient), "
+        "or store the result back in the dict",
+        lambda g, m: _clip_variant(g, m, keep=True),
+    ),
+    (
+        "clip both sides: every element must end up in [-maxValue, maxValue]",
+        lambda g, m: _clip_variant(g, m, low="none"),
+    ),
+    ("the lower bound is -maxValue, not 0", lambda g, m: _clip_variant(g, m, low="zero")),
+    ("use the maxValue argument, not a fixed number", lambda g, m: _clip_variant(g, m, fixed=10)),
+    ("use the maxValue argument, not a fixed number", lambda g, m: _clip_variant(g, m, fixed=5)),
+) + tuple(
+    (f"every gradient must be clipped: {k} was left as it was", lambda g, m, k=k: _clip_variant(g, m, skip=k))
+    for k in _DINO_GRADS
+)
+
+
+def _sample_case(label: str, parameters: dict, seed: int) -> Case:
+    return Case(label, (parameters, dict(_DINO_CHARS), seed))
+
+
+def _sample_cases() -> list[Case]:
+    randn = _randn(24)  # the course's sample_test
+    n_a, vocab = 100, 27
+    Wax, Waa, Wya = randn(n_a, vocab), randn(n_a, n_a), randn(vocab, n_a)
+    b, by = randn(n_a, 1), randn(vocab, 1)
+    course = {"Wax": Wax, "Waa": Waa, "Wya": Wya, "b": b, "by": by}
+    cases = [
+        _sample_case("the course's sample_test (np.random.seed(24), n_a=100, seed=0)", course, 0),
+        _sample_case("the course's parameters with seed=7", course, 7),
+    ]
+    rng = np.random.default_rng(101)
+    small = {
+        "Wax": rng.standard_normal((10, vocab)),
+        "Waa": rng.standard_normal((10, 10)) * 0.5,
+        "Wya": rng.standard_normal((vocab, 10)),
+        "b": rng.standard_normal((10, 1)),
+        "by": rng.standard_normal((vocab, 1)),
+    }
+    small["by"][0] = -30.0  # "\\n" almost never comes: the 50-character cap must end the name
+    cases.append(_sample_case("random parameters that never predict '\\n' (the 50-character cap; seed=3)", small, 3))
+    return cases
+
+
+def _named_sample(result: Any) -> dict[str, Any]:
+    if not isinstance(result, (list, tuple, np.ndarray)):
+        raise _MalformedError(f"sample must return the list of sampled indices, got {type(result).__name__}")
+    try:
+        indices = np.asarray(result, dtype=np.int64).ravel()
+    except (TypeError, ValueError):
+        raise _MalformedError("sample must return a list of integer indices") from None
+    return {"indices": indices}
+
+
+def _sample_variant(
+    parameters: dict,
+    char_to_ix: dict,
+    seed: int,
+    *,
+    reseed: str = "counter+seed",
+    feed_back: bool = True,
+    carry: bool = True,
+    greedy: bool = False,
+    cap: bool = True,
+) -> list[int]:
+    """The course's sampling loop with switches for its classic mistakes (defaults: the right loop)."""
+    Waa, Wax, Wya, by, b = (parameters[k] for k in ("Waa", "Wax", "Wya", "by", "b"))
+    vocab_size, n_a = by.shape[0], Waa.shape[1]
+    x, a_prev = np.zeros((vocab_size, 1)), np.zeros((n_a, 1))
+    indices, idx, counter, newline = [], -1, 0, char_to_ix["\n"]
+    if reseed == "once":
+        np.random.seed(seed)
+    while idx != newline and counter != (dino.SAMPLE_CAP if cap else 10 * dino.SAMPLE_CAP):
+        a = np.tanh(Wax @ x + Waa @ a_prev + b)
+        y = dino.softmax(Wya @ a + by)
+        if reseed == "counter+seed":
+            np.random.seed(counter + seed)
+        elif reseed == "seed":
+            np.random.seed(seed)
+        idx = int(np.argmax(y)) if greedy else int(np.random.choice(range(len(y)), p=y.ravel()))
+        indices.append(idx)
+        if feed_back:
+            x = np.zeros((vocab_size, 1))
+            x[idx] = 1
+        if carry:
+            a_prev = a
+        seed += 1
+        counter += 1
+    if cap and counter == dino.SAMPLE_CAP:
+        indices.append(newline)
+    return indices
+
+
+_SAMPLE_MISTAKES = (
+    (
+        "seed numpy before EVERY character with np.random.seed(counter + seed), as the course's grader expects",
+        lambda p, c, s: _sample_variant(p, c, s, reseed="once"),
+    ),
+    (
+        "np.random.seed(counter + seed) before each choice (and seed += 1, counter += 1 after it)",
+        lambda p, c, s: _sample_variant(p, c, s, reseed="seed"),
+    ),
+    (
+        "feed the sampled character back: x becomes the one-hot of idx before the next step",
+        lambda p, c, s: _sample_variant(p, c, s, feed_back=False),
+    ),
+    ("carry the hidden state: a_prev = a after each step", lambda p, c, s: _sample_variant(p, c, s, carry=False)),
+    (
+        "sample with np.random.choice(range(vocab_size), p=y.ravel()); np.argmax always picks the likeliest",
+        lambda p, c, s: _sample_variant(p, c, s, greedy=True),
+    ),
+    (
+        "stop after 50 characters (counter != 50) and then append the index of '\\n'",
+        lambda p, c, s: _sample_variant(p, c, s, cap=False),
+    ),
+)
+
+
+def _optimize_cases() -> list[Case]:
+    randn = _randn(1)  # the course's optimize_test
+    vocab, n_a = 27, 100
+    a_prev = randn(n_a, 1)
+    Wax, Waa, Wya = randn(n_a, vocab), randn(n_a, n_a), randn(vocab, n_a)
+    b, by = randn(n_a, 1), randn(vocab, 1)
+    parameters = {"Wax": Wax, "Waa": Waa, "Wya": Wya, "b": b, "by": by}
+    cases = [
+        Case(
+            "the course's optimize_test (np.random.seed(1), n_a=100, X=[12, 3, 5, 11, 22, 3])",
+            ([12, 3, 5, 11, 22, 3], [4, 14, 11, 22, 25, 26], a_prev, parameters, 0.01),
+        )
+    ]
+    rng = np.random.default_rng(102)
+    n_a = 8
+    parameters = {
+        "Wax": rng.standard_normal((n_a, vocab)) * 0.3,
+        "Waa": rng.standard_normal((n_a, n_a)) * 0.3,
+        "Wya": rng.standard_normal((vocab, n_a)) * 0.3,
+        "b": rng.standard_normal((n_a, 1)) * 0.3,
+        "by": rng.standard_normal((vocab, 1)) * 0.3,
+    }
+    name = [_DINO_CHARS[c] for c in "tyrannosaurus"]
+    cases.append(
+        Case(
+            "'tyrannosaurus' with small random weights (np.random.default_rng(102), n_a=8, learning_rate=0.1)",
+            ([None, *name], [*name, _DINO_CHARS["\n"]], rng.standard_normal((n_a, 1)), parameters, 0.1),
+        )
+    )
+    return cases
+
+
+def _named_optimize(result: Any) -> dict[str, Any]:
+    loss, gradients, a_last = _unpack(result, ("loss", "gradients", "a_last"), "optimize's result")
+    out = {"loss": loss}
+    out.update({f"gradients[{k!r}]": v for k, v in _named_dict(gradients, _DINO_GRADS, "optimize's gradients").items()})
+    out["a_last"] = a_last
+    return out
+
+
+def _updated_parameters(args: tuple) -> dict[str, Any]:
+    return {f"parameters[{k!r}] after the update": args[3][k] for k in dino.PARAMETER_KEYS}
+
+
+def _expected_optimize(case: Case) -> dict[str, Any]:
+    """minigrad's autograd gradients, clipped at 5, and the parameters they update."""
+    args = copy.deepcopy(case.args)
+    out = _named_optimize(dino.optimize_autograd(*args))
+    out.update(_updated_parameters(args))
+    return out
+
+
+def _optimize_variant(
+    X: Any,
+    Y: Any,
+    a_prev: np.ndarray,
+    parameters: dict,
+    learning_rate: float = 0.01,
+    *,
+    max_value: float | None = 5,
+    update: int = 1,
+    lr: float | None = None,
+    last: str = "len(X)-1",
+) -> tuple:
+    loss, cache = dino.rnn_forward(X, Y, a_prev, parameters)
+    gradients, a = dino.rnn_backward(X, Y, parameters, cache)
+    gradients = dino.clip(gradients, max_value) if max_value is not None else {k: gradients[k] for k in _DINO_GRADS}
+    if update:
+        dino.update_parameters(parameters, gradients, update * (learning_rate if lr is None else lr))
+    return loss, gradients, a[len(X) - 1 if last == "len(X)-1" else -1]
+
+
+_OPTIMIZE_MISTAKES = (
+    (
+        "clip the gradients before the update: gradients = clip(gradients, 5)",
+        lambda *a: _optimize_variant(*a, max_value=None),
+    ),
+    ("the course clips at maxValue=5", lambda *a: _optimize_variant(*a, max_value=10)),
+    (
+        "update the parameters: parameters = update_parameters(parameters, gradients, learning_rate)",
+        lambda *a: _optimize_variant(*a, update=0),
+    ),
+    ("gradient DEScent: the update is W -= learning_rate * dW", lambda *a: _optimize_variant(*a, update=-1)),
+    ("pass learning_rate on to update_parameters (not a fixed 0.01)", lambda *a: _optimize_variant(*a, lr=0.01)),
+    (
+        "return a[len(X) - 1], the last step's state: in the course's cache a[-1] is a_prev, the state before "
+        "the first step",
+        lambda *a: _optimize_variant(*a, last="-1"),
+    ),
+)
+
+_register(
+    Exercise(
+        "clip",
+        "clip(gradients, maxValue) -> gradients",
+        _clip_cases,
+        lambda case: _named_clip(dino.clip(*copy.deepcopy(case.args))),
+        _named_clip,
+        _CLIP_MISTAKES,
+        in_place_ok=True,
+    )
+)
+_register(
+    Exercise(
+        "sample",
+        "sample(parameters, char_to_ix, seed) -> indices",
+        _sample_cases,
+        lambda case: _named_sample(dino.sample(*copy.deepcopy(case.args))),
+        _named_sample,
+        _SAMPLE_MISTAKES,
+    )
+)
+_register(
+    Exercise(
+        "optimize",
+        "optimize(X, Y, a_prev, parameters, learning_rate=0.01) -> (loss, gradients, a_last)",
+        _optimize_cases,
+        _expected_optimize,
+        _named_optimize,
+        _OPTIMIZE_MISTAKES,
+        source="minigrad autograd (gradients clipped at 5)",
+        in_place_ok=True,
+        after="clip",
+        updated=_updated_parameters,
+    )
+)
+
+
 # ---- comparing ------------------------------------------------------------------------------
 
 
@@ -980,6 +1305,13 @@ def _first_difference(key: str, want: Any, got: Any) -> tuple[str, str] | None:
     if g is None:
         return key, f"is {'None' if got is None else type(got).__name__}, expected an array of shape {w.shape}"
     if g.shape != w.shape:
+        if w.ndim == g.ndim == 1:  # a sequence (sample's indices): the first position that differs
+            n = min(len(w), len(g))
+            differ = np.flatnonzero(~np.isclose(g[:n], w[:n], rtol=RTOL, atol=ATOL))
+            if differ.size:
+                i = int(differ[0])
+                return f"{key}[{i}]", f"is wrong: expected {w[i]:.8g}, got {g[i]:.8g} (and the lengths differ)"
+            return key, f"has {len(g)} items, expected {len(w)} (the first {n} are right)"
         return key, f"has shape {g.shape}, expected {w.shape}"
     bad = ~np.isclose(g, w, rtol=RTOL, atol=ATOL)
     if not bad.any():
@@ -1035,7 +1367,10 @@ def _known_mistake(exercise: Exercise, case: Case, key: str, got: dict[str, Any]
     partial = ""
     for hint, mistaken in exercise.mistakes:
         try:
-            theirs = exercise.named(mistaken(*copy.deepcopy(case.args)))
+            args = copy.deepcopy(case.args)
+            theirs = exercise.named(mistaken(*args))
+            if exercise.updated is not None:
+                theirs.update(exercise.updated(args))
         except Exception:  # noqa: BLE001  (a variant that cannot run on this case simply does not match)
             continue
         if key in theirs and _close(theirs[key], got.get(key)):
@@ -1120,6 +1455,8 @@ def check(name: str, fn: Callable[..., Any]) -> bool:
         expected = exercise.expected(case)
         try:
             got = exercise.named(result)
+            if exercise.updated is not None:
+                got.update(exercise.updated(args))
         except _MalformedError as exc:
             raise AssertionError(f"{name}: {exc}\n  case: {case.label}\n  expected: {exercise.signature}") from None
         for key, want in expected.items():
@@ -1128,7 +1465,7 @@ def check(name: str, fn: Callable[..., Any]) -> bool:
                 continue
             where, how = found
             hint = _known_mistake(exercise, case, key, got) or _shape_of_error(key, want, got.get(key))
-            lines = [f"{name}: {where!s} {how} ({'expected value from ' + exercise.source})", f"  case: {case.label}"]
+            lines = [f"{name}: {where!s} {how} (expected values: {exercise.source})", f"  case: {case.label}"]
             if case.note:
                 lines.append(f"  note: {case.note}")
             if hint:

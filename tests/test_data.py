@@ -423,6 +423,8 @@ def test_bad_loader_arguments():
         DataLoader(3)
     with pytest.raises(TypeError, match="IterableDataset"):
         DataLoader(iter([1, 2, 3]))
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
+        DataLoader(ds, sampler=5)
     with pytest.raises(TypeError, match="collate_fn must be callable"):
         DataLoader(ds, collate_fn="pad")
     with pytest.raises(TypeError, match="no length"):
@@ -430,3 +432,80 @@ def test_bad_loader_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(DataLoader(ds, pin_memory=True)) == 10  # accepted; there is no device memory to pin
+
+
+def test_the_examples_in_docs_training_run(tmp_path, monkeypatch, capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "import torch" not in b]
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    first, last = (float(re.search(r"MSE ([\d.]+)", line).group(1)) for line in (printed[0], printed[-1]))
+    assert last < first / 2 and (tmp_path / "forecaster.npz").exists()
+    assert namespace["padded"].shape == (7, 3, 8) and namespace["lengths"].data.tolist() == [5, 3, 7]
+    assert namespace["labels"].data.tolist() == [0, 1, 0]
+
+
+def test_getitems_protocol_and_empty_shuffle():
+    class Batched(Squares):
+        calls = 0
+
+        def __getitems__(self, indices):
+            Batched.calls += 1
+            return [np.float32(i * i) for i in indices]
+
+    batches = [b.data.tolist() for b in DataLoader(Batched(5), batch_size=2)]
+    assert batches == [[0, 1], [4, 9], [16]] and Batched.calls == 3
+    with pytest.raises(ValueError, match="empty.*nothing to shuffle"):
+        DataLoader(Squares(0), shuffle=True)
+    assert list(DataLoader(Squares(0), batch_size=4)) == []
+
+
+def test_padded_batch_through_a_gru_equals_each_sequence_alone():
+    seqs = sequences()  # lengths 2, 5, 3, features 3
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(3, 4)
+    padded, lengths = pad_collate(seqs)
+    with mg.no_grad():
+        out, _ = gru(padded)  # (T, B, H); steps past a sequence's end are padding
+        for b, seq in enumerate(seqs):
+            alone, h_n = gru(seq[:, None])
+            np.testing.assert_allclose(out.data[: lengths.data[b], b], alone.data[:, 0], rtol=1e-6, atol=1e-7)
+            # the state after the last real step, where lengths= points the layers
+            np.testing.assert_allclose(out.data[lengths.data[b] - 1, b], h_n.data[0, 0], rtol=1e-6, atol=1e-7)
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    from minigrad.utils.data import WeightedRandomSampler
+
+    drawn = list(WeightedRandomSampler([1.0, 0.0, 3.0], 4000, generator=np.random.default_rng(0)))
+    counts = np.bincount(drawn, minlength=3)
+    assert len(drawn) == 4000 and counts[1] == 0 and 2.7 < counts[2] / counts[0] < 3.3
+    distinct = list(WeightedRandomSampler([1, 1, 1, 1], 4, replacement=False, generator=np.random.default_rng(0)))
+    assert sorted(distinct) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="cannot draw 3 distinct"):
+        WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightedRandomSampler([1, -1], 2)
+    with pytest.raises(ValueError, match="num_samples must be a positive integer"):
+        WeightedRandomSampler([1, 1], 0)
+
+
+def test_pad_collate_agrees_with_nn_utils_rnn():
+    from minigrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+    seqs = sequences()
+    for batch_first in (False, True):
+        padded, lengths = PadCollate(batch_first=batch_first, padding_value=-2.0)(seqs)
+        reference = pad_sequence([mg.tensor(s) for s in seqs], batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(padded.data, reference.data)
+        packed = pack_padded_sequence(padded, lengths, batch_first=batch_first, enforce_sorted=False)
+        unpacked, unpacked_lengths = pad_packed_sequence(packed, batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(unpacked.data, padded.data)
+        assert np.asarray(getattr(unpacked_lengths, "data", unpacked_lengths)).tolist() == [2, 5, 3]

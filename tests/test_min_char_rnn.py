@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minigrad as mg
+from demos import char_lm as demo
 from models.min_char_rnn import MinCharRNN, MinCharRNNTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +177,43 @@ def test_run_prints_what_min_char_rnn_prints():
     ]
     assert len(steps[0].sample) == 30 and steps[1].sample is None
     assert smooth == trainer.smooth_loss == steps[2].smooth_loss
+
+
+def test_demo_preset_prints_what_the_original_prints(tmp_path, capsys):
+    data = tmp_path / "input.txt"
+    data.write_text(TEXT[:1200], encoding="utf-8")
+    argv = [
+        "--preset",
+        "min-char-rnn",
+        "--data",
+        str(data),
+        "--iterations",
+        "201",
+        "--hidden",
+        "20",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert demo.main(argv) == 0
+    printed = capsys.readouterr().out.split("\n")
+    original = OriginalMinCharRNN(TEXT[:1200], hidden_size=20, seed=4)
+    expected = [f"data has {len(TEXT[:1200])} characters, {original.vocab_size} unique."]
+    for _ in range(201):
+        n = original.n
+        _, text = original.iteration()
+        if text is not None:
+            expected.append(f"----\n {text} \n----")  # the original's print('----\n %s \n----' % (txt, ))
+        if n % 100 == 0:
+            expected.append(f"iter {n}, loss: {original.smooth_loss:f}")
+    expected = "\n".join(expected).split("\n")
+    assert sum(line.startswith("iter ") for line in expected) == 3
+    assert printed[: len(expected)] == expected
+    assert printed[len(expected)].startswith("trained 201 iterations")
+    saved = mg.load(tmp_path / "run" / "min_char_rnn.npz")
+    for name, value in zip(("Wxh", "Whh", "Why", "bh", "by"), original.params()):
+        np.testing.assert_allclose(saved[name], value, rtol=1e-12, atol=1e-15)
 
 
 def test_errors_name_what_was_expected():

@@ -320,3 +320,17 @@ def test_binary_cross_entropy(data, shape):
     p = data.draw(values(shape, 0.05, 0.95))
     y = data.draw(values(shape, 0.0, 1.0))
     check("binary_cross_entropy", lambda a, b: mg.nn.functional.binary_cross_entropy(a, b, reduction="none"), p, y)
+
+
+@covers("cross_entropy")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 1])
+def test_fused_cross_entropy_row(reduction, ignore_index):
+    from minigrad.nn.functional import cross_entropy
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 4)) * 2
+    targets = np.array([0, 1, 3, 1, 2])
+    options = {"ignore_index": ignore_index, "reduction": reduction}
+    assert cross_entropy(leaf(x), targets, **options).op == "cross_entropy"   # the fused row
+    check("cross_entropy", lambda t: cross_entropy(t, targets, **options), x)

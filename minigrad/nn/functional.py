@@ -137,6 +137,10 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
     :func:`_smoothed_cross_entropy`, with PyTorch's formulas.
     """
     fn = "cross_entropy"
+    if weight is None and not label_smoothing:      # the common case: one node of the table
+        fast = _fused_cross_entropy(logits, targets, ignore_index, reduction)
+        if fast is not None:
+            return fast
     logits = _as_tensor(logits, fn, "input")
     _check_float(logits, fn, "input")
     _check_reduction(reduction, fn)
@@ -156,6 +160,35 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
             return losses
         return losses.sum() if reduction == "sum" else losses.mean()
     return _nll_loss(log_probs, targets, ignore_index, reduction, fn)
+
+
+def _fused_cross_entropy(logits: Any, targets: Any, ignore_index: int, reduction: str) -> Tensor | None:
+    """The common case as one node of the table (``ops.cross_entropy``), or None to take the general path.
+
+    Common: float logits (N, C), integer class indices (N,) (an array or a tensor) within [0, C)
+    or equal to ``ignore_index``. Anything else (other layouts, probability or float targets,
+    bad values, whose errors the general path words) goes the general way.
+    """
+    if type(logits) is not Tensor or logits.data.ndim != 2 or logits.data.dtype.kind != "f":
+        return None
+    y = targets.data if type(targets) is Tensor else targets
+    if type(y) is not np.ndarray or y.dtype.kind not in "iu" or y.shape != logits.data.shape[:1] or not y.size:
+        return None
+    if reduction not in _REDUCTIONS:
+        return None
+    n_classes = logits.data.shape[1]
+    keep = None
+    if y.min() < 0 or y.max() >= n_classes or 0 <= ignore_index < n_classes:   # rare: ignored rows or bad targets
+        keep = y != ignore_index
+        kept = y[keep]
+        if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
+            return None                             # the general path names the bad target
+        if keep.all():
+            keep = None
+        else:
+            y = np.where(keep, y, 0)                # an ignored row picks class 0, then counts 0
+    kwargs = {"targets": y, "keep": keep, "reduction": reduction, "saved": {}}
+    return apply(ops.cross_entropy, (logits,), kwargs)
 
 
 def _is_float(x: Any) -> bool:

@@ -55,7 +55,7 @@ from .. import tracing
 from ..tensor import Tensor, concat, split, stack
 from . import init
 from .functional import dropout
-from .module import Module, Parameter
+from .module import Module, Parameter, as_layer_input
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 
@@ -472,7 +472,8 @@ class RNNBase(Module):
         """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state."""
         T, B, features = x.shape
         p = cell.prepare(weights)
-        x_gates = cell.project(x.reshape(T * B, features), p).reshape(T, B, -1)   # every timestep, one matmul
+        projected = cell.project(x.reshape(T * B, features), p)                  # every timestep, one matmul
+        x_gates = projected.reshape(T, B, projected.shape[-1])     # not -1: a batch of 0 is legal (PyTorch)
         outputs: list[Any] = [None] * T
         # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
         # collector, which would otherwise rescan the growing graph (cost per step grows with T).
@@ -621,15 +622,7 @@ class _Zeros:
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:
-    if not isinstance(value, Tensor):
-        value = np.asarray(value)
-        if value.dtype.kind not in "iuf":
-            raise TypeError(f"{owner}: {label} must be a Tensor or numeric array, got dtype {value.dtype}")
-        return Tensor(value.astype(dtype, copy=False))
-    if value.dtype != dtype:
-        raise TypeError(f"{owner}: {label} has dtype {value.dtype} but the parameters are {np.dtype(dtype)}; "
-                        f"cast one of them ({label}.astype(...) or module.to(...))")
-    return value
+    return as_layer_input(value, dtype, owner, label)     # the dtype rule every layer shares
 
 
 def _state_pair(state: Any, owner: str) -> tuple[Any, Any]:

@@ -296,6 +296,8 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        if self.num_samples <= 0:
+            raise ValueError(f"RandomSampler: the dataset is empty ({len(data_source)} items): nothing to shuffle")
 
     @property
     def num_samples(self) -> int:
@@ -309,7 +311,9 @@ class RandomSampler(Sampler):
         if self.replacement:
             return iter(rng.integers(0, n, size=self.num_samples).tolist())
         whole, rest = divmod(self.num_samples, n)
-        chunks = [rng.permutation(n) for _ in range(whole)] + [rng.permutation(n)[:rest]]
+        chunks = [rng.permutation(n) for _ in range(whole)]
+        if rest:  # (PyTorch draws this partial permutation even when rest is 0; one draw per epoch is enough)
+            chunks.append(rng.permutation(n)[:rest])
         return iter(np.concatenate(chunks).tolist())
 
     def __len__(self) -> int:
@@ -330,6 +334,50 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probability proportional to ``weights`` (rebalancing classes).
+
+    With ``replacement=False`` an index is drawn at most once (so ``num_samples`` can be at most the
+    number of non-zero weights). Draws come from ``generator``, else minigrad's generator.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: np.random.Generator | None = None,
+    ) -> None:
+        owner = "WeightedRandomSampler"
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1 or not len(weights):
+            raise ValueError(f"{owner}: weights must be a non-empty 1-D sequence, got shape {weights.shape}")
+        if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
+            raise ValueError(f"{owner}: weights must be finite, non-negative and not all zero")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+            raise ValueError(f"{owner}: num_samples must be a positive integer, got {num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise TypeError(f"{owner}: replacement must be True or False, got {replacement!r}")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(
+                f"{owner}: cannot draw {num_samples} distinct indices without replacement from "
+                f"{np.count_nonzero(weights)} non-zero weights"
+            )
+        _resolve_generator(generator, owner)
+        self.weights = weights
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        rng = _resolve_generator(self.generator, "WeightedRandomSampler")
+        p = self.weights / self.weights.sum()
+        return iter(rng.choice(len(p), size=self.num_samples, replace=self.replacement, p=p).tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 def _check_batch_size(batch_size: Any, owner: str) -> int:
@@ -540,24 +588,22 @@ class PadCollate:
                     f"but item {i} is {type(item).__name__}" + (f" of {len(item)}" if isinstance(item, tuple) else "")
                 )
         columns = list(zip(*batch))
-        padded, lengths = self.pad(
-            [_as_sequence(item, i, "[0]") for i, item in enumerate(columns[0])], self.padding_value, "[0]"
-        )
+        sequences = [_as_sequence(item, i, "[0]") for i, item in enumerate(columns[0])]
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        plan = self._scatter_plan(lengths)
+        padded, lengths = self.pad(sequences, self.padding_value, "[0]", plan)
         others = []
         for k, column in enumerate(columns[1:], start=1):
             if self.pad_targets:
-                others.append(
-                    self.pad(
-                        [_as_sequence(item, i, f"[{k}]") for i, item in enumerate(column)],
-                        self.target_padding_value,
-                        f"[{k}]",
-                    )[0]
-                )
+                targets = [_as_sequence(item, i, f"[{k}]") for i, item in enumerate(column)]
+                others.append(self.pad(targets, self.target_padding_value, f"[{k}]", plan)[0])
             else:
                 others.append(_collate(column, f"field [{k}]; pad_targets=True pads per-step targets"))
         return (padded, lengths, *others)
 
-    def pad(self, sequences: Sequence[np.ndarray], value: float, where: str) -> tuple[Tensor, Tensor]:
+    def pad(
+        self, sequences: Sequence[np.ndarray], value: float, where: str = "", _plan: tuple | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Pad ``(L_i, *features)`` arrays into one ``(T, B, *features)`` tensor (or batch-first) and lengths."""
         features = sequences[0].shape[1:]
         for i, seq in enumerate(sequences):
@@ -567,17 +613,28 @@ class PadCollate:
                     f"{seq.shape} and item 0{where} {sequences[0].shape} (features {seq.shape[1:]} "
                     f"vs {features})"
                 )
-        dtype = np.result_type(*sequences)
-        lengths = np.array([len(seq) for seq in sequences], dtype=np.int64)
-        out = np.full((len(sequences), int(lengths.max(initial=0)), *features), value, dtype=dtype)
-        for row, seq in enumerate(sequences):
-            out[row, : len(seq)] = seq
-        if not self.batch_first:
-            out = np.ascontiguousarray(np.swapaxes(out, 0, 1))
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        if _plan is None or not np.array_equal(_plan[0], lengths):
+            _plan = self._scatter_plan(lengths)
+        _, index, shape = _plan
+        values = np.concatenate(sequences)  # every step of every sequence, one after another (dtypes promoted)
+        out = np.full((*shape, *features), value, dtype=values.dtype)
+        out[index] = values  # one scatter: step t of sequence b lands at [t, b] (or [b, t] batch-first)
         return _to_tensor(out), _to_tensor(lengths)
+
+    def _scatter_plan(self, lengths: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], tuple]:
+        """Where each step of the concatenated sequences goes, for :meth:`pad` (shared by equal-length fields)."""
+        batch_index = np.repeat(np.arange(len(lengths)), lengths)
+        time_index = np.arange(batch_index.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        steps = int(lengths.max(initial=0))
+        if self.batch_first:
+            return lengths, (batch_index, time_index), (len(lengths), steps)
+        return lengths, (time_index, batch_index), (steps, len(lengths))
 
 
 def _as_sequence(item: Any, i: int, where: str) -> np.ndarray:
+    if type(item) is np.ndarray and item.ndim and item.dtype.kind in "biuf":
+        return item  # the common case, checked first
     if isinstance(item, Tensor):
         if item.requires_grad:
             raise CollateError(
@@ -679,6 +736,12 @@ class DataLoader:
                 f"DataLoader: collate_fn must be callable (a list of items -> a batch), got {type(collate_fn).__name__}"
             )
         _resolve_generator(generator, "DataLoader")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(
+                    f"DataLoader: {name} must be an iterable of "
+                    f"{'indices' if name == 'sampler' else 'index lists'}, got {type(value).__name__}"
+                )
 
         if isinstance(dataset, IterableDataset):
             if shuffle:
@@ -702,7 +765,9 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.num_workers = 0
+        self.num_workers = 0  # PyTorch's worker attributes, at the only values they can take here
+        self.timeout, self.worker_init_fn, self.multiprocessing_context = 0, None, None
+        self.prefetch_factor, self.persistent_workers = None, False
         self.pin_memory = bool(pin_memory)
         self.generator = generator
         self.collate_fn = (
@@ -735,7 +800,9 @@ class DataLoader:
             and _gathers(self.dataset)
         ):
             return self.dataset.gather(indices)  # same batch as collating the rows, one indexing per array
-        return self.collate_fn([self.dataset[i] for i in indices])
+        getitems = getattr(self.dataset, "__getitems__", None)  # PyTorch's batched-fetch protocol
+        items = getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
+        return self.collate_fn(items)
 
     def _stream(self) -> Iterator[Any]:
         items = iter(self.dataset)
@@ -790,6 +857,7 @@ __all__ = [
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
     "default_collate",
     "default_convert",
     "pad_collate",

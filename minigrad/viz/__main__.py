@@ -35,14 +35,21 @@ def max_timesteps(text: str) -> int | None:
     return value
 
 
+# The command line draws small models; a bigger count would only allocate for minutes a picture
+# no one can read (draw_graph from Python has no such limit).
+MAX_COUNT = 1000
+
+
 def positive_int(text: str) -> int:
-    """A count given on the command line (``--steps``, ``--hidden``, ...): an integer >= 1."""
+    """A count given on the command line (``--steps``, ``--hidden``, ...): an integer in 1..MAX_COUNT."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_COUNT} (a picture for reading), got {value}")
     return value
 
 

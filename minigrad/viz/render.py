@@ -206,6 +206,11 @@ def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: floa
     if not isinstance(source, str):
         raise TypeError(f"save: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
                         f"got {type(graph).__name__}")
+    if not path.parent.is_dir():        # say so before the renderer runs (its own message names no folder)
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"save: cannot write {path}: the folder {path.parent} {what}")
+    if path.is_dir():
+        raise IsADirectoryError(f"save: cannot write {path}: it is a directory")
     suffix = path.suffix.lower()
     if suffix in (".dot", ".gv"):
         path.write_text(source, encoding="utf-8")
