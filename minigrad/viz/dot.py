@@ -388,6 +388,10 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
     if "elided" in kinds:
         keys.append(("dashed box '... hidden ...'", "timesteps not drawn (max_timesteps); its arrows stand for all"
                                                     " of them, dotted"))
+    named = {(n.gate, n.meaning) for n in nodes if n.gate}
+    if named:
+        keys.append(("gate names", ", ".join(f"{g} {m}" for g, m in sorted(named)) + "; each with its equation, "
+                     "its primitive below"))
     if any(n.batched for n in nodes):
         keys.append(("green border", "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
                                      "before the loop; each step reads its rows, so W_ih and the biases feed "
@@ -473,6 +477,9 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
              else name]
     second = _shape(node.shape)
+    if node.gate:              # nn tagged it: its name and equation first, the primitive kept below
+        lines = [f"<B>{text(node.gate)}</B>  {text(node.meaning)}", _font(SMALL_FONT, main, text(node.equation))]
+        second = f"{name} {second}"
     if node.kind == "param":                       # "rnn.weight_hh_l0 (4, 4)": name and shape on one line
         lines[0] += " " + second
         second = text(", ".join(node.folded)) + " once" if node.folded else ""

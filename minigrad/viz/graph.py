@@ -44,6 +44,7 @@ import numpy as np
 
 from ..ops import unbroadcast
 from ..tensor import Tensor
+from .gates import NOTATIONS, describe, tags_of
 
 NODE_KINDS = ("op", "param", "input", "target", "const", "loss", "output", "ghost", "elided")
 EDGE_KINDS = ("data", "recurrent", "parameter", "cut")
@@ -64,6 +65,9 @@ class Node:
     label: str
     shape: tuple[int, ...]
     op: str = ""                       # the primitive that made it ("" for a leaf)
+    gate: str = ""                     # nn's tag named it: its symbol in the chosen notation (f, Γ_f, ...)
+    meaning: str = ""                  # ... what it is ("forget gate", "cell state")
+    equation: str = ""                 # ... and the equation it computes ("f = σ(W_if x + W_hf h + b_f)")
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -421,8 +425,12 @@ class DrawOptions:
     layout: str = "columns"
     focus: int | None = None
     steps_per_row: int | None = None
+    notation: str = "pytorch"
 
     def __post_init__(self) -> None:
+        if self.notation not in NOTATIONS:
+            raise ValueError(f"draw_graph: notation must be one of {NOTATIONS} (PyTorch's i, f, g, o or the "
+                             f"course's Γ_u, Γ_f, c̃, Γ_o), got {self.notation!r}")
         if self.group_by not in GROUP_BY:
             raise ValueError(f"draw_graph: group_by must be one of {GROUP_BY}, got {self.group_by!r}")
         if self.max_timesteps is not None and (isinstance(self.max_timesteps, bool)
@@ -738,6 +746,9 @@ class _Builder:
             detail = (detail + "  no grad").strip()
         node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
                          tracked=tracked)
+        named = describe(tags_of(t), self.options.notation)     # a gate, candidate or state nn tagged
+        if named is not None:
+            node.gate, node.meaning, node.equation = named
         if step is not None:
             self.chain_of[node.id] = chain
 
