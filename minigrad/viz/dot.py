@@ -72,25 +72,41 @@ _DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$"
 _DOT_KEYWORDS = frozenset(("node", "edge", "graph", "digraph", "subgraph", "strict"))
 
 
-@functools.lru_cache(maxsize=4096)
 def _quote(value: str) -> str:
     """A DOT attribute value as graphviz's own quoting writes it: an HTML-like label ``<...>`` and
     a plain identifier as they are, anything else double-quoted. Our values hold no backslash
     (``_plain`` and ``text`` keep them out), so ``\\"`` is the only escape needed."""
-    if (value[:1] == "<" and value[-1:] == ">") or (_DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS):
+    if value[:1] == "<" and value[-1:] == ">":
+        return value
+    return _quote_plain(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote_plain(value: str) -> str:
+    if _DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS:
         return value
     return '"' + value.replace('"', '\\"') + '"'
+
+
+@functools.lru_cache(maxsize=256)
+def _key_order(keys: tuple[str, ...], label_first: bool) -> tuple[int, ...]:
+    """Positions of ``keys`` in graphviz's order (label first for nodes and edges, then by name)."""
+    return tuple(sorted(range(len(keys)), key=lambda k: (label_first and keys[k] != "label", keys[k])))
 
 
 def _attr_list(attrs: dict[str, str], cache: dict[tuple, str], label_first: bool = True) -> str:
     """`` [label=... k=v ...]`` in graphviz's order (a node's or edge's label first, then by name;
     a ``graph [...]`` line all by name); each distinct attribute set is formatted once (most
     edges share theirs)."""
-    key = (label_first, *attrs.items())
+    if not attrs:
+        return ""
+    values = tuple(attrs.values())
+    keys = tuple(attrs)
+    key = (label_first, keys, values)
     line = cache.get(key)
     if line is None:
-        items = sorted(key[1:], key=lambda kv: (label_first and kv[0] != "label", kv[0]))
-        line = cache[key] = (" [" + " ".join(f"{k}={_quote(v)}" for k, v in items) + "]") if attrs else ""
+        line = cache[key] = " [" + " ".join(f"{keys[k]}={_quote(values[k])}"
+                                            for k in _key_order(keys, label_first)) + "]"
     return line
 
 
