@@ -15,7 +15,8 @@ The pieces, each a small class you can read in one go:
   concatenates), :class:`TensorDataset`, :class:`Subset`, :class:`ConcatDataset`, or an
   :class:`IterableDataset` that only yields items;
 * a **sampler** yields the indices of one epoch: :class:`SequentialSampler`, :class:`RandomSampler`
-  (a new permutation every epoch), :class:`SubsetRandomSampler`; :class:`BatchSampler` groups
+  (a new permutation every epoch), :class:`SubsetRandomSampler`, :class:`WeightedRandomSampler`;
+  :class:`BatchSampler` groups
   them into lists of ``batch_size``;
 * a **collate function** turns a list of items into one batch: :func:`default_collate` stacks
   arrays, tensors and numbers along a new first axis into minigrad tensors, recursing into
