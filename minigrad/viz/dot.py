@@ -25,6 +25,7 @@ Reading the picture:
 from __future__ import annotations
 
 import functools
+import gc
 import html
 import math
 import re
@@ -188,6 +189,16 @@ def _font(size: int, color: str, body: str) -> str:
 
 def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     """Turn the model into a ``graphviz.Digraph`` (the :class:`render.Digraph` subclass)."""
+    collecting = gc.isenabled()
+    gc.disable()                    # many strings and lists, no cycles: the collector only slows it down
+    try:
+        return _to_dot(graph, title)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _to_dot(graph: Graph, title: str | None) -> Digraph:
     palette = Palette(*graph.grad_range) if graph.grads and graph.grad_range else None
     dot = Digraph("bptt", graph_attr={
         "rankdir": "LR", "newrank": "true", "compound": "true", "fontname": "Helvetica", "fontsize": "12",

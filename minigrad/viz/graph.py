@@ -35,6 +35,7 @@ labels each parameter edge with that use's share: its gradient g_k projected on 
 from __future__ import annotations
 
 import functools
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -471,7 +472,16 @@ def build_graph(root: Any, **options: Any) -> Graph:
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise TypeError(f"draw_graph: unknown option(s) {', '.join(unknown)}; the options are {', '.join(known)}")
-    return _Builder(roots, DrawOptions(**options)).build()
+    options_ = DrawOptions(**options)
+    # The builder makes a few objects per tensor and frees none until it is done: the cyclic
+    # collector would rescan every live tensor again and again (per-step cost growing with T).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Builder(roots, options_).build()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass(eq=False)
