@@ -190,3 +190,19 @@ def test_checkpoint_every_is_validated_and_kept():
     for bad in (0, -1, 2.5, "4", True):
         with pytest.raises(ValueError, match="LSTM: checkpoint_every must be a positive int"):
             nn.LSTM(3, 4, checkpoint_every=bad)
+
+
+def test_lab_figure_of_memory_and_time_against_k(tmp_path):
+    from demos import checkpoint_memory
+
+    assert (
+        checkpoint_memory.main(
+            ["--length", "12", "--hidden", "4", "--batch", "2", "--every", "0", "3", "--out", str(tmp_path)]
+        )
+        == 0
+    )
+    table = (tmp_path / "results.md").read_text()
+    assert "| none |" in table and "| 3 |" in table
+    assert (tmp_path / "memory_time.png").stat().st_size > 1000
+    with pytest.raises(SystemExit, match="--every takes k >= 0"):
+        checkpoint_memory.main(["--every", "-1", "--out", str(tmp_path)])
