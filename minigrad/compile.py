@@ -233,36 +233,51 @@ def _result(loss: np.ndarray, extras: list[np.ndarray]) -> Any:
 def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
     """Tensors and module parameters ``fn`` can reach: its closure, globals it names, its bound self."""
     seen: dict[int, Tensor] = {}
+    for _, t in _tensor_paths(fn):
+        seen.setdefault(id(t), t)
+    return list(seen.values())
 
-    def visit(obj: Any, depth: int = 0) -> None:
+
+def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
+    """Every (path, tensor) reachable from ``fn``: a path names where the tensor was found
+    (``("self", "W_hh")``, ``("closure", 0, "param", "rnn.weight_hh_l0")``, ...), so a guard can
+    tell that the object *at that place* is still the same one."""
+    found: list[tuple[tuple, Tensor]] = []
+
+    def visit(obj: Any, path: tuple, depth: int = 0) -> None:
         if isinstance(obj, Tensor):
-            seen.setdefault(id(obj), obj)
+            found.append((path, obj))
         elif hasattr(obj, "named_parameters") and callable(obj.named_parameters):
-            for _, p in obj.named_parameters():
-                seen.setdefault(id(p), p)
+            for name, p in obj.named_parameters():
+                found.append(((*path, "param", name), p))
         elif depth < 1 and isinstance(obj, (list, tuple)):
-            for item in obj:
-                visit(item, depth + 1)
+            for i, item in enumerate(obj):
+                visit(item, (*path, i), depth + 1)
         elif depth < 1 and isinstance(obj, dict):
-            for item in obj.values():
-                visit(item, depth + 1)
+            for key, item in list(obj.items()):
+                visit(item, (*path, key), depth + 1)
 
     target = getattr(fn, "__func__", fn)
-    visit(getattr(fn, "__self__", None))
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        visit(owner, ("self",))
+        if not hasattr(owner, "named_parameters"):
+            for name, value in list(getattr(owner, "__dict__", {}).items()):   # a plain object's attributes
+                visit(value, ("self", name))
     if hasattr(fn, "named_parameters"):
-        visit(fn)
-    code = getattr(target, "__code__", None)
-    for cell in getattr(target, "__closure__", None) or ():
+        visit(fn, ("fn",))
+    for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
         try:
-            visit(cell.cell_contents)
-        except ValueError:  # an empty cell
+            visit(cell.cell_contents, ("closure", i))
+        except ValueError:       # an empty cell
             pass
+    code = getattr(target, "__code__", None)
     if code is not None:
         namespace = getattr(target, "__globals__", {})
         for name in code.co_names:
             if name in namespace and not inspect.ismodule(namespace[name]):
-                visit(namespace[name])
-    return list(seen.values())
+                visit(namespace[name], ("global", name))
+    return found
 
 
 # --------------------------------------------------------------------------------------
@@ -443,7 +458,8 @@ class _Replay:
         self.loss_fn = loss_fn
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
-        self.reachable = list(rec.reachable)
+        used = {id(t) for t in self.refs}                  # where each tensor the replay reads was found
+        self.guarded = [(path, t) for path, t in _tensor_paths(loss_fn) if id(t) in used]
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
@@ -453,9 +469,12 @@ class _Replay:
         self._fn = self.namespace["compiled_step"]
 
     def guard(self) -> str | None:
-        current = _reachable_tensors(self.loss_fn, ())
-        if len(current) != len(self.reachable) or any(a is not b for a, b in zip(current, self.reachable)):
-            return "the parameters loss_fn reads are other objects now (a replaced parameter or module)"
+        if self.guarded:
+            current = dict(_tensor_paths(self.loss_fn))
+            for path, t in self.guarded:
+                if current.get(path) is not t:
+                    where = ".".join(str(part) for part in path)
+                    return f"the tensor loss_fn reads at {where} is another object now (a replaced parameter or module)"
         for t, (shape, dtype) in zip(self.refs, self.shapes):
             if t.data.shape != shape or t.data.dtype != dtype:
                 return f"a parameter changed shape or dtype ({shape} {dtype} -> {t.data.shape} {t.data.dtype})"
