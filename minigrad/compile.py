@@ -280,6 +280,35 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
     return found
 
 
+def _resolve(fn: Callable, path: tuple) -> Any:
+    """The object now at ``path`` (as ``_tensor_paths`` names it), or None if the path no longer leads anywhere."""
+    target = getattr(fn, "__func__", fn)
+    try:
+        head, *rest = path
+        if head == "self":
+            obj = fn.__self__
+        elif head == "fn":
+            obj = fn
+        elif head == "closure":
+            obj = target.__closure__[rest.pop(0)].cell_contents
+        else:
+            obj = target.__globals__[rest.pop(0)]
+        while rest:
+            step = rest.pop(0)
+            if step == "param":
+                for name in rest.pop(0).split("."):
+                    obj = getattr(obj, name)
+            elif isinstance(obj, (list, tuple)):
+                obj = obj[step]
+            elif isinstance(obj, dict):
+                obj = obj[step]
+            else:
+                obj = getattr(obj, step)
+        return obj
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------------------
 # A recorded call
 # --------------------------------------------------------------------------------------
@@ -459,10 +488,12 @@ class _Replay:
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
         used = {id(t) for t in self.refs}                  # where each tensor the replay reads was found
-        self.guarded = [(path, t) for path, t in _tensor_paths(loss_fn) if id(t) in used]
+        self.guarded = [(path, t) for path, t in _tensor_paths(loss_fn)
+                        if id(t) in used and _resolve(loss_fn, path) is t]
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
+        self.alias = self._shared_parameter_ops()
         self.source = self._generate()
         code = compile_python(self.source, "<mg.compile>", "exec")
         exec(code, self.namespace)  # noqa: S102 - our own generated code
@@ -470,9 +501,8 @@ class _Replay:
 
     def guard(self) -> str | None:
         if self.guarded:
-            current = dict(_tensor_paths(self.loss_fn))
             for path, t in self.guarded:
-                if current.get(path) is not t:
+                if _resolve(self.loss_fn, path) is not t:
                     where = ".".join(str(part) for part in path)
                     return f"the tensor loss_fn reads at {where} is another object now (a replaced parameter or module)"
         for t, (shape, dtype) in zip(self.refs, self.shapes):
@@ -490,6 +520,23 @@ class _Replay:
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         loss, extras = self._fn(self.refs, inputs, *arrays)
         return _result(loss, extras)
+
+    def _shared_parameter_ops(self) -> dict[int, int]:
+        """Records that repeat an earlier op on the same parameters (``W_hh.T`` at every timestep):
+        record k -> the first one. The replay computes it once and its gradients meet there."""
+        first: dict[tuple, int] = {}
+        alias: dict[int, int] = {}
+        for k, (op, operands, kwargs) in enumerate(self.rec.plan):
+            if not operands or any(b[0] != "ref" for b in operands):
+                continue
+            if any(b[0] not in ("literal", "tuple") for b in kwargs.values()):
+                continue
+            key = (op, tuple(operands), repr(sorted(kwargs.items())))
+            if key in first:
+                alias[k] = first[key]
+            else:
+                first[key] = k
+        return alias
 
     # ---- code generation --------------------------------------------------------------
     def _name_ref(self, t: Tensor, index: int, used: set) -> str:
@@ -512,7 +559,7 @@ class _Replay:
     def _value(self, binding: Any, names: dict) -> str:
         kind = binding[0]
         if kind in ("v", "v-data"):
-            return f"v{binding[1]}"
+            return f"v{self.alias.get(binding[1], binding[1])}"
         if kind == "in":
             return f"in{binding[1]}"
         if kind == "view":  # the same slice of an input array as when recorded
@@ -547,6 +594,9 @@ class _Replay:
         lines.append("    # forward: one line per op, each a row of the derivative table (ops.py)")
         self._kw_src: list[str] = []
         for k, (op, operands, kwargs) in enumerate(rec.plan):
+            if k in self.alias:
+                self._kw_src.append("")
+                continue                          # computed once, at its first record
             self.namespace[op] = ops.PRIMITIVES[op].forward
             args = [self._value(b, names) for b in operands]
             kw = {}
@@ -577,7 +627,8 @@ class _Replay:
 
         def target_of(binding: tuple) -> tuple[str, Any] | None:
             if binding[0] == "v" and needs[binding[1]]:
-                return f"g_v{binding[1]}", records[binding[1]].output
+                j = self.alias.get(binding[1], binding[1])
+                return f"g_v{j}", records[j].output
             if binding[0] == "ref" and rec.refs[binding[1]].requires_grad:
                 return f"g_{names[binding[1]]}", rec.refs[binding[1]]
             if binding[0] == "in" and binding[1] in grad_inputs:
