@@ -145,6 +145,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--sample must be >= 0, got {args.sample}")
         if not args.lr > 0:
             parser.error(f"--lr must be > 0, got {args.lr}")
+        if args.seed < 0:
+            parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+        checkpoint = "dinosaurus.npz" if args.preset == "course" else "min_char_rnn.npz"
+        _cli.check_output_folder(parser, args.out, [checkpoint])
         return args
     for name in ("iterations", "batch_size", "seq_len", "hidden", "layers", "sample", "sample_every", "max_len"):
         if getattr(args, name) < 1:
@@ -295,51 +299,73 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_course(args: argparse.Namespace) -> None:
+def run_course(args: argparse.Namespace) -> int:
     """The course's Dinosaurus Island notebook: its preprocessing, then ``model(...)`` as it calls it."""
     if args.data is None:
         raise FileNotFoundError("--preset course trains on the course's dinos.txt, which minigrad does not ship: "
                                 f"get it from {dino.DINOS_SOURCE}, then pass --data dinos.txt (docs/course.md)")
     data_x, ix_to_char, char_to_ix = dino.load_dinos(args.data)
     data = "\n".join(data_x)
-    print("There are %d total characters and %d unique characters in your data." % (len(data), len(char_to_ix)))  # noqa: UP031
-    start = time.perf_counter()
-    parameters, last_name = dino.model(data_x, ix_to_char, char_to_ix, args.iterations, n_a=args.hidden,
-                                       dino_names=args.sample, vocab_size=len(char_to_ix), verbose=True,
-                                       learning_rate=args.lr, engine=args.engine, print_every=args.sample_every)
-    elapsed = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
+    print("There are %d total characters and %d unique characters in your data."  # noqa: UP031 - the notebook's
+          % (len(data), len(char_to_ix)))
     path = args.out / "dinosaurus.npz"
+    latest: dict[str, Any] = {}
+
+    def after_iteration(j: int, loss: float, smoothed: float, parameters: dict) -> None:
+        latest.update(j=j, smoothed=smoothed, parameters=parameters)
+        stop.check()              # Ctrl-C / SIGTERM: stop between two iterations, weights whole
+
+    start = time.perf_counter()
+    with GracefulStop() as stop:
+        try:
+            parameters, _ = dino.model(data_x, ix_to_char, char_to_ix, args.iterations, n_a=args.hidden,
+                                       dino_names=args.sample, vocab_size=len(char_to_ix), verbose=True,
+                                       learning_rate=args.lr, engine=args.engine, print_every=args.sample_every,
+                                       callback=after_iteration)
+        except TrainingInterruptedError as interrupted:
+            mg.save(latest["parameters"], path)
+            print(interrupted.message(f"saved {path} after {latest['j'] + 1} of {args.iterations} iterations "
+                                      f"(smoothed loss {latest['smoothed']:.3f})"), file=sys.stderr)
+            return interrupted.exit_code
+    elapsed = time.perf_counter() - start
     mg.save(parameters, path)
     print(f"trained {args.iterations} iterations in {elapsed:.1f} s ({args.engine} backward); "
           f"wrote {path} (the course's parameters dict: {', '.join(dino.PARAMETER_KEYS)})")
+    return 0
 
 
-def run_min_char_rnn(args: argparse.Namespace) -> None:
+def run_min_char_rnn(args: argparse.Namespace) -> int:
     """Karpathy's min-char-rnn on ``--data`` (default: the names corpus), printing what it prints."""
     data_path = args.data if args.data is not None else lm.DEFAULT_CORPUS
     text = lm.read_text(data_path, lowercase=False)   # min-char-rnn reads the file as it is
     trainer = MinCharRNNTrainer(text, hidden_size=args.hidden, seq_length=args.seq_len, learning_rate=args.lr,
                                 seed=args.seed, sample_every=args.sample_every, sample_length=args.max_len)
     print("data has %d characters, %d unique." % (len(text), trainer.vocab_size))  # noqa: UP031
-    start = time.perf_counter()
-    trainer.run(args.iterations)
-    elapsed = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "min_char_rnn.npz"
+    start = time.perf_counter()
+    with GracefulStop() as stop:
+        try:
+            for _ in range(args.iterations):
+                trainer.run(1)    # one iteration of min-char-rnn's loop, with its prints
+                stop.check()      # Ctrl-C / SIGTERM: stop between two iterations, weights whole
+        except TrainingInterruptedError as interrupted:
+            mg.save(trainer.model.state_dict(), path)
+            print(interrupted.message(f"saved {path} after {trainer.n} of {args.iterations} iterations "
+                                      f"(smooth_loss {trainer.smooth_loss:.3f})"), file=sys.stderr)
+            return interrupted.exit_code
+    elapsed = time.perf_counter() - start
     mg.save(trainer.model.state_dict(), path)
     print(f"trained {args.iterations} iterations in {elapsed:.1f} s; wrote {path} (Wxh, Whh, Why, bh, by)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.preset == "course":
-            run_course(args)
-            return 0
+            return run_course(args)
         if args.preset == "min-char-rnn":
-            run_min_char_rnn(args)
-            return 0
+            return run_min_char_rnn(args)
         if args.load is not None:
             sample_only(args)
             return 0

@@ -5,6 +5,7 @@
     python -m demos.music --primer bwv1.6 --primer-len 8   # continue the opening of BWV 1.6
     python -m demos.music --primer "72:4 71:4 69:8"        # or your own notes (PITCH:DUR tokens)
     python -m demos.music --load runs/music/model.npz --temperature 0.7   # sample again, no retraining
+    python -m demos.music --preset course                  # the course's djmodel, as the notebook builds it
 
 The course's jazz model on the soprano lines of Bach's chorales (models/data/bach_soprano.txt):
 an LSTM learns to predict each next (pitch, duration) token from the ones before (many-to-many),
@@ -12,10 +13,17 @@ then an inference loop samples a token, feeds it back, and repeats (one-to-many)
 model.npz (the trained model, for --load), melody.mid, melody.wav (numpy additive synth: listen
 with any player) and pianoroll.png to --out. Ctrl-C (or SIGTERM) during training saves model.npz
 and exits with status 130 (143).
+
+--preset course is the notebook's own model and recipe (djmodel: a Keras-style LSTM with one bias,
+n_a = 64, Tx = 30, one-hot values in, softmax out; m = 60 windows, 100 epochs of Adam lr 0.01 with
+Keras's decay 0.01; greedy argmax inference for Ty = 50 values) on the same Bach tokens. It takes
+--hidden (n_a), --seq-len (Tx), --epochs, --batch-size, --lr, --length (Ty), --seed, --data, --out,
+--bpm; the other flags belong to the default model and are refused.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -42,8 +50,82 @@ def _primer(text: str, length: int, pieces: dict[str, list[str]]) -> list[str]:
     return text.split()
 
 
+# --preset course: the notebook's values, and the flags it takes (the others belong to the default model).
+COURSE_DEFAULTS = {"hidden": music.COURSE["n_a"], "seq_len": music.COURSE["Tx"], "epochs": music.COURSE["epochs"],
+                   "batch_size": music.COURSE["batch_size"], "lr": music.COURSE["lr"], "length": music.COURSE["Ty"]}
+COURSE_FLAGS = {"preset", "data", "out", "hidden", "seq_len", "epochs", "batch_size", "lr", "length", "seed", "bpm"}
+
+
+def _given(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The ``dest`` of every option the command line actually gave (defaults not counted)."""
+    defaults = {action.dest: action.default for action in parser._actions}
+    for action in parser._actions:      # argparse has no public "was it given?": parse once without defaults
+        action.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action in parser._actions:
+            action.default = defaults[action.dest]
+
+
+def run_course(args: argparse.Namespace) -> dict[str, object]:
+    """The notebook's djmodel, trained and played as the notebook does (see models/music_lstm.py)."""
+    pieces = music.load_tokens(args.data)
+    vocab = music.Vocab.from_pieces(pieces)
+    stream = music.token_stream(pieces, vocab)
+    X, Y = music.course_data(stream, len(vocab), m=music.COURSE["m"], Tx=args.seq_len)
+    print(f"{len(pieces)} melodies, {len(stream)} tokens; n_values = {len(vocab)}; X {X.shape}, Y {Y.shape} "
+          f"(m = {X.shape[0]} windows of Tx = {args.seq_len}, x<1> = 0)")
+    model = music.DJModel(len(vocab), n_a=args.hidden, seed=args.seed)
+    print(f"djmodel: LSTM_cell n_a = {args.hidden} (one bias, Keras init), densor {len(vocab)} + softmax; "
+          f"{model.num_parameters():,} parameters; Adam lr {args.lr}, beta1 0.9, beta2 0.999, decay 0.01")
+    checkpoint = args.out / "djmodel.npz"
+
+    epochs_done = []
+
+    def after_epoch(epoch: int, loss: float) -> None:
+        epochs_done.append(epoch)
+        bar.update(1, loss=loss)
+        stop.check()              # Ctrl-C / SIGTERM: stop between two epochs, weights whole
+
+    with GracefulStop() as stop, Progress(args.epochs, "epochs") as bar:
+        try:
+            losses = music.train_course(model, X, Y, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                        seed=args.seed, on_epoch=after_epoch)
+        except TrainingInterruptedError as interrupted:
+            mg.save(model.state_dict(), checkpoint)
+            print(interrupted.message(f"saved {checkpoint} after {len(epochs_done)} "
+                                      f"of {args.epochs} epochs"), file=sys.stderr)
+            raise SystemExit(interrupted.exit_code) from None
+    print(f"loss (summed over the {args.seq_len} outputs): {losses[0]:.3f} after epoch 1, "
+          f"{losses[-1]:.3f} after epoch {len(losses)}")
+    indices = music.course_inference(model, Ty=args.length)
+    values = vocab.decode(indices)
+    print("generated (greedy argmax, fed back): " + " ".join(values))
+    played = [v for v in values if v != music.START]
+    if len(played) < len(values):
+        print(f"({len(values) - len(played)} chorale-start markers {music.START} left out of the melody)")
+    if not played:
+        raise SystemExit("error: the model generated only chorale-start markers; train longer (--epochs)")
+    notes = music.merge_rests(played)
+    args.out.mkdir(parents=True, exist_ok=True)
+    midi = music.write_midi(notes, args.out / "melody.mid", bpm=args.bpm)
+    wav = music.write_wav(notes, args.out / "melody.wav", bpm=args.bpm)
+    png = music.plot_pianoroll(notes, args.out / "pianoroll.png",
+                               title=f"the course's djmodel on Bach chorales, {len(losses)} epochs, greedy")
+    mg.save(model.state_dict(), checkpoint)
+    seconds = sum(d for _, d in notes) * 15 / args.bpm
+    print(f"wrote {midi} ({len(notes)} notes, {seconds:.0f} s at {args.bpm:g} bpm), {wav}, {png}, "
+          f"{args.out / 'djmodel.npz'}")
+    return {"losses": losses, "tokens": values, "notes": notes, "files": (midi, wav, png)}
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = _cli.parser(__doc__, "python -m demos.music")
+    parser.add_argument("--preset", choices=("default", "course"), default="default",
+                        help="'course': the notebook's djmodel and training recipe (see above)")
+    parser.add_argument("--epochs", type=int, help="--preset course only: passes over the m = 60 windows "
+                                                   f"(default {music.COURSE['epochs']})")
     parser.add_argument("--data", type=Path, default=music.DEFAULT_DATA,
                         help="token file (default: the committed Bach soprano lines)")
     parser.add_argument("--out", type=Path, default=Path("runs/music"), help="output folder (default runs/music)")
@@ -64,6 +146,29 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--load", type=Path, metavar="CHECKPOINT",
                         help="skip training: sample from this model.npz (written by an earlier run)")
     args = parser.parse_args(argv)
+    if args.preset == "course":
+        refused = sorted(_given(parser, argv) - COURSE_FLAGS)
+        if refused:
+            parser.error(f"--preset course is the notebook's model; it does not take "
+                         f"{', '.join('--' + r.replace('_', '-') for r in refused)} (it takes "
+                         f"{', '.join('--' + f.replace('_', '-') for f in sorted(COURSE_FLAGS - {'preset'}))})")
+        given = _given(parser, argv)
+        for key, value in COURSE_DEFAULTS.items():
+            if key not in given:
+                setattr(args, key, value)
+        for name in ("hidden", "seq_len", "epochs", "batch_size", "length"):
+            if getattr(args, name) < (2 if name == "seq_len" else 1):
+                parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'seq_len' else 1}, "
+                             f"got {getattr(args, name)}")
+        if args.lr <= 0 or args.bpm <= 0:
+            parser.error("--lr and --bpm must be > 0")
+        _cli.check_output_folder(parser, args.out, ["djmodel.npz", "melody.mid", "melody.wav", "pianoroll.png"])
+        try:
+            return run_course(args)
+        except (FileNotFoundError, ValueError) as err:
+            parser.error(str(err))
+    if args.epochs is not None:
+        parser.error("--epochs belongs to --preset course (the default model counts --steps)")
     for name in ("steps", "hidden", "embedding", "seq_len", "batch_size", "length", "primer_len"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")

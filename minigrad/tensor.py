@@ -258,54 +258,57 @@ class Tensor:
             return _constant(np.array(other, dtype=self.data.dtype))
         return _constant(np.asarray(other))
 
-    def _pair(self, other: Any) -> tuple[Tensor, Tensor]:
-        """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``)."""
+    def _pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``).
+
+        ``op`` names the operation in the error for an operand that is not numbers (``t + "x"``).
+        """
         if isinstance(other, Tensor):
             if other.data.dtype == self.data.dtype:
                 return self, other
         elif type(other) in (float, int) and self.data.dtype.kind == "f":    # the hot path: x * 2.0
             return self, _constant(np.array(other, dtype=self.data.dtype))
-        dtype = dtypes.result_type(self, other)
+        dtype = _promoted(op, self, other)
         return self.astype(dtype), _operand(other, dtype)
 
-    def _float_pair(self, other: Any) -> tuple[Tensor, Tensor]:
+    def _float_pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
         """As ``_pair``, then integers and booleans become float32 (``/`` of them, as PyTorch)."""
-        a, b = self._pair(other)
+        a, b = self._pair(other, op)
         if a.data.dtype.kind in "biu":
             a, b = a.astype(dtypes.DEFAULT_FLOAT), b.astype(dtypes.DEFAULT_FLOAT)
         return a, b
 
     def __add__(self, other: Any) -> Tensor:
-        return apply(ops.add, self._pair(other))
+        return apply(ops.add, self._pair(other, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(ops.add, self._pair(other)[::-1])
+        return apply(ops.add, self._pair(other, "add")[::-1])
 
     def __sub__(self, other: Any) -> Tensor:
         _no_bool("sub", self, other)
-        return apply(ops.sub, self._pair(other))
+        return apply(ops.sub, self._pair(other, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
         _no_bool("sub", self, other)
-        return apply(ops.sub, self._pair(other)[::-1])
+        return apply(ops.sub, self._pair(other, "sub")[::-1])
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, self._pair(other))
+        return apply(ops.mul, self._pair(other, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, self._pair(other)[::-1])
+        return apply(ops.mul, self._pair(other, "mul")[::-1])
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, self._float_pair(other))
+        return apply(ops.div, self._float_pair(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, self._float_pair(other)[::-1])
+        return apply(ops.div, self._float_pair(other, "div")[::-1])
 
     def __matmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, self._pair(other))
+        return apply(ops.matmul, self._pair(other, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, self._pair(other)[::-1])
+        return apply(ops.matmul, self._pair(other, "matmul")[::-1])
 
     def __neg__(self) -> Tensor:
         return apply(ops.neg, (self,))
@@ -315,15 +318,15 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         if not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
-            dtype = dtypes.result_type(self, exponent)
+            dtype = _promoted("pow", self, exponent)
             out = apply(ops.pow_, (self.astype(dtype),), {"exponent": exponent})
             return out.astype(dtype)        # bool ** True stays bool (numpy would give int8)
-        base, exponent = self._pair(exponent)
+        base, exponent = self._pair(exponent, "pow")
         _no_bool("pow", base)              # bool ** bool tensors: refused, as PyTorch
         return apply(ops.power, (base, exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
-        exponent, base = self._pair(base)
+        exponent, base = self._pair(base, "pow")
         _no_bool("pow", base)
         return apply(ops.power, (base, exponent))
 
@@ -455,7 +458,7 @@ class Tensor:
     def _compare(self, other: Any, compare: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
         if other is None or isinstance(other, (str, bytes)):
             return NotImplemented
-        a, b = self._pair(other)
+        a, b = self._pair(other, compare.__name__)
         return _constant(np.asarray(compare(a.data, b.data)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -496,7 +499,7 @@ class Tensor:
 
     # Logical/bitwise operators on boolean and integer tensors (combining masks).
     def _logical(self, other: Any, fn: str, ufunc: Callable[..., np.ndarray]) -> Tensor:
-        a, b = self._pair(other)
+        a, b = self._pair(other, fn)
         if a.data.dtype.kind not in "biu":
             raise TypeError(f"{fn}: needs boolean or integer tensors, got dtype {a.data.dtype}")
         return _constant(np.asarray(ufunc(a.data, b.data)))
@@ -564,11 +567,11 @@ class Tensor:
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise ``max(a, b)``; on ties each side gets half the gradient (PyTorch)."""
-        return apply(ops.maximum, self._pair(other))
+        return apply(ops.maximum, self._pair(other, "maximum"))
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise ``min(a, b)``; on ties each side gets half the gradient (PyTorch)."""
-        return apply(ops.minimum, self._pair(other))
+        return apply(ops.minimum, self._pair(other, "minimum"))
 
     def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
                   dim: int | None = None, keepdim: bool | None = None) -> Tensor:
@@ -826,6 +829,18 @@ class SortResult(NamedTuple):
 
     values: Tensor
     indices: Tensor
+
+
+def _promoted(op: str, *operands: Any) -> np.dtype:
+    """``dtypes.result_type`` of the operands; a str, None or object among them is a TypeError naming ``op``."""
+    try:
+        return dtypes.result_type(*operands)
+    except TypeError:
+        for operand in operands:
+            if not isinstance(operand, Tensor) and np.asarray(operand).dtype.kind not in "biufc":
+                raise TypeError(f"{op}: unsupported operand of type {type(operand).__name__} ({operand!r:.40}); "
+                                "expected a Tensor, a number or a numeric array") from None
+        raise
 
 
 def _operand(other: Any, dtype: np.dtype) -> Tensor:

@@ -70,6 +70,7 @@ __all__ = [
     "load_dinos",
     "model",
     "optimize",
+    "optimize_autograd",
     "print_sample",
     "rnn_backward",
     "rnn_forward",
@@ -417,7 +418,7 @@ def model(
     learning_rate: float = 0.01,
     engine: str = "numpy",
     print_every: int = 2000,
-    callback: Callable[[int, float, float], None] | None = None,
+    callback: Callable[[int, float, float, Params], None] | None = None,
 ) -> tuple[Params, str]:
     """Train on one name per iteration; returns ``(parameters, last_dino_name)``.
 
@@ -429,7 +430,8 @@ def model(
 
     The keyword-only options are ours, off the course's path by default: ``learning_rate``,
     ``engine="minigrad"`` (gradients from autograd, ``optimize_autograd``), ``print_every``,
-    and ``callback(j, curr_loss, smoothed_loss)`` called after every iteration.
+    and ``callback(j, curr_loss, smoothed_loss, parameters)`` called after every iteration
+    (it may raise to stop the run: the demo saves ``parameters`` on Ctrl-C).
     """
     if engine not in ENGINES:
         raise ValueError(f"model: engine must be one of {ENGINES}, got {engine!r}")
@@ -487,7 +489,7 @@ def model(
             print(" X = ", X, "\n", "Y =       ", Y, "\n")
         loss = smooth(loss, curr_loss)
         if callback is not None:
-            callback(j, float(curr_loss), float(loss))
+            callback(j, float(curr_loss), float(loss), parameters)
         if j % print_every == 0:
             print("Iteration: %d, Loss: %f" % (j, loss) + "\n")  # noqa: UP031 - the course's format
             seed = 0
@@ -507,6 +509,8 @@ def load_dinos(path: str | Path) -> tuple[list[str], dict[int, str], dict[str, i
     ``dinos.txt``: ``"\\n"`` = 0, ``a`` = 1, ... ``z`` = 26) and ``data_x = data.split("\\n")``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"load_dinos: {path} is a folder; expected the file dinos.txt (one name per line)")
     if not path.is_file():
         raise FileNotFoundError(
             f"load_dinos: no file at {path}. The dinosaur list is not shipped with minigrad; get it from {DINOS_SOURCE}"

@@ -13,14 +13,17 @@ forward (the reference agrees with it to 1e-10, ``tests/test_rnn_step_by_step.py
 wrong value is reported by output key and index, with the expected and the received value and,
 when the mistake is a known one, a hint:
 
-    rnn_backward: 'dx'[0, 0, 0] is wrong: expected 0.36853, got 0.91702 (minigrad autograd)
+    rnn_backward: dx[0, 0, 0] is wrong: expected 0.27334554, got 0.072752459 (90 of 120 entries
+    differ, the largest by 12.8) (expected values: minigrad autograd)
       case: the course's example (np.random.seed(1); n_x=3, n_a=5, m=10, T_x=4)
       hint: da_next misses the contribution of da_prevt: each step receives da[:, :, t] + da_prevt ...
+      wrong: dx, da0, dWax, dWaa, dba
 
 Hints come from replaying *known mistakes* (a transposed weight, ``da_next`` left out of the sum,
 a dropped gate term, a loop off by one timestep ...) on the failing case: when one of them
 produces exactly the learner's wrong value, its hint is shown. Otherwise the shape of the error
-is described (transposed, sign flipped, all zeros, shifted by one timestep).
+is described (transposed, sign flipped, all zeros, shifted by one timestep). docs/learn.md has
+the whole story.
 
 The learner's function gets copies of the inputs, so nothing it does in place can spoil the
 reference; backward functions get the *reference* forward's caches, so a wrong forward cannot
@@ -507,21 +510,28 @@ _RNN_CELL_FORWARD_MISTAKES = (
 
 
 def _rnn_seq(
-    x: np.ndarray, a0: np.ndarray, p: dict[str, np.ndarray], carry: bool = True, store_prev: bool = False
+    x: np.ndarray,
+    a0: np.ndarray,
+    p: dict[str, np.ndarray],
+    carry: bool = True,
+    store_prev: bool = False,
+    x_shift: int = 0,
 ) -> tuple:
     n_x, m, T_x = x.shape
     n_y, n_a = p["Wya"].shape
     a, y, caches, a_next = np.zeros((n_a, m, T_x)), np.zeros((n_y, m, T_x)), [], a0
     for t in range(T_x):
         a_prev = a_next
-        a_next, yt, cache = sbs.rnn_cell_forward(x[:, :, t], a_next if carry else a0, p)
+        a_next, yt, cache = sbs.rnn_cell_forward(x[:, :, t + x_shift], a_next if carry else a0, p)
         a[:, :, t] = a_prev if store_prev else a_next
         y[:, :, t] = yt
         caches.append(cache)
     return a, y, (caches, x)
 
 
+_X_SHIFT = "off by one timestep: step t must read its own input x[:, :, t], not x[:, :, t - 1]"
 _RNN_FORWARD_MISTAKES = (
+    (_X_SHIFT, lambda x, a0, p: _rnn_seq(x, a0, p, x_shift=-1)),
     (
         "the state is not carried: each step must start from the previous step's a_next, not from a0",
         lambda x, a0, p: _rnn_seq(x, a0, p, carry=False),
@@ -608,6 +618,7 @@ def _lstm_seq(
     carry_a: bool = True,
     store_prev: bool = False,
     c0_is_a0: bool = False,
+    x_shift: int = 0,
 ) -> tuple:
     n_x, m, T_x = x.shape
     n_y, n_a = p["Wy"].shape
@@ -616,7 +627,7 @@ def _lstm_seq(
     for t in range(T_x):
         a_prev, c_prev = a_next, c_next
         a_next, c_next, yt, cache = sbs.lstm_cell_forward(
-            x[:, :, t], a_next if carry_a else a0, c_next if carry_c else np.zeros_like(a0), p
+            x[:, :, t + x_shift], a_next if carry_a else a0, c_next if carry_c else np.zeros_like(a0), p
         )
         a[:, :, t], c[:, :, t] = (a_prev, c_prev) if store_prev else (a_next, c_next)
         y[:, :, t] = yt
@@ -625,6 +636,7 @@ def _lstm_seq(
 
 
 _LSTM_FORWARD_MISTAKES = (
+    (_X_SHIFT, lambda x, a0, p: _lstm_seq(x, a0, p, x_shift=-1)),
     (
         "the cell state is not carried: each step must start from the previous step's c_next",
         lambda x, a0, p: _lstm_seq(x, a0, p, carry_c=False),
@@ -683,8 +695,11 @@ def _bptt(
     backwards: bool = True,
     accumulate: bool = True,
     skip_first: bool = False,
+    cache_shift: int = 0,
+    da_shift: int = 0,
+    dx_shift: int = 0,
 ) -> dict[str, np.ndarray]:
-    """The sequence backward loop with switches for the classic mistakes (all on = the reference)."""
+    """The sequence backward loop with switches for the classic mistakes (defaults: the reference)."""
     cells, x = caches
     n_a, m, T_x = da.shape
     n_x = x.shape[0]
@@ -698,13 +713,14 @@ def _bptt(
     dx, da_prevt, dc_prevt = np.zeros((n_x, m, T_x)), np.zeros((n_a, m)), np.zeros((n_a, m))
     steps = range(1 if skip_first else 0, T_x)
     for t in reversed(steps) if backwards else steps:
-        da_next = da[:, :, t] + (da_prevt if recurrent else 0)
+        da_next = da[:, :, t + da_shift] + (da_prevt if recurrent else 0)
+        cell = cells[t + cache_shift]
         if lstm:
-            g = sbs.lstm_cell_backward(da_next, dc_prevt if carry_c else np.zeros((n_a, m)), cells[t])
+            g = sbs.lstm_cell_backward(da_next, dc_prevt if carry_c else np.zeros((n_a, m)), cell)
             dc_prevt = g["dc_prev"]
         else:
-            g = sbs.rnn_cell_backward(da_next, cells[t])
-        dx[:, :, t], da_prevt = g["dxt"], g["da_prev"]
+            g = sbs.rnn_cell_backward(da_next, cell)
+        dx[:, :, t + dx_shift], da_prevt = g["dxt"], g["da_prev"]
         for k in keys:
             grads[k] = grads[k] + g[k] if accumulate else g[k]
     return {"dx": dx, "da0": da_prevt, **grads}
@@ -729,6 +745,18 @@ def _seq_backward_mistakes(lstm: bool) -> tuple:
         (
             "off by one timestep: the loop stops before t = 0 (range(T_x - 1, 0, -1)); use reversed(range(T_x))",
             lambda da, c: _bptt(da, c, lstm, skip_first=True),
+        ),
+        (
+            "off by one timestep: step t must be differentiated with its own cache, caches[t], not caches[t - 1]",
+            lambda da, c: _bptt(da, c, lstm, cache_shift=-1),
+        ),
+        (
+            "off by one timestep: step t receives its own output gradient da[:, :, t], not da[:, :, t - 1]",
+            lambda da, c: _bptt(da, c, lstm, da_shift=-1),
+        ),
+        (
+            "off by one timestep: dxt of step t belongs in dx[:, :, t]",
+            lambda da, c: _bptt(da, c, lstm, dx_shift=-1),
         ),
     ) + (
         (

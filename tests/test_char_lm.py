@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import math
 import os
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 import minigrad as mg
 from demos import char_lm as demo
-from demos._progress import Progress
 from minigrad.random import generator
 from models import char_lm as lm
 
@@ -431,16 +429,3 @@ def test_program_presets_refuse_flags_they_do_not_take(tmp_path, capsys):
     assert "minigrad does not ship" in err and "then pass --data dinos.txt" in err
     assert demo.main(["--preset", "course", "--data", str(tmp_path / "dinos.txt")]) == 2
     assert "load_dinos: no file at" in capsys.readouterr().err
-
-
-def test_progress_bar_prints_tenths_when_not_a_terminal():
-    stream = io.StringIO()
-    with Progress(50, "train", stream=stream) as bar:
-        for _ in range(50):
-            bar.update(1, loss=1.23456)
-        bar.write("hello")
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 11 + 1 and lines[-1] == "hello"
-    assert lines[-2].startswith("train [########################] 50/50 100%") and lines[-2].endswith("loss 1.235")
-    with pytest.raises(ValueError, match="total must be positive"):
-        Progress(0)

@@ -423,6 +423,8 @@ def test_bad_loader_arguments():
         DataLoader(3)
     with pytest.raises(TypeError, match="IterableDataset"):
         DataLoader(iter([1, 2, 3]))
+    with pytest.raises(TypeError, match="sampler must be an iterable of indices"):
+        DataLoader(ds, sampler=5)
     with pytest.raises(TypeError, match="collate_fn must be callable"):
         DataLoader(ds, collate_fn="pad")
     with pytest.raises(TypeError, match="no length"):
@@ -477,3 +479,33 @@ def test_padded_batch_through_a_gru_equals_each_sequence_alone():
             np.testing.assert_allclose(out.data[: lengths.data[b], b], alone.data[:, 0], rtol=1e-6, atol=1e-7)
             # the state after the last real step, where lengths= points the layers
             np.testing.assert_allclose(out.data[lengths.data[b] - 1, b], h_n.data[0, 0], rtol=1e-6, atol=1e-7)
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    from minigrad.utils.data import WeightedRandomSampler
+
+    drawn = list(WeightedRandomSampler([1.0, 0.0, 3.0], 4000, generator=np.random.default_rng(0)))
+    counts = np.bincount(drawn, minlength=3)
+    assert len(drawn) == 4000 and counts[1] == 0 and 2.7 < counts[2] / counts[0] < 3.3
+    distinct = list(WeightedRandomSampler([1, 1, 1, 1], 4, replacement=False, generator=np.random.default_rng(0)))
+    assert sorted(distinct) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="cannot draw 3 distinct"):
+        WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightedRandomSampler([1, -1], 2)
+    with pytest.raises(ValueError, match="num_samples must be a positive integer"):
+        WeightedRandomSampler([1, 1], 0)
+
+
+def test_pad_collate_agrees_with_nn_utils_rnn():
+    from minigrad.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+
+    seqs = sequences()
+    for batch_first in (False, True):
+        padded, lengths = PadCollate(batch_first=batch_first, padding_value=-2.0)(seqs)
+        reference = pad_sequence([mg.tensor(s) for s in seqs], batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(padded.data, reference.data)
+        packed = pack_padded_sequence(padded, lengths, batch_first=batch_first, enforce_sorted=False)
+        unpacked, unpacked_lengths = pad_packed_sequence(packed, batch_first=batch_first, padding_value=-2.0)
+        np.testing.assert_array_equal(unpacked.data, padded.data)
+        assert np.asarray(getattr(unpacked_lengths, "data", unpacked_lengths)).tolist() == [2, 5, 3]

@@ -263,7 +263,7 @@ def test_model_callback_sees_every_iteration(dinos):
         5,
         dino_names=1,
         print_every=2,
-        callback=lambda j, cur, smoothed: calls.append((j, cur, smoothed)),
+        callback=lambda j, cur, smoothed, params: calls.append((j, cur, smoothed)),
     )
     assert [c[0] for c in calls] == [0, 1, 2, 3, 4]
     # The course starts the smoothed loss at get_initial_loss(vocab_size, dino_names): 1 name here.
@@ -308,6 +308,8 @@ def test_errors_name_the_function_and_what_was_expected(tmp_path):
         dino.model(["ab"], ix, chars, 1, vocab_size=3, engine="torch")
     with pytest.raises(FileNotFoundError, match="not shipped with minigrad; get it from"):
         dino.load_dinos(tmp_path / "dinos.txt")
+    with pytest.raises(ValueError, match="is a folder; expected the file dinos.txt"):
+        dino.load_dinos(tmp_path)
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(ValueError, match="has no names"):
         dino.load_dinos(tmp_path / "empty.txt")

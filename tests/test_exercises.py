@@ -108,6 +108,7 @@ BROKEN = [
         ["caches must have 2 items (list_of_caches, x), got 4"],
     ),
     ("rnn_forward", [("y_pred[:, :, t] = yt_pred", "pass")], ["y_pred[", "all zeros"]),
+    ("rnn_forward", [("rnn_cell_forward(x[:, :, t], a_next, parameters)", "rnn_cell_forward(x[:, :, t - 1], a_next, parameters)")], ["a[", "x[:, :, t], not x[:, :, t - 1]"]),
     # ---- lstm_cell_forward
     (
         "lstm_cell_forward",
@@ -189,6 +190,8 @@ BROKEN = [
         [("for t in reversed(range(T_x)):", "for t in range(T_x - 1, 0, -1):")],
         ["dx[", "stops before t = 0"],
     ),
+    ("rnn_backward", [("rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])", "rnn_cell_backward(da[:, :, t] + da_prevt, cells[t - 1])")], ["its own cache, caches[t]"]),
+    ("rnn_backward", [("rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])", "rnn_cell_backward(da[:, :, t - 1] + da_prevt, cells[t])")], ["its own output gradient da[:, :, t]"]),
     # ---- lstm_cell_backward
     (
         "lstm_cell_backward",
@@ -251,6 +254,8 @@ BROKEN = [
         ["raised IndexError", "read T_x from da.shape"],
     ),
     ("lstm_backward", [("for t in reversed(range(T_x)):", "for t in range(T_x - 1, 0, -1):")], ["stops before t = 0"]),
+    ("lstm_backward", [('dx[:, :, t] = g["dxt"]', 'dx[:, :, t - 1] = g["dxt"]')], ["dx[", "belongs in dx[:, :, t]"]),
+    ("lstm_forward", [("lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)", "lstm_cell_forward(x[:, :, t - 1], a_next, c_next, parameters)")], ["x[:, :, t], not x[:, :, t - 1]"]),
 ]
 
 

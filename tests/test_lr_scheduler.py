@@ -228,6 +228,11 @@ def test_a_scheduler_needs_one_of_our_optimizers(make, match):
         (lambda: sched.ConstantLR(sgd(), factor=0.0), r"factor must be in \(0, 1\]"),
         (lambda: sched.LinearLR(sgd(), start_factor=0.0), "start_factor"),
         (lambda: sched.StepLR(sgd(), step_size=3, last_epoch=-2), "last_epoch must be an integer >= -1"),
+        (lambda: sched.CosineAnnealingWarmRestarts(sgd(), T_0=0), "T_0 .* must be a positive integer"),
+        (lambda: sched.CosineAnnealingWarmRestarts(sgd(), T_0=5, T_mult=0), "T_mult must be an integer >= 1"),
+        (lambda: sched.CyclicLR(sgd(), 0.01, 0.1, mode="sawtooth"), "mode must be"),
+        (lambda: sched.CyclicLR(sgd(), 0.01, 0.1, step_size_up=0), "step_size_up must be a positive integer"),
+        (lambda: sched.CyclicLR(mg.optim.Adagrad([make_param()]), 0.01, 0.1), "cycle_momentum=True needs"),
     ],
 )
 def test_bad_arguments(make, match):
@@ -253,3 +258,13 @@ def test_integral_floats_are_accepted_as_pytorch_does():
     assert sched.MultiStepLR(sgd(), milestones=[2.0, 5]).milestones == {2: 1, 5: 1}
     with pytest.raises(ValueError, match="max_lr must be positive"):
         sched.OneCycleLR(sgd(), max_lr=-0.1, total_steps=10)
+
+
+def test_warm_restarts_take_fractional_epochs():
+    opt = sgd(lr=1.0)
+    scheduler = sched.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2, eta_min=0.0)
+    opt.step()
+    scheduler.step(2.0)  # half way through the first cycle
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.5)
+    scheduler.step(4 + 2.0)  # a quarter into the second cycle (8 steps long)
+    assert scheduler.T_i == 8 and scheduler.get_last_lr()[0] == pytest.approx((1 + math.cos(math.pi / 4)) / 2)

@@ -182,8 +182,20 @@ def test_run_prints_what_min_char_rnn_prints():
 def test_demo_preset_prints_what_the_original_prints(tmp_path, capsys):
     data = tmp_path / "input.txt"
     data.write_text(TEXT[:1200], encoding="utf-8")
-    argv = ["--preset", "min-char-rnn", "--data", str(data), "--iterations", "201", "--hidden", "20",
-            "--seed", "4", "--out", str(tmp_path / "run")]
+    argv = [
+        "--preset",
+        "min-char-rnn",
+        "--data",
+        str(data),
+        "--iterations",
+        "201",
+        "--hidden",
+        "20",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert demo.main(argv) == 0
     printed = capsys.readouterr().out.split("\n")
     original = OriginalMinCharRNN(TEXT[:1200], hidden_size=20, seed=4)
@@ -192,12 +204,12 @@ def test_demo_preset_prints_what_the_original_prints(tmp_path, capsys):
         n = original.n
         _, text = original.iteration()
         if text is not None:
-            expected.append(f"----\n {text} \n----")      # the original's print('----\n %s \n----' % (txt, ))
+            expected.append(f"----\n {text} \n----")  # the original's print('----\n %s \n----' % (txt, ))
         if n % 100 == 0:
             expected.append(f"iter {n}, loss: {original.smooth_loss:f}")
     expected = "\n".join(expected).split("\n")
     assert sum(line.startswith("iter ") for line in expected) == 3
-    assert printed[:len(expected)] == expected
+    assert printed[: len(expected)] == expected
     assert printed[len(expected)].startswith("trained 201 iterations")
     saved = mg.load(tmp_path / "run" / "min_char_rnn.npz")
     for name, value in zip(("Wxh", "Whh", "Why", "bh", "by"), original.params()):

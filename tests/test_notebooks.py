@@ -82,8 +82,8 @@ def test_the_path_is_all_there():
         "03_seeing_bptt",
         "04_vanishing_gradients",
         "05_dinosaurus_island",
-        # "06_music_lstm",  (coming)
-        # "07_architectures",  (coming)
+        "06_music_lstm",
+        "07_architectures",
     ):
         assert f"{expected}.ipynb" in names, names
 

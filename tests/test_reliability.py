@@ -59,7 +59,7 @@ def test_char_lm_keeps_its_checkpoint_when_interrupted(tmp_path, signum, code):
     out, err = interrupt_when_training(proc, "model:", signum)
     assert proc.returncode == code, err
     assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train [")]  # not the bar
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train:")]  # not the bar
     name = signal.Signals(signum).name
     assert len(lines) == 1 and lines[0].startswith(f"interrupted ({name}): saved {tmp_path / 'char_lm.npz'} after ")
     model, vocab, meta = lm.load_checkpoint(tmp_path / "char_lm.npz")
@@ -98,7 +98,7 @@ def test_out_whose_checkpoint_name_is_a_directory_fails_before_training(tmp_path
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"--out {tmp_path}: {tmp_path / 'char_lm.npz'} is a directory" in err
-    assert "train [" not in err
+    assert "train:" not in err
 
 
 def test_out_inside_a_regular_file_fails_before_training(tmp_path, capsys):
@@ -213,7 +213,7 @@ def test_music_keeps_its_model_when_interrupted(tmp_path, signum, code):
                       "--batch-size", "4", "--out", str(tmp_path))
     out, err = interrupt_when_training(proc, f"{len(music.load_tokens())} melodies", signum)
     assert proc.returncode == code, err
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train [")]
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train:")]
     name = signal.Signals(signum).name
     assert len(lines) == 1 and lines[0].startswith(f"interrupted ({name}): saved {tmp_path / 'model.npz'} after ")
     model, vocab, meta = music.load_checkpoint(tmp_path / "model.npz")
@@ -232,7 +232,7 @@ def test_music_saves_its_model_and_load_samples_without_training(tmp_path, capsy
     again = demo.main(["--load", str(tmp_path / "a" / "model.npz"), "--out", str(tmp_path / "b"),
                        "--length", "16", "--seed", "1", "--temperature", "0"])
     captured = capsys.readouterr()
-    assert again["losses"] == [] and "train [" not in captured.err        # no training at all
+    assert again["losses"] == [] and "train:" not in captured.err        # no training at all
     assert again["tokens"] == trained["tokens"]                            # the same model: the same greedy melody
     assert not (tmp_path / "b" / "model.npz").exists()
     model, _, _ = music.load_checkpoint(tmp_path / "a" / "model.npz")
@@ -277,4 +277,4 @@ def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message
         demo.main([*argv, "--out", str(tmp_path), "--steps", "1"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "train [" not in err
+    assert message in err and "train:" not in err

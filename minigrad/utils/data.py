@@ -15,7 +15,8 @@ The pieces, each a small class you can read in one go:
   concatenates), :class:`TensorDataset`, :class:`Subset`, :class:`ConcatDataset`, or an
   :class:`IterableDataset` that only yields items;
 * a **sampler** yields the indices of one epoch: :class:`SequentialSampler`, :class:`RandomSampler`
-  (a new permutation every epoch), :class:`SubsetRandomSampler`; :class:`BatchSampler` groups
+  (a new permutation every epoch), :class:`SubsetRandomSampler`, :class:`WeightedRandomSampler`;
+  :class:`BatchSampler` groups
   them into lists of ``batch_size``;
 * a **collate function** turns a list of items into one batch: :func:`default_collate` stacks
   arrays, tensors and numbers along a new first axis into minigrad tensors, recursing into
@@ -334,6 +335,50 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probability proportional to ``weights`` (rebalancing classes).
+
+    With ``replacement=False`` an index is drawn at most once (so ``num_samples`` can be at most the
+    number of non-zero weights). Draws come from ``generator``, else minigrad's generator.
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: np.random.Generator | None = None,
+    ) -> None:
+        owner = "WeightedRandomSampler"
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1 or not len(weights):
+            raise ValueError(f"{owner}: weights must be a non-empty 1-D sequence, got shape {weights.shape}")
+        if not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
+            raise ValueError(f"{owner}: weights must be finite, non-negative and not all zero")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+            raise ValueError(f"{owner}: num_samples must be a positive integer, got {num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise TypeError(f"{owner}: replacement must be True or False, got {replacement!r}")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(
+                f"{owner}: cannot draw {num_samples} distinct indices without replacement from "
+                f"{np.count_nonzero(weights)} non-zero weights"
+            )
+        _resolve_generator(generator, owner)
+        self.weights = weights
+        self.num_samples = int(num_samples)
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        rng = _resolve_generator(self.generator, "WeightedRandomSampler")
+        p = self.weights / self.weights.sum()
+        return iter(rng.choice(len(p), size=self.num_samples, replace=self.replacement, p=p).tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 def _check_batch_size(batch_size: Any, owner: str) -> int:
@@ -692,6 +737,12 @@ class DataLoader:
                 f"DataLoader: collate_fn must be callable (a list of items -> a batch), got {type(collate_fn).__name__}"
             )
         _resolve_generator(generator, "DataLoader")
+        for name, value in (("sampler", sampler), ("batch_sampler", batch_sampler)):
+            if value is not None and not hasattr(value, "__iter__"):
+                raise TypeError(
+                    f"DataLoader: {name} must be an iterable of "
+                    f"{'indices' if name == 'sampler' else 'index lists'}, got {type(value).__name__}"
+                )
 
         if isinstance(dataset, IterableDataset):
             if shuffle:
@@ -715,7 +766,9 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = batch_size
         self.drop_last = drop_last
-        self.num_workers = 0
+        self.num_workers = 0  # PyTorch's worker attributes, at the only values they can take here
+        self.timeout, self.worker_init_fn, self.multiprocessing_context = 0, None, None
+        self.prefetch_factor, self.persistent_workers = None, False
         self.pin_memory = bool(pin_memory)
         self.generator = generator
         self.collate_fn = (
@@ -805,6 +858,7 @@ __all__ = [
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
     "default_collate",
     "default_convert",
     "pad_collate",

@@ -4,7 +4,8 @@
 
 Builds ``nn.RNN``/``GRU``/``LSTM`` (+ a linear head), runs a random sequence forward, takes an MSE
 loss, calls ``backward()`` and draws the unrolled graph with gradients painted on. The output's
-suffix picks the format (``.svg``, ``.png``, ``.dot``; ``.pdf`` with Graphviz installed).
+suffix picks the format (``.svg``, ``.png``, ``.dot``; ``.pdf`` with Graphviz installed), and
+``.html`` writes the explorer: one page that replays the backward pass node by node.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from . import find_renderer, save
 from .examples import CELLS, LOSSES, bptt_example
@@ -33,14 +35,21 @@ def max_timesteps(text: str) -> int | None:
     return value
 
 
+# The command line draws small models; a bigger count would only allocate for minutes a picture
+# no one can read (draw_graph from Python has no such limit).
+MAX_COUNT = 1000
+
+
 def positive_int(text: str) -> int:
-    """A count given on the command line (``--steps``, ``--hidden``, ...): an integer >= 1."""
+    """A count given on the command line (``--steps``, ``--hidden``, ...): an integer in 1..MAX_COUNT."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_COUNT} (a picture for reading), got {value}")
     return value
 
 
@@ -66,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
                    help="show the first and last steps of longer sequences ('all': every step)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--title", help="caption (by default one that describes the picture)")
-    p.add_argument("-o", "--output", default="bptt.svg", help="file to write; its suffix picks the format")
+    p.add_argument("-o", "--output", default="bptt.svg",
+                   help="file to write; its suffix picks the format (.html: the backward-pass explorer)")
     return p
 
 
@@ -78,17 +88,21 @@ def main(argv: list[str] | None = None) -> int:
                                truncate=args.truncate, loss=args.loss, seed=args.seed)
     except ValueError as err:
         parser().error(str(err))
+    options = dict(show_grads=not args.no_grads, max_timesteps=args.max_timesteps, fold=args.fold,
+                   backward=args.backward, grad_shares=args.grad_shares, title=args.title)
     start = time.perf_counter()
-    graph = example.draw(show_grads=not args.no_grads, max_timesteps=args.max_timesteps, fold=args.fold,
-                         backward=args.backward, grad_shares=args.grad_shares, title=args.title)
-    built = time.perf_counter() - start
     try:
-        path = save(graph, args.output)
-    except (RendererNotFoundError, ValueError, RuntimeError) as err:
+        if Path(args.output).suffix.lower() in (".html", ".htm"):     # the explorer page
+            path = example.explore(args.output, **options)
+            how = f"the backward-pass explorer, drawn by {find_renderer().name}; open it in a browser"
+        else:
+            path = save(example.draw(**options), args.output)
+            how = "DOT source" if path.suffix.lower() in (".dot", ".gv") else f"rendered by {find_renderer().name}"
+    except (RendererNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"python -m minigrad.viz: {err}", file=sys.stderr)
         return 1
-    how = "DOT source" if path.suffix.lower() in (".dot", ".gv") else f"rendered by {find_renderer().name}"
-    print(f"wrote {path} ({how}; graph built in {built:.2f}s)")
+    built = time.perf_counter() - start
+    print(f"wrote {path} ({how}; {built:.2f}s)")
     return 0
 
 

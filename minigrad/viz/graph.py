@@ -121,6 +121,13 @@ class Graph:
     grads: bool = False                # gradients painted
     grad_range: tuple[float, float] | None = None   # smallest and largest non-zero norm shown
     title: str = ""
+    # What the explorer reads (mg.viz.explore): the tensor each drawn node shows, its gradient
+    # dL/d node from the painting sweep, and the drawn node of every tensor the graph reached
+    # (a parameter's views map to the parameter, a folded step's ops to the cell's, hidden steps'
+    # to the elided box), so the engine's backward order can be replayed on the picture.
+    tensors: dict[str, Any] = field(default_factory=dict)
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    drawn_of: dict[int, str] = field(default_factory=dict)
 
     def nodes_of(self, kind: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.kind == kind]
@@ -491,6 +498,13 @@ class _Builder:
         for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge or nid in self.absorbed]:
             del self.nodes[nid]
         graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint)
+        graph.tensors = {nid: self.tensor_of[nid] for nid in self.nodes if nid in self.tensor_of}
+        graph.gradients = {nid: grads[id(t)] for nid, t in graph.tensors.items() if id(t) in grads}
+        for tid, nid in self.rep.items():
+            if nid not in self.absorbed:
+                drawn = self._drawn(nid)
+                if drawn in self.nodes:
+                    graph.drawn_of[tid] = drawn
         # The colour scale spans the model's gradients; the root's seed (dL/dL = 1) would only squash it.
         seeds = {self.rep.get(id(r)) for r in self.roots}
         values = [n.grad_norm for n in self.nodes.values() if n.grad_norm and n.id not in seeds]

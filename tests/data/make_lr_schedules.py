@@ -243,6 +243,48 @@ def _cases() -> list[dict]:
             steps=20,
         )
     )
+    for T_0, T_mult, eta_min in [(5, 1, 0.0), (3, 2, 0.001), (10, 3, 0.01)]:
+        cases.append(
+            _case(
+                f"CosineAnnealingWarmRestarts T_0={T_0} T_mult={T_mult} eta_min={eta_min}",
+                "CosineAnnealingWarmRestarts",
+                {"T_0": T_0, "T_mult": T_mult, "eta_min": eta_min},
+                steps=50,
+            )
+        )
+    for mode, up, down, gamma, optimizer in [
+        ("triangular", 4, None, 1.0, "SGD"),
+        ("triangular2", 3, 5, 1.0, "SGD"),
+        ("exp_range", 5, None, 0.97, "SGD"),
+        ("triangular", 6, 2, 1.0, "Adam"),
+    ]:
+        kwargs = {
+            "base_lr": 0.001,
+            "max_lr": 0.1,
+            "step_size_up": up,
+            "step_size_down": down,
+            "mode": mode,
+            "gamma": gamma,
+        }
+        cases.append(
+            _case(
+                f"CyclicLR {mode} up={up} down={down} gamma={gamma} {optimizer}",
+                "CyclicLR",
+                kwargs,
+                steps=40,
+                optimizer=optimizer,
+                optimizer_kwargs={"momentum": 0.9} if optimizer == "SGD" else {},
+            )
+        )
+    cases.append(
+        _case(
+            "CyclicLR two groups, no momentum cycling",
+            "CyclicLR",
+            {"base_lr": [0.01, 0.001], "max_lr": [0.1, 0.05], "step_size_up": 5, "cycle_momentum": False},
+            steps=30,
+            lrs=(0.1, 0.1),
+        )
+    )
     return cases
 
 

@@ -61,6 +61,8 @@ def random_case(rng: random.Random, i: int) -> dict:
             "LinearLR",
             "PolynomialLR",
             "LambdaLR",
+            "CosineAnnealingWarmRestarts",
+            "CyclicLR",
         ]
     )
     steps, metrics, optimizer, opt_kwargs = rng.randint(5, 80), None, rng.choice(["SGD", "Adam"]), {}
@@ -86,6 +88,18 @@ def random_case(rng: random.Random, i: int) -> dict:
         kwargs = {"total_iters": rng.randint(1, 30), "power": round(rng.uniform(0.2, 3.0), 3)}
     elif kind == "LambdaLR":
         kwargs = {"lr_lambda": rng.choice(sorted(table_maker.LAMBDAS))}
+    elif kind == "CosineAnnealingWarmRestarts":
+        kwargs = {"T_0": rng.randint(1, 15), "T_mult": rng.randint(1, 3), "eta_min": rng.choice([0.0, 1e-4])}
+    elif kind == "CyclicLR":
+        kwargs = {
+            "base_lr": round(rng.uniform(1e-4, 1e-2), 6),
+            "max_lr": round(rng.uniform(0.02, 1.0), 5),
+            "step_size_up": rng.randint(1, 10),
+            "step_size_down": rng.choice([None, rng.randint(1, 10)]),
+            "mode": rng.choice(["triangular", "triangular2", "exp_range"]),
+            "gamma": round(rng.uniform(0.9, 1.0), 4),
+        }
+        opt_kwargs = {"momentum": 0.9} if optimizer == "SGD" else {}
     elif kind == "OneCycleLR":
         total = rng.randint(5, 120)
         pct = round(rng.uniform(0.05, 0.6), 3)
