@@ -76,47 +76,115 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("tensor of a dict", lambda: mg.tensor({"a": 1}), TypeError, r"tensor: data must be numeric"),
     ("tensor of ragged rows", lambda: mg.tensor([[1.0], [1.0, 2.0]]), ValueError, r"tensor: .*equal-length rows"),
     ("tensor of objects", lambda: mg.tensor(np.array([object()])), TypeError, r"tensor: .*dtype object"),
-    ("requires_grad on ints", lambda: mg.tensor([1, 2], dtype=np.int64, requires_grad=True), TypeError,
-     r"requires_grad: only floating-point"),
+    (
+        "requires_grad on ints",
+        lambda: mg.tensor([1, 2], dtype=np.int64, requires_grad=True),
+        TypeError,
+        r"requires_grad: only floating-point",
+    ),
     ("item of a vector", lambda: mg.tensor([1.0, 2.0]).item(), ValueError, r"item"),
     ("len of a 0-d tensor", lambda: len(mg.tensor(1.0)), TypeError, r"len\(\) of a 0-d tensor"),
-    ("grad of shape (3,) on (2, 3)", lambda: assign_grad(nn.Parameter(np.zeros((2, 3), F32)), np.zeros(3, F32)),
-     RuntimeError, r"grad: assigned a gradient of shape \(3,\) to a tensor of shape \(2, 3\)"),
-    ("grad float64 on float32", lambda: assign_grad(nn.Parameter(np.zeros((2, 3), F32)), np.zeros((2, 3))),
-     TypeError, r"grad: assigned a gradient of dtype float64 to a tensor of dtype float32"),
-    ("grad as a list", lambda: assign_grad(nn.Parameter(np.zeros(2, F32)), [0.0, 0.0]), TypeError,
-     r"grad: expected an np.ndarray \(or a Tensor\) or None, got list"),
-    ("grad as a str", lambda: assign_grad(nn.Parameter(np.zeros(2, F32)), "zeros"), TypeError,
-     r"grad: expected an np.ndarray .* got str"),
-    ("grad of shape (2, 3) on (3,)", lambda: assign_grad(nn.Parameter(np.zeros(3, F32)), np.zeros((2, 3), F32)),
-     ValueError, r"grad: .*shape \(2, 3\) to a tensor of shape \(3,\)"),
-    ("retain_grad without grad", lambda: mg.tensor([1.0]).retain_grad(), RuntimeError,
-     r"retain_grad: this tensor does not require grad"),
-    ("register_hook without grad", lambda: mg.tensor([1.0]).register_hook(print), RuntimeError,
-     r"register_hook: this tensor does not require grad"),
-
+    (
+        "grad of shape (3,) on (2, 3)",
+        lambda: assign_grad(nn.Parameter(np.zeros((2, 3), F32)), np.zeros(3, F32)),
+        RuntimeError,
+        r"grad: assigned a gradient of shape \(3,\) to a tensor of shape \(2, 3\)",
+    ),
+    (
+        "grad float64 on float32",
+        lambda: assign_grad(nn.Parameter(np.zeros((2, 3), F32)), np.zeros((2, 3))),
+        TypeError,
+        r"grad: assigned a gradient of dtype float64 to a tensor of dtype float32",
+    ),
+    (
+        "grad as a list",
+        lambda: assign_grad(nn.Parameter(np.zeros(2, F32)), [0.0, 0.0]),
+        TypeError,
+        r"grad: expected an np.ndarray \(or a Tensor\) or None, got list",
+    ),
+    (
+        "grad as a str",
+        lambda: assign_grad(nn.Parameter(np.zeros(2, F32)), "zeros"),
+        TypeError,
+        r"grad: expected an np.ndarray .* got str",
+    ),
+    (
+        "grad of shape (2, 3) on (3,)",
+        lambda: assign_grad(nn.Parameter(np.zeros(3, F32)), np.zeros((2, 3), F32)),
+        ValueError,
+        r"grad: .*shape \(2, 3\) to a tensor of shape \(3,\)",
+    ),
+    (
+        "retain_grad without grad",
+        lambda: mg.tensor([1.0]).retain_grad(),
+        RuntimeError,
+        r"retain_grad: this tensor does not require grad",
+    ),
+    (
+        "register_hook without grad",
+        lambda: mg.tensor([1.0]).register_hook(print),
+        RuntimeError,
+        r"register_hook: this tensor does not require grad",
+    ),
     # ---- ops ---------------------------------------------------------------------------
     ("tensor + str", lambda: mg.tensor([1.0]) + "x", TypeError, r"add: unsupported operand of type str"),
     ("str + tensor", lambda: "x" + mg.tensor([1.0]), TypeError, r"add: unsupported operand of type str"),
     ("tensor * None", lambda: mg.tensor([1.0]) * None, TypeError, r"mul: unsupported operand of type NoneType"),
     ("tensor - dict", lambda: mg.tensor([1.0]) - {}, TypeError, r"sub: unsupported operand of type dict"),
     ("tensor / object", lambda: mg.tensor([1.0]) / object(), TypeError, r"div: unsupported operand of type object"),
-    ("broadcast (2, 3) + (4,)", lambda: leaf(2, 3) + leaf(4), ValueError, r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast"),
-    ("broadcast (2,) * (3,)", lambda: leaf(2) * leaf(3), ValueError, r"mul: shapes \(2,\) and \(3,\) cannot be broadcast"),
-    ("matmul (2, 3) @ (2, 3)", lambda: leaf(2, 3) @ leaf(2, 3), ValueError, r"matmul: shapes \(2, 3\) and \(2, 3\) are not aligned"),
+    (
+        "broadcast (2, 3) + (4,)",
+        lambda: leaf(2, 3) + leaf(4),
+        ValueError,
+        r"add: shapes \(2, 3\) and \(4,\) cannot be broadcast",
+    ),
+    (
+        "broadcast (2,) * (3,)",
+        lambda: leaf(2) * leaf(3),
+        ValueError,
+        r"mul: shapes \(2,\) and \(3,\) cannot be broadcast",
+    ),
+    (
+        "matmul (2, 3) @ (2, 3)",
+        lambda: leaf(2, 3) @ leaf(2, 3),
+        ValueError,
+        r"matmul: shapes \(2, 3\) and \(2, 3\) are not aligned",
+    ),
     ("matmul of a 0-d", lambda: leaf(2, 3) @ mg.tensor(2.0), ValueError, r"matmul: needs at least 1-d operands"),
-    ("max of an empty tensor", lambda: mg.tensor(np.zeros(0, F32)).max(), ValueError,
-     r"max: cannot reduce over an empty axis of a tensor of shape \(0,\)"),
-    ("max over an empty axis", lambda: mg.tensor(np.zeros((2, 0), F32)).max(axis=1), ValueError,
-     r"max: cannot reduce over an empty axis of a tensor of shape \(2, 0\)"),
+    (
+        "max of an empty tensor",
+        lambda: mg.tensor(np.zeros(0, F32)).max(),
+        ValueError,
+        r"max: cannot reduce over an empty axis of a tensor of shape \(0,\)",
+    ),
+    (
+        "max over an empty axis",
+        lambda: mg.tensor(np.zeros((2, 0), F32)).max(axis=1),
+        ValueError,
+        r"max: cannot reduce over an empty axis of a tensor of shape \(2, 0\)",
+    ),
     ("sum over axis (0, 0)", lambda: leaf(2, 3).sum(axis=(0, 0)), ValueError, r"sum: duplicate axis in \(0, 0\)"),
     ("mean over axis (1, -1)", lambda: leaf(2, 3).mean(axis=(1, -1)), ValueError, r"mean: duplicate axis"),
-    ("sum over axis 2 of a matrix", lambda: leaf(2, 3).sum(axis=2), ValueError,
-     r"sum: axis 2 is out of range for a tensor of shape \(2, 3\)"),
+    (
+        "sum over axis 2 of a matrix",
+        lambda: leaf(2, 3).sum(axis=2),
+        ValueError,
+        r"sum: axis 2 is out of range for a tensor of shape \(2, 3\)",
+    ),
     ("max over axis -3", lambda: leaf(2, 3).max(axis=-3), ValueError, r"max: axis -3 is out of range"),
     ("softmax over axis 5", lambda: leaf(2, 3).softmax(axis=5), ValueError, r"softmax: axis 5 is out of range"),
-    ("log_softmax over axis 2", lambda: leaf(3).log_softmax(axis=2), ValueError, r"log_softmax: axis 2 is out of range"),
-    ("reshape (2, 3) to (4,)", lambda: leaf(2, 3).reshape(4), ValueError, r"reshape: cannot reshape a tensor of shape \(2, 3\)"),
+    (
+        "log_softmax over axis 2",
+        lambda: leaf(3).log_softmax(axis=2),
+        ValueError,
+        r"log_softmax: axis 2 is out of range",
+    ),
+    (
+        "reshape (2, 3) to (4,)",
+        lambda: leaf(2, 3).reshape(4),
+        ValueError,
+        r"reshape: cannot reshape a tensor of shape \(2, 3\)",
+    ),
     ("transpose with a wrong axis", lambda: leaf(2, 3).transpose(0, 2), ValueError, r"transpose: axes"),
     ("index out of range", lambda: leaf(3)[5], IndexError, r"getitem|index"),
     ("index with a float", lambda: leaf(3)[1.5], IndexError, r"getitem|index"),
@@ -124,57 +192,143 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("concat of nothing", lambda: mg.concat([], axis=0), ValueError, r"concat"),
     ("stack of mismatched shapes", lambda: mg.stack([leaf(2), leaf(3)], axis=0), ValueError, r"stack"),
     ("split on a bad axis", lambda: mg.split(leaf(4), 2, axis=3), ValueError, r"split: axis 3 is out of range"),
-    ("where with mismatched shapes", lambda: mg.where(np.array([True, False]), leaf(3), leaf(3)), ValueError,
-     r"where: shapes"),
+    (
+        "where with mismatched shapes",
+        lambda: mg.where(np.array([True, False]), leaf(3), leaf(3)),
+        ValueError,
+        r"where: shapes",
+    ),
     ("gather index out of range", lambda: mg.gather(leaf(2, 3), 1, np.array([[5], [0]])), IndexError, r"gather"),
-
     # ---- backward and hooks --------------------------------------------------------------
-    ("backward of a vector without grad", lambda: (leaf(3) * 2).backward(), RuntimeError,
-     r"backward: grad can be implied only for a scalar output"),
-    ("backward with grad of strings", lambda: (leaf(2) * 2).backward(grad=np.array(["a", "b"])), TypeError,
-     r"backward: grad must be numeric .* got a ndarray of dtype <U1"),
-    ("backward with a list of strings", lambda: (leaf(2) * 2).backward(grad=["a", "b"]), TypeError,
-     r"backward: grad must be numeric"),
-    ("backward with grad of the wrong shape", lambda: (leaf(2) * 2).backward(grad=np.ones(3, F32)), RuntimeError,
-     r"backward: grad has shape \(3,\), expected the output's shape \(2,\)"),
-    ("backward with grad as a dict", lambda: (leaf(2) * 2).backward(grad={"g": 1}), TypeError,
-     r"backward: grad must be numeric .* got a dict"),
-    ("backward of a constant", lambda: mg.tensor([1.0]).sum().backward(), RuntimeError,
-     r"backward: this tensor does not require grad"),
-    ("hook returns a str", lambda: backward_with_hook("x"), TypeError,
-     r"register_hook: the value hook '<lambda>' returned must be numeric .* got a str"),
+    (
+        "backward of a vector without grad",
+        lambda: (leaf(3) * 2).backward(),
+        RuntimeError,
+        r"backward: grad can be implied only for a scalar output",
+    ),
+    (
+        "backward with grad of strings",
+        lambda: (leaf(2) * 2).backward(grad=np.array(["a", "b"])),
+        TypeError,
+        r"backward: grad must be numeric .* got a ndarray of dtype <U1",
+    ),
+    (
+        "backward with a list of strings",
+        lambda: (leaf(2) * 2).backward(grad=["a", "b"]),
+        TypeError,
+        r"backward: grad must be numeric",
+    ),
+    (
+        "backward with grad of the wrong shape",
+        lambda: (leaf(2) * 2).backward(grad=np.ones(3, F32)),
+        RuntimeError,
+        r"backward: grad has shape \(3,\), expected the output's shape \(2,\)",
+    ),
+    (
+        "backward with grad as a dict",
+        lambda: (leaf(2) * 2).backward(grad={"g": 1}),
+        TypeError,
+        r"backward: grad must be numeric .* got a dict",
+    ),
+    (
+        "backward of a constant",
+        lambda: mg.tensor([1.0]).sum().backward(),
+        RuntimeError,
+        r"backward: this tensor does not require grad",
+    ),
+    (
+        "hook returns a str",
+        lambda: backward_with_hook("x"),
+        TypeError,
+        r"register_hook: the value hook '<lambda>' returned must be numeric .* got a str",
+    ),
     ("hook returns a dict", lambda: backward_with_hook({}), TypeError, r"register_hook: .* got a dict"),
-    ("hook returns the wrong shape", lambda: backward_with_hook(np.ones(3, F32)), RuntimeError,
-     r"register_hook: hook '<lambda>' returned a gradient of shape \(3,\)"),
-    ("gradcheck of float32 inputs", lambda: mg.gradcheck(lambda x: x.sum(), [leaf(3)]), (TypeError, ValueError),
-     r"gradcheck.*float64"),
-
+    (
+        "hook returns the wrong shape",
+        lambda: backward_with_hook(np.ones(3, F32)),
+        RuntimeError,
+        r"register_hook: hook '<lambda>' returned a gradient of shape \(3,\)",
+    ),
+    (
+        "gradcheck of float32 inputs",
+        lambda: mg.gradcheck(lambda x: x.sum(), [leaf(3)]),
+        (TypeError, ValueError),
+        r"gradcheck.*float64",
+    ),
     # ---- nn ------------------------------------------------------------------------------
-    ("Linear on float64", lambda: linear_f32()(np.ones((2, 3))), TypeError,
-     r"Linear: input has dtype float64 but the parameters are float32"),
-    ("GRU on float64", lambda: nn.GRU(3, 2)(np.ones((4, 1, 3))), TypeError,
-     r"GRU: input has dtype float64 but the parameters are float32"),
-    ("LSTM on float64", lambda: nn.LSTM(3, 2)(np.ones((4, 1, 3))), TypeError,
-     r"LSTM: input has dtype float64 but the parameters are float32"),
-    ("RNN on float64", lambda: nn.RNN(3, 2)(np.ones((4, 1, 3))), TypeError,
-     r"RNN: input has dtype float64 but the parameters are float32"),
-    ("GRUCell on float64", lambda: nn.GRUCell(3, 2)(np.ones((1, 3))), TypeError,
-     r"GRUCell: input has dtype float64 but the parameters are float32"),
-    ("LSTM h0 of float64", lambda: nn.LSTM(3, 2)(np.ones((4, 1, 3), F32), (np.zeros((1, 1, 2)), np.zeros((1, 1, 2)))),
-     TypeError, r"LSTM: .* has dtype float64 but the parameters are float32"),
+    (
+        "Linear on float64",
+        lambda: linear_f32()(np.ones((2, 3))),
+        TypeError,
+        r"Linear: input has dtype float64 but the parameters are float32",
+    ),
+    (
+        "GRU on float64",
+        lambda: nn.GRU(3, 2)(np.ones((4, 1, 3))),
+        TypeError,
+        r"GRU: input has dtype float64 but the parameters are float32",
+    ),
+    (
+        "LSTM on float64",
+        lambda: nn.LSTM(3, 2)(np.ones((4, 1, 3))),
+        TypeError,
+        r"LSTM: input has dtype float64 but the parameters are float32",
+    ),
+    (
+        "RNN on float64",
+        lambda: nn.RNN(3, 2)(np.ones((4, 1, 3))),
+        TypeError,
+        r"RNN: input has dtype float64 but the parameters are float32",
+    ),
+    (
+        "GRUCell on float64",
+        lambda: nn.GRUCell(3, 2)(np.ones((1, 3))),
+        TypeError,
+        r"GRUCell: input has dtype float64 but the parameters are float32",
+    ),
+    (
+        "LSTM h0 of float64",
+        lambda: nn.LSTM(3, 2)(np.ones((4, 1, 3), F32), (np.zeros((1, 1, 2)), np.zeros((1, 1, 2)))),
+        TypeError,
+        r"LSTM: .* has dtype float64 but the parameters are float32",
+    ),
     ("Linear on a str", lambda: linear_f32()("abc"), TypeError, r"Linear: input must be a Tensor or a numeric array"),
-    ("Linear on the wrong width", lambda: linear_f32()(np.ones((2, 4), F32)), ValueError,
-     r"Linear: expected input of shape \(\.\.\., 3\), got \(2, 4\)"),
-    ("LSTM on the wrong input_size", lambda: nn.LSTM(3, 4)(np.ones((5, 2, 2), F32)), ValueError,
-     r"input_size. Expected 3, got 2"),
-    ("LSTM on 4-d input", lambda: nn.LSTM(3, 4)(np.ones((2, 2, 2, 3), F32)), ValueError,
-     r"LSTM: Expected input to be 2D or 3D, got 4D"),
-    ("RNN on a sequence of length 0", lambda: nn.RNN(3, 4)(np.ones((0, 2, 3), F32)), ValueError,
-     r"sequence length to be larger than 0"),
-    ("LSTM state not a pair", lambda: nn.LSTM(3, 4)(np.ones((5, 2, 3), F32), np.ones((1, 2, 4), F32)), TypeError,
-     r"a pair \(h, c\)"),
-    ("GRU h0 of the wrong batch", lambda: nn.GRU(3, 4)(np.ones((5, 2, 3), F32), np.ones((1, 3, 4), F32)), ValueError,
-     r"GRU: Expected hidden size \(1, 2, 4\), got \(1, 3, 4\)"),
+    (
+        "Linear on the wrong width",
+        lambda: linear_f32()(np.ones((2, 4), F32)),
+        ValueError,
+        r"Linear: expected input of shape \(\.\.\., 3\), got \(2, 4\)",
+    ),
+    (
+        "LSTM on the wrong input_size",
+        lambda: nn.LSTM(3, 4)(np.ones((5, 2, 2), F32)),
+        ValueError,
+        r"input_size. Expected 3, got 2",
+    ),
+    (
+        "LSTM on 4-d input",
+        lambda: nn.LSTM(3, 4)(np.ones((2, 2, 2, 3), F32)),
+        ValueError,
+        r"LSTM: Expected input to be 2D or 3D, got 4D",
+    ),
+    (
+        "RNN on a sequence of length 0",
+        lambda: nn.RNN(3, 4)(np.ones((0, 2, 3), F32)),
+        ValueError,
+        r"sequence length to be larger than 0",
+    ),
+    (
+        "LSTM state not a pair",
+        lambda: nn.LSTM(3, 4)(np.ones((5, 2, 3), F32), np.ones((1, 2, 4), F32)),
+        TypeError,
+        r"a pair \(h, c\)",
+    ),
+    (
+        "GRU h0 of the wrong batch",
+        lambda: nn.GRU(3, 4)(np.ones((5, 2, 3), F32), np.ones((1, 3, 4), F32)),
+        ValueError,
+        r"GRU: Expected hidden size \(1, 2, 4\), got \(1, 3, 4\)",
+    ),
     ("RNN nonlinearity", lambda: nn.RNN(3, 4, nonlinearity="sigmoid"), ValueError, r"nonlinearity"),
     ("LSTM hidden_size 0", lambda: nn.LSTM(3, 0), ValueError, r"hidden_size"),
     ("LSTM num_layers 0", lambda: nn.LSTM(3, 4, num_layers=0), ValueError, r"num_layers"),
@@ -183,32 +337,74 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("Linear out_features 2.5", lambda: nn.Linear(3, 2.5), (TypeError, ValueError), r"out_features"),
     ("Embedding index out of range", lambda: nn.Embedding(5, 2)(np.array([7])), IndexError, r"Embedding"),
     ("Embedding float indices", lambda: nn.Embedding(5, 2)(np.array([1.5])), TypeError, r"Embedding"),
-    ("load_state_dict(None)", lambda: linear_f32().load_state_dict(None), TypeError,
-     r"load_state_dict for Linear: expected a mapping of parameter names to arrays.* got NoneType"),
-    ("load_state_dict of a list", lambda: linear_f32().load_state_dict([np.ones(2)]), TypeError,
-     r"load_state_dict for Linear: expected a mapping"),
-    ("load_state_dict missing keys", lambda: linear_f32().load_state_dict({"weight": np.zeros((2, 3))}), KeyError,
-     r"load_state_dict for Linear: missing keys \['bias'\]"),
-    ("load_state_dict wrong shape", lambda: linear_f32().load_state_dict({"weight": np.zeros((3, 2)),
-                                                                         "bias": np.zeros(2)}), ValueError,
-     r"load_state_dict for Linear: 'weight' has shape \(3, 2\) in the state dict but \(2, 3\)"),
-    ("load_state_dict of strings", lambda: linear_f32().load_state_dict({"weight": np.full((2, 3), "a"),
-                                                                        "bias": np.zeros(2)}), TypeError,
-     r"load_state_dict for Linear: 'weight' is not a numeric array"),
-    ("cross_entropy target out of range", lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 3])), IndexError,
-     r"cross_entropy"),
-    ("cross_entropy float targets of the wrong shape", lambda: functional.cross_entropy(leaf(2, 3), np.array([0.5, 0.5])),
-     ValueError, r"cross_entropy"),
-    ("cross_entropy reduction", lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 1]), reduction="avg"), ValueError,
-     r"cross_entropy.*reduction"),
+    (
+        "load_state_dict(None)",
+        lambda: linear_f32().load_state_dict(None),
+        TypeError,
+        r"load_state_dict for Linear: expected a mapping of parameter names to arrays.* got NoneType",
+    ),
+    (
+        "load_state_dict of a list",
+        lambda: linear_f32().load_state_dict([np.ones(2)]),
+        TypeError,
+        r"load_state_dict for Linear: expected a mapping",
+    ),
+    (
+        "load_state_dict missing keys",
+        lambda: linear_f32().load_state_dict({"weight": np.zeros((2, 3))}),
+        KeyError,
+        r"load_state_dict for Linear: missing keys \['bias'\]",
+    ),
+    (
+        "load_state_dict wrong shape",
+        lambda: linear_f32().load_state_dict({"weight": np.zeros((3, 2)), "bias": np.zeros(2)}),
+        ValueError,
+        r"load_state_dict for Linear: 'weight' has shape \(3, 2\) in the state dict but \(2, 3\)",
+    ),
+    (
+        "load_state_dict of strings",
+        lambda: linear_f32().load_state_dict({"weight": np.full((2, 3), "a"), "bias": np.zeros(2)}),
+        TypeError,
+        r"load_state_dict for Linear: 'weight' is not a numeric array",
+    ),
+    (
+        "cross_entropy target out of range",
+        lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 3])),
+        IndexError,
+        r"cross_entropy",
+    ),
+    (
+        "cross_entropy float targets of the wrong shape",
+        lambda: functional.cross_entropy(leaf(2, 3), np.array([0.5, 0.5])),
+        ValueError,
+        r"cross_entropy",
+    ),
+    (
+        "cross_entropy reduction",
+        lambda: functional.cross_entropy(leaf(2, 3), np.array([0, 1]), reduction="avg"),
+        ValueError,
+        r"cross_entropy.*reduction",
+    ),
     ("mse_loss shapes", lambda: functional.mse_loss(leaf(2, 3), np.zeros((3, 2), F32)), ValueError, r"mse_loss"),
     ("dropout p=2", lambda: functional.dropout(leaf(3), p=2.0), ValueError, r"dropout.*p"),
-    ("one_hot of floats", lambda: functional.one_hot(np.array([1.5])), ValueError, r"one_hot: class-index targets must be integers"),
-    ("clip_grad_norm_ negative", lambda: nn.utils.clip_grad_norm_([leaf(2)], -1.0), ValueError,
-     r"clip_grad_norm_.*max_norm"),
-    ("clip_grad_value_ negative", lambda: nn.utils.clip_grad_value_([leaf(2)], -1.0), ValueError,
-     r"clip_grad_value_.*clip_value"),
-
+    (
+        "one_hot of floats",
+        lambda: functional.one_hot(np.array([1.5])),
+        ValueError,
+        r"one_hot: class-index targets must be integers",
+    ),
+    (
+        "clip_grad_norm_ negative",
+        lambda: nn.utils.clip_grad_norm_([leaf(2)], -1.0),
+        ValueError,
+        r"clip_grad_norm_.*max_norm",
+    ),
+    (
+        "clip_grad_value_ negative",
+        lambda: nn.utils.clip_grad_value_([leaf(2)], -1.0),
+        ValueError,
+        r"clip_grad_value_.*clip_value",
+    ),
     # ---- optim ---------------------------------------------------------------------------
     ("SGD of no parameters", lambda: mg.optim.SGD([], lr=0.1), ValueError, r"SGD: got an empty parameter list"),
     ("SGD of one tensor", lambda: mg.optim.SGD(leaf(2), lr=0.1), TypeError, r"SGD: params must be an iterable"),
@@ -216,16 +412,29 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ("SGD lr as a str", lambda: mg.optim.SGD([leaf(2)], lr="fast"), TypeError, r"SGD: lr must be a number, got str"),
     ("Adam lr None", lambda: mg.optim.Adam([leaf(2)], lr=None), TypeError, r"Adam: lr must be a number, got NoneType"),
     ("Adam betas of one number", lambda: mg.optim.Adam([leaf(2)], betas=0.9), ValueError, r"Adam: betas must be two"),
-    ("Adagrad eps as a list", lambda: mg.optim.Adagrad([leaf(2)], eps=[1e-8]), TypeError, r"Adagrad: eps must be a number"),
+    (
+        "Adagrad eps as a list",
+        lambda: mg.optim.Adagrad([leaf(2)], eps=[1e-8]),
+        TypeError,
+        r"Adagrad: eps must be a number",
+    ),
     ("SGD negative momentum", lambda: mg.optim.SGD([leaf(2)], lr=0.1, momentum=-0.5), ValueError, r"SGD.*momentum"),
     ("Adam beta 1.5", lambda: mg.optim.Adam([leaf(2)], betas=(1.5, 0.999)), ValueError, r"Adam.*beta"),
     ("Adam negative eps", lambda: mg.optim.Adam([leaf(2)], eps=-1.0), ValueError, r"Adam.*eps"),
     ("Adagrad negative lr", lambda: mg.optim.Adagrad([leaf(2)], lr=-0.1), ValueError, r"Adagrad.*lr"),
     ("optimizer of a non-tensor", lambda: mg.optim.SGD([np.zeros(2)], lr=0.1), TypeError, r"SGD"),
-    ("Adam step with a grad set to (3,)", lambda: optimizer_step_with_grad(mg.optim.Adam, np.zeros(3, F32)),
-     RuntimeError, r"grad: assigned a gradient of shape \(3,\) to a tensor of shape \(2, 3\)"),
-    ("SGD step with a float64 grad", lambda: optimizer_step_with_grad(mg.optim.SGD, np.zeros((2, 3))),
-     TypeError, r"grad: assigned a gradient of dtype float64"),
+    (
+        "Adam step with a grad set to (3,)",
+        lambda: optimizer_step_with_grad(mg.optim.Adam, np.zeros(3, F32)),
+        RuntimeError,
+        r"grad: assigned a gradient of shape \(3,\) to a tensor of shape \(2, 3\)",
+    ),
+    (
+        "SGD step with a float64 grad",
+        lambda: optimizer_step_with_grad(mg.optim.SGD, np.zeros((2, 3))),
+        TypeError,
+        r"grad: assigned a gradient of dtype float64",
+    ),
 ]
 
 
@@ -238,6 +447,7 @@ def test_a_bad_input_gets_a_clear_error(feed, error, message):
 # --------------------------------------------------------------------------------------
 # Files: checkpoints and pictures. Each row builds its bad file under tmp_path first.
 # --------------------------------------------------------------------------------------
+
 
 def zip_with(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
@@ -258,49 +468,134 @@ def graph() -> Any:
 
 
 FILE_CASES: list[tuple[str, Callable[[Path], Any], type[BaseException], str]] = [
-    ("save of a list", lambda d: mg.save([np.ones(2)], d / "c.npz"), TypeError,
-     r"save: expected a mapping of names to arrays .*got list"),
+    (
+        "save of a list",
+        lambda d: mg.save([np.ones(2)], d / "c.npz"),
+        TypeError,
+        r"save: expected a mapping of names to arrays .*got list",
+    ),
     ("save of None", lambda d: mg.save(None, d / "c.npz"), TypeError, r"save: expected a mapping .*got NoneType"),
-    ("save of an int key", lambda d: mg.save({1: np.ones(2)}, d / "c.npz"), TypeError, r"save: every key must be a str"),
-    ("save of an object array", lambda d: mg.save({"w": np.array([{}])}, d / "c.npz"), TypeError,
-     r"save: 'w' is not a numeric array"),
+    (
+        "save of an int key",
+        lambda d: mg.save({1: np.ones(2)}, d / "c.npz"),
+        TypeError,
+        r"save: every key must be a str",
+    ),
+    (
+        "save of an object array",
+        lambda d: mg.save({"w": np.array([{}])}, d / "c.npz"),
+        TypeError,
+        r"save: 'w' is not a numeric array",
+    ),
     ("save of a str value", lambda d: mg.save({"w": object()}, d / "c.npz"), TypeError, r"save: 'w' is not a numeric"),
-    ("save into a missing folder", lambda d: mg.save({"w": np.ones(1)}, d / "no" / "c.npz"), FileNotFoundError,
-     r"save: cannot write .*c.npz: the folder .*no does not exist"),
-    ("save onto a directory", lambda d: (d / "c.npz").mkdir() or mg.save({"w": np.ones(1)}, d / "c.npz"),
-     IsADirectoryError, r"save: .*c.npz is a directory"),
-    ("load of a missing file", lambda d: mg.load(d / "none.npz"), FileNotFoundError, r"load: no checkpoint at .*none.npz"),
-    ("load of a directory", lambda d: (d / "dir.npz").mkdir() or mg.load(d / "dir.npz"), IsADirectoryError,
-     r"load: .*dir.npz is a directory"),
-    ("load of text", lambda d: (d / "t.npz").write_text("hello") and mg.load(d / "t.npz"), ValueError,
-     r"load: .*t.npz is not a valid minigrad checkpoint"),
-    ("load of an empty file", lambda d: (d / "e.npz").write_bytes(b"") or mg.load(d / "e.npz"), ValueError,
-     r"load: .*e.npz is not a valid minigrad checkpoint"),
-    ("load of a MIDI file", lambda d: (d / "m.mid").write_bytes(b"MThd\x00\x00\x00\x06") and mg.load(d / "m.mid"),
-     ValueError, r"load: .*m.mid is a MIDI file, not a minigrad checkpoint"),
-    ("load of one .npy array", lambda d: np.save(d / "a.npy", np.ones(2)) or mg.load(d / "a.npy"), ValueError,
-     r"load: .*a.npy holds a single array, not a state dict"),
-    ("load of a zip with a text member", lambda d: mg.load(zip_with(d / "z.npz", {"notes.txt": b"hi"})), ValueError,
-     r"member 'notes.txt' is not a .npy array"),
-    ("load of a header claiming 10^12 elements",
-     lambda d: mg.load(zip_with(d / "h.npz", {"w.npy": npy_header((10**12,)) + bytes(64)})), ValueError,
-     r"member 'w.npy': corrupt checkpoint .*\(1000000000000,\)"),
-    ("load of a truncated member", lambda d: mg.load(zip_with(d / "s.npz", {"w.npy": npy_header((8,)) + bytes(8)})),
-     ValueError, r"member 'w.npy': corrupt checkpoint"),
-    ("load of a garbage header", lambda d: mg.load(zip_with(d / "g.npz", {"w.npy": b"\x93NUMPY garbage"})), ValueError,
-     r"member 'w.npy' has no valid .npy header"),
-    ("load of a pickled member", lambda d: np.savez(d / "p.npz", w=np.array([{}], dtype=object)) or mg.load(d / "p.npz"),
-     ValueError, r"member 'w.npy' holds Python objects .*refused"),
-    ("viz.save of a non-graph", lambda d: mg.viz.save(42, d / "g.svg"), TypeError,
-     r"save: expected a graphviz graph .* got int"),
-    ("viz.save without a suffix", lambda d: mg.viz.save(graph(), d / "picture"), ValueError,
-     r"save: cannot tell the format from .*picture"),
-    ("viz.save with an unknown suffix", lambda d: mg.viz.save(graph(), d / "picture.bmp"), ValueError,
-     r"save: cannot tell the format from .*picture.bmp"),
-    ("viz.save into a missing folder", lambda d: mg.viz.save(graph(), d / "no" / "g.svg"), FileNotFoundError,
-     r"save: cannot write .*g.svg: the folder .*no does not exist"),
-    ("viz.save inside a regular file", lambda d: (d / "f").write_text("x") and mg.viz.save(graph(), d / "f" / "g.svg"),
-     FileNotFoundError, r"the folder .*f is not a folder"),
+    (
+        "save into a missing folder",
+        lambda d: mg.save({"w": np.ones(1)}, d / "no" / "c.npz"),
+        FileNotFoundError,
+        r"save: cannot write .*c.npz: the folder .*no does not exist",
+    ),
+    (
+        "save onto a directory",
+        lambda d: (d / "c.npz").mkdir() or mg.save({"w": np.ones(1)}, d / "c.npz"),
+        IsADirectoryError,
+        r"save: .*c.npz is a directory",
+    ),
+    (
+        "load of a missing file",
+        lambda d: mg.load(d / "none.npz"),
+        FileNotFoundError,
+        r"load: no checkpoint at .*none.npz",
+    ),
+    (
+        "load of a directory",
+        lambda d: (d / "dir.npz").mkdir() or mg.load(d / "dir.npz"),
+        IsADirectoryError,
+        r"load: .*dir.npz is a directory",
+    ),
+    (
+        "load of text",
+        lambda d: (d / "t.npz").write_text("hello") and mg.load(d / "t.npz"),
+        ValueError,
+        r"load: .*t.npz is not a valid minigrad checkpoint",
+    ),
+    (
+        "load of an empty file",
+        lambda d: (d / "e.npz").write_bytes(b"") or mg.load(d / "e.npz"),
+        ValueError,
+        r"load: .*e.npz is not a valid minigrad checkpoint",
+    ),
+    (
+        "load of a MIDI file",
+        lambda d: (d / "m.mid").write_bytes(b"MThd\x00\x00\x00\x06") and mg.load(d / "m.mid"),
+        ValueError,
+        r"load: .*m.mid is a MIDI file, not a minigrad checkpoint",
+    ),
+    (
+        "load of one .npy array",
+        lambda d: np.save(d / "a.npy", np.ones(2)) or mg.load(d / "a.npy"),
+        ValueError,
+        r"load: .*a.npy holds a single array, not a state dict",
+    ),
+    (
+        "load of a zip with a text member",
+        lambda d: mg.load(zip_with(d / "z.npz", {"notes.txt": b"hi"})),
+        ValueError,
+        r"member 'notes.txt' is not a .npy array",
+    ),
+    (
+        "load of a header claiming 10^12 elements",
+        lambda d: mg.load(zip_with(d / "h.npz", {"w.npy": npy_header((10**12,)) + bytes(64)})),
+        ValueError,
+        r"member 'w.npy': corrupt checkpoint .*\(1000000000000,\)",
+    ),
+    (
+        "load of a truncated member",
+        lambda d: mg.load(zip_with(d / "s.npz", {"w.npy": npy_header((8,)) + bytes(8)})),
+        ValueError,
+        r"member 'w.npy': corrupt checkpoint",
+    ),
+    (
+        "load of a garbage header",
+        lambda d: mg.load(zip_with(d / "g.npz", {"w.npy": b"\x93NUMPY garbage"})),
+        ValueError,
+        r"member 'w.npy' has no valid .npy header",
+    ),
+    (
+        "load of a pickled member",
+        lambda d: np.savez(d / "p.npz", w=np.array([{}], dtype=object)) or mg.load(d / "p.npz"),
+        ValueError,
+        r"member 'w.npy' holds Python objects .*refused",
+    ),
+    (
+        "viz.save of a non-graph",
+        lambda d: mg.viz.save(42, d / "g.svg"),
+        TypeError,
+        r"save: expected a graphviz graph .* got int",
+    ),
+    (
+        "viz.save without a suffix",
+        lambda d: mg.viz.save(graph(), d / "picture"),
+        ValueError,
+        r"save: cannot tell the format from .*picture",
+    ),
+    (
+        "viz.save with an unknown suffix",
+        lambda d: mg.viz.save(graph(), d / "picture.bmp"),
+        ValueError,
+        r"save: cannot tell the format from .*picture.bmp",
+    ),
+    (
+        "viz.save into a missing folder",
+        lambda d: mg.viz.save(graph(), d / "no" / "g.svg"),
+        FileNotFoundError,
+        r"save: cannot write .*g.svg: the folder .*no does not exist",
+    ),
+    (
+        "viz.save inside a regular file",
+        lambda d: (d / "f").write_text("x") and mg.viz.save(graph(), d / "f" / "g.svg"),
+        FileNotFoundError,
+        r"the folder .*f is not a folder",
+    ),
     ("viz.save with dpi 0", lambda d: mg.viz.save(graph(), d / "g.png", dpi=0), ValueError, r"save: dpi must be"),
 ]
 
@@ -312,15 +607,31 @@ def test_a_bad_file_gets_a_clear_error(tmp_path, feed, error, message):
 
 
 RENDERER_CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
-    ("draw_graph of None", lambda: mg.viz.draw_graph(None), TypeError,
-     r"draw_graph: expected a Tensor or a list/tuple of Tensors, got NoneType"),
+    (
+        "draw_graph of None",
+        lambda: mg.viz.draw_graph(None),
+        TypeError,
+        r"draw_graph: expected a Tensor or a list/tuple of Tensors, got NoneType",
+    ),
     ("draw_graph of an array", lambda: mg.viz.draw_graph(np.ones(3)), TypeError, r"draw_graph: .*got ndarray"),
-    ("draw_graph group_by", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), group_by="layer"), ValueError,
-     r"draw_graph: group_by must be one of"),
-    ("draw_graph max_timesteps 1", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), max_timesteps=1), ValueError,
-     r"draw_graph: max_timesteps must be an integer >= 2"),
-    ("draw_graph params as a str", lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), params="model"), TypeError,
-     r"draw_graph: params must be a Module or a dict"),
+    (
+        "draw_graph group_by",
+        lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), group_by="layer"),
+        ValueError,
+        r"draw_graph: group_by must be one of",
+    ),
+    (
+        "draw_graph max_timesteps 1",
+        lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), max_timesteps=1),
+        ValueError,
+        r"draw_graph: max_timesteps must be an integer >= 2",
+    ),
+    (
+        "draw_graph params as a str",
+        lambda: mg.viz.draw_graph((leaf(2) * 2).sum(), params="model"),
+        TypeError,
+        r"draw_graph: params must be a Module or a dict",
+    ),
 ]
 
 
@@ -343,11 +654,19 @@ CLI_CASES: list[tuple[str, str, list[str], str]] = [
     ("char_lm --temperature nan", "demos.char_lm", ["--temperature", "nan"], r"--temperature must be a finite"),
     ("char_lm --cell foo", "demos.char_lm", ["--cell", "foo"], r"argument --cell: invalid choice: 'foo'"),
     ("char_lm --hidden abc", "demos.char_lm", ["--hidden", "abc"], r"argument --hidden: invalid int value: 'abc'"),
-    ("char_lm --out inside a file", "demos.char_lm", ["--out", "{file}/run"],
-     r"--out .*part of that path is a regular file"),
+    (
+        "char_lm --out inside a file",
+        "demos.char_lm",
+        ["--out", "{file}/run"],
+        r"--out .*part of that path is a regular file",
+    ),
     ("char_lm --out is a file", "demos.char_lm", ["--out", "{file}"], r"--out .*: that is a file"),
-    ("char_lm --out where the checkpoint is a folder", "demos.char_lm", ["--out", "{ckpt_dir}"],
-     r"--out .*char_lm.npz is a directory"),
+    (
+        "char_lm --out where the checkpoint is a folder",
+        "demos.char_lm",
+        ["--out", "{ckpt_dir}"],
+        r"--out .*char_lm.npz is a directory",
+    ),
     ("music --seed -1", "demos.music", ["--seed", "-1"], r"--seed must be a non-negative integer, got -1"),
     ("music --primer bwv9999", "demos.music", ["--primer", "bwv9999"], r"--primer 'bwv9999': no such chorale"),
     ("music --primer 200:4", "demos.music", ["--primer", "200:4"], r"--primer: .*200:4"),
@@ -357,12 +676,22 @@ CLI_CASES: list[tuple[str, str, list[str], str]] = [
     ("music --load of a MIDI file", "demos.music", ["--load", "{midi}"], r"--load: .*is a MIDI file"),
     ("music --load of a missing file", "demos.music", ["--load", "{missing}"], r"--load: load: no checkpoint at"),
     ("music --data missing", "demos.music", ["--data", "{missing}"], r"no token file at"),
-    ("music --out inside a file", "demos.music", ["--out", "{file}/run"], r"--out .*part of that path is a regular file"),
+    (
+        "music --out inside a file",
+        "demos.music",
+        ["--out", "{file}/run"],
+        r"--out .*part of that path is a regular file",
+    ),
     ("viz --steps 0", "minigrad.viz", ["--steps", "0"], r"argument --steps: expected a positive integer, got 0"),
     ("viz --steps 10^8", "minigrad.viz", ["--steps", "100000000"], r"argument --steps: expected at most 1000"),
     ("viz --hidden x", "minigrad.viz", ["--hidden", "x"], r"argument --hidden: expected a positive integer, got 'x'"),
     ("viz --cell foo", "minigrad.viz", ["--cell", "foo"], r"argument --cell: invalid choice: 'foo'"),
-    ("viz --max-timesteps 1", "minigrad.viz", ["--max-timesteps", "1"], r"argument --max-timesteps: expected an integer >= 2"),
+    (
+        "viz --max-timesteps 1",
+        "minigrad.viz",
+        ["--max-timesteps", "1"],
+        r"argument --max-timesteps: expected an integer >= 2",
+    ),
 ]
 
 
@@ -370,8 +699,12 @@ def fill(arguments: list[str], tmp_path: Path) -> list[str]:
     (tmp_path / "file").write_text("x")
     (tmp_path / "ckpt_dir" / "char_lm.npz").mkdir(parents=True, exist_ok=True)
     (tmp_path / "melody.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0")
-    places = {"file": tmp_path / "file", "ckpt_dir": tmp_path / "ckpt_dir", "midi": tmp_path / "melody.mid",
-              "missing": tmp_path / "missing.npz"}
+    places = {
+        "file": tmp_path / "file",
+        "ckpt_dir": tmp_path / "ckpt_dir",
+        "midi": tmp_path / "melody.mid",
+        "missing": tmp_path / "missing.npz",
+    }
     return [a.format(**places) for a in arguments]
 
 
@@ -397,6 +730,7 @@ def test_a_bad_flag_stops_before_training_with_a_message_naming_it(tmp_path, cap
 # What PyTorch accepts, we accept, with PyTorch's result
 # --------------------------------------------------------------------------------------
 
+
 def test_recurrent_layers_accept_an_empty_batch_with_pytorch_shapes():
     for layer in (nn.RNN(3, 4), nn.GRU(3, 4), nn.LSTM(3, 4, num_layers=2, bidirectional=True)):
         out, state = layer(mg.tensor(np.zeros((5, 0, 3), F32), requires_grad=True))
@@ -404,7 +738,7 @@ def test_recurrent_layers_accept_an_empty_batch_with_pytorch_shapes():
         directions = 2 if layer.bidirectional else 1
         assert out.shape == (5, 0, directions * 4)
         assert h.shape == (directions * layer.num_layers, 0, 4)
-        out.sum().backward()                    # and a backward pass over nothing gives zero gradients
+        out.sum().backward()  # and a backward pass over nothing gives zero gradients
         assert all(p.grad is None or not p.grad.any() for p in layer.parameters())
 
 
@@ -438,7 +772,7 @@ def test_grad_may_be_set_to_an_array_of_the_right_shape_and_dtype_or_none():
     p = nn.Parameter(np.zeros((2, 3), F32))
     p.grad = np.ones((2, 3), F32)
     assert p.grad.sum() == 6
-    p.grad = mg.tensor(np.full((2, 3), 2.0, F32))          # a Tensor is stored as its array
+    p.grad = mg.tensor(np.full((2, 3), 2.0, F32))  # a Tensor is stored as its array
     assert isinstance(p.grad, np.ndarray) and p.grad.sum() == 12
     p.grad = None
     assert p.grad is None

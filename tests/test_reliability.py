@@ -26,12 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_demo(module: str, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0,
-                            stream: str = "stdout") -> tuple[str, str]:
+def interrupt_when_training(
+    proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0, stream: str = "stdout"
+) -> tuple[str, str]:
     """Wait for the line that starts with ``started`` on stdout (or, with ``stream="stderr"``, for the progress
     bar's first character), let it train a moment, send ``signum``.
 
@@ -40,10 +47,10 @@ def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, s
     seen = []
     deadline = time.monotonic() + 120
     try:
-        if stream == "stderr":           # the progress bar: its first character means training has begun
+        if stream == "stderr":  # the progress bar: its first character means training has begun
             seen.append(proc.stderr.read(1))
             assert seen[0], f"the demo ended before training: {proc.stdout.read()}"
-        for line in ([] if stream == "stderr" else proc.stdout):
+        for line in [] if stream == "stderr" else proc.stdout:
             seen.append(line)
             if line.startswith(started):
                 break
@@ -65,8 +72,19 @@ def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, s
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_char_lm_keeps_its_checkpoint_when_interrupted(tmp_path, signum, code):
-    proc = start_demo("demos.char_lm", "--iterations", "1000000", "--hidden", "8", "--batch-size", "4",
-                      "--sample-every", "1000000", "--out", str(tmp_path))
+    proc = start_demo(
+        "demos.char_lm",
+        "--iterations",
+        "1000000",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "4",
+        "--sample-every",
+        "1000000",
+        "--out",
+        str(tmp_path),
+    )
     out, err = interrupt_when_training(proc, "model:", signum)
     assert proc.returncode == code, err
     assert "Traceback" not in err
@@ -77,8 +95,8 @@ def test_char_lm_keeps_its_checkpoint_when_interrupted(tmp_path, signum, code):
     assert meta["run"]["interrupted"] == name
     done = meta["run"]["iterations"]
     assert done > 0 and f"after {done} of 1000000 iterations" in lines[0]
-    assert lm.sample(model, vocab, 3, seed=0)                                  # the saved model samples
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]     # no half-written file left
+    assert lm.sample(model, vocab, 3, seed=0)  # the saved model samples
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no half-written file left
 
 
 def test_graceful_stop_raises_between_steps_and_restores_handlers():
@@ -86,14 +104,14 @@ def test_graceful_stop_raises_between_steps_and_restores_handlers():
 
     before = signal.getsignal(signal.SIGTERM)
     with GracefulStop() as stop:
-        stop.check()                                  # nothing asked yet: no exception
-        os.kill(os.getpid(), signal.SIGTERM)          # the handler only raises the flag ...
+        stop.check()  # nothing asked yet: no exception
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler only raises the flag ...
         for _ in range(100):
             if stop.requested:
                 break
             time.sleep(0.01)
         with pytest.raises(TrainingInterruptedError, match="interrupted by SIGTERM") as caught:
-            stop.check()                              # ... the loop raises at its next step boundary
+            stop.check()  # ... the loop raises at its next step boundary
         assert caught.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) == before
 
@@ -101,6 +119,7 @@ def test_graceful_stop_raises_between_steps_and_restores_handlers():
 # --------------------------------------------------------------------------------------
 # --out, --seed, --prefix and checkpoints checked before any training
 # --------------------------------------------------------------------------------------
+
 
 def test_out_whose_checkpoint_name_is_a_directory_fails_before_training(tmp_path, capsys):
     (tmp_path / "char_lm.npz").mkdir()
@@ -207,8 +226,25 @@ def test_lines_mode_refuses_a_very_long_line_and_names_window_mode(tmp_path, cap
 def test_window_mode_trains_on_the_same_long_line(tmp_path):
     data = tmp_path / "one_line.txt"
     data.write_text("abcdefghij" * 300 + "\n", encoding="utf-8")
-    assert char_lm_demo.main(["--data", str(data), "--mode", "window", "--out", str(tmp_path / "out"),
-                              "--iterations", "2", "--hidden", "4", "--sample", "1"]) == 0
+    assert (
+        char_lm_demo.main(
+            [
+                "--data",
+                str(data),
+                "--mode",
+                "window",
+                "--out",
+                str(tmp_path / "out"),
+                "--iterations",
+                "2",
+                "--hidden",
+                "4",
+                "--sample",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "out" / "char_lm.npz").exists()
 
 
@@ -216,12 +252,26 @@ def test_window_mode_trains_on_the_same_long_line(tmp_path):
 # The music demo: saves its model, --load samples again without training
 # --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_music_keeps_its_model_when_interrupted(tmp_path, signum, code):
     from models import music_lstm as music
 
-    proc = start_demo("demos.music", "--steps", "1000000", "--hidden", "8", "--embedding", "4", "--seq-len", "8",
-                      "--batch-size", "4", "--out", str(tmp_path))
+    proc = start_demo(
+        "demos.music",
+        "--steps",
+        "1000000",
+        "--hidden",
+        "8",
+        "--embedding",
+        "4",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path),
+    )
     out, err = interrupt_when_training(proc, f"{len(music.load_tokens())} melodies", signum)
     assert proc.returncode == code, err
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("train:")]
@@ -236,15 +286,43 @@ def test_music_saves_its_model_and_load_samples_without_training(tmp_path, capsy
     from demos import music as demo
     from models import music_lstm as music
 
-    trained = demo.main(["--out", str(tmp_path / "a"), "--steps", "3", "--hidden", "8", "--embedding", "4",
-                         "--length", "16", "--seed", "1", "--temperature", "0"])
+    trained = demo.main(
+        [
+            "--out",
+            str(tmp_path / "a"),
+            "--steps",
+            "3",
+            "--hidden",
+            "8",
+            "--embedding",
+            "4",
+            "--length",
+            "16",
+            "--seed",
+            "1",
+            "--temperature",
+            "0",
+        ]
+    )
     assert trained["checkpoint"] == tmp_path / "a" / "model.npz" and len(trained["losses"]) == 3
     capsys.readouterr()
-    again = demo.main(["--load", str(tmp_path / "a" / "model.npz"), "--out", str(tmp_path / "b"),
-                       "--length", "16", "--seed", "1", "--temperature", "0"])
+    again = demo.main(
+        [
+            "--load",
+            str(tmp_path / "a" / "model.npz"),
+            "--out",
+            str(tmp_path / "b"),
+            "--length",
+            "16",
+            "--seed",
+            "1",
+            "--temperature",
+            "0",
+        ]
+    )
     captured = capsys.readouterr()
-    assert again["losses"] == [] and "train:" not in captured.err        # no training at all
-    assert again["tokens"] == trained["tokens"]                            # the same model: the same greedy melody
+    assert again["losses"] == [] and "train:" not in captured.err  # no training at all
+    assert again["tokens"] == trained["tokens"]  # the same model: the same greedy melody
     assert not (tmp_path / "b" / "model.npz").exists()
     model, _, _ = music.load_checkpoint(tmp_path / "a" / "model.npz")
     assert model.hidden_size == 8 and model.embedding_dim == 4
@@ -275,12 +353,15 @@ def test_music_load_of_nan_weights_refuses(tmp_path, capsys):
     assert "holds non-finite weights (lstm.weight_hh_l0)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--primer", "bwv9999"], "--primer 'bwv9999': no such chorale in the data"),
-    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
-    (["--temperature", "nan"], "--temperature must be a finite number >= 0, got nan"),
-    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--primer", "bwv9999"], "--primer 'bwv9999': no such chorale in the data"),
+        (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+        (["--temperature", "nan"], "--temperature must be a finite number >= 0, got nan"),
+        (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+    ],
+)
 def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message):
     from demos import music as demo
 
@@ -295,14 +376,30 @@ def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message
 # The lab trainers: an interrupted run writes what it finished (and the model in progress)
 # --------------------------------------------------------------------------------------
 
+
 def test_adding_problem_writes_its_finished_runs_when_interrupted(tmp_path):
     import json
 
-    proc = start_demo("demos.adding_problem", "--lengths", "4", "--cells", "rnn", "gru", "--iterations", "1000000",
-                      "--batch", "4", "--hidden", "4", "--no-clipping-demo", "--out", str(tmp_path))
+    proc = start_demo(
+        "demos.adding_problem",
+        "--lengths",
+        "4",
+        "--cells",
+        "rnn",
+        "gru",
+        "--iterations",
+        "1000000",
+        "--batch",
+        "4",
+        "--hidden",
+        "4",
+        "--no-clipping-demo",
+        "--out",
+        str(tmp_path),
+    )
     out, err = interrupt_when_training(proc, "", signal.SIGTERM, stream="stderr")
     assert proc.returncode == 143, err
-    lines = [line for line in err.splitlines() if line.strip() and "it/s" not in line]   # not the bars
+    lines = [line for line in err.splitlines() if line.strip() and "it/s" not in line]  # not the bars
     assert lines == [f"interrupted (SIGTERM): wrote {tmp_path / 'results.json'} with the 0 finished run(s)"]
     summary = json.loads((tmp_path / "results.json").read_text())
     assert summary["interrupted"] == "SIGTERM" and summary["runs"] == []
@@ -311,14 +408,28 @@ def test_adding_problem_writes_its_finished_runs_when_interrupted(tmp_path):
 def test_vanishing_gradients_saves_the_model_in_progress_when_interrupted(tmp_path):
     from models.lab.models import Regressor
 
-    proc = start_demo("demos.vanishing_gradients", "--cells", "gru", "--length", "4", "--iterations", "1000000",
-                      "--batch", "4", "--hidden", "4", "--no-graphs", "--out", str(tmp_path))
+    proc = start_demo(
+        "demos.vanishing_gradients",
+        "--cells",
+        "gru",
+        "--length",
+        "4",
+        "--iterations",
+        "1000000",
+        "--batch",
+        "4",
+        "--hidden",
+        "4",
+        "--no-graphs",
+        "--out",
+        str(tmp_path),
+    )
     out, err = interrupt_when_training(proc, "", signal.SIGINT, stream="stderr")
     assert proc.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip() and "it/s" not in line]
     assert len(lines) == 1 and lines[0].startswith(f"interrupted (SIGINT): saved {tmp_path / 'gru_interrupted.npz'}")
     model = Regressor("gru", 2, 4)
-    model.load_state_dict(mg.load(tmp_path / "gru_interrupted.npz"))       # a complete, loadable state dict
+    model.load_state_dict(mg.load(tmp_path / "gru_interrupted.npz"))  # a complete, loadable state dict
     assert (tmp_path / "results.json").read_text().strip() == "{}"
 
 
