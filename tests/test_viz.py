@@ -175,8 +175,8 @@ def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
         assert n.label == "x_t W_ih^T + b_ih + b_hh" and n.cluster == direction + (f"t{n.timestep}",)
         assert sorted(n.batched) == ["add", "add", "matmul", "reshape"]   # run once, for all steps
         into = {(g.nodes[e.src].label, e.kind) for e in g.edges if e.dst == n.id}
-        assert into == {("reshape", "data"), ("rnn.weight_ih_l0", "parameter"), ("rnn.bias_ih_l0", "parameter"),
-                        ("rnn.bias_hh_l0", "parameter")}
+        assert into == {("reshape", "data"), ("lstm.weight_ih_l0", "parameter"), ("lstm.bias_ih_l0", "parameter"),
+                        ("lstm.bias_hh_l0", "parameter")}
         assert n.shape == (2, 16)
     dot = ex.draw().source
     assert dot.count("1 matmul + 2 adds: once for all 3 steps") == 3
@@ -188,7 +188,7 @@ def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
     gru = build_graph(bptt_example("gru", steps=2).roots)      # GRU: b_hn stays inside r * (W_hn h + b_hn)
     (term, _) = [n for n in gru.nodes.values() if n.batched]
     assert term.label == "x_t W_ih^T + b_ih"
-    assert sorted(gru.nodes[e.dst].label for e in params_of(gru, "rnn.bias_hh_l0")) == ["add", "add"]
+    assert sorted(gru.nodes[e.dst].label for e in params_of(gru, "gru.bias_hh_l0")) == ["add", "add"]
 
 
 def test_parameters_labelled_with_module_names_and_shapes_without_params_argument():
@@ -263,7 +263,7 @@ def test_real_lstm_layers_states_h_and_c():
     assert len(g.timestep_clusters()) == 3 * 2 * 2
     for layer in (0, 1):
         for suffix in ("", "_reverse"):
-            name = f"rnn.weight_hh_l{layer}{suffix}"
+            name = f"lstm.weight_hh_l{layer}{suffix}"
             assert [n.label for n in g.nodes_of("param")].count(name) == 1
             assert sorted(step_of(g, e.dst) for e in params_of(g, name)) == [0, 1, 2]
     rec = g.edges_of("recurrent")
@@ -280,7 +280,7 @@ def test_real_rnn_and_gru_layers(cell):
     ex = bptt_example(cell, steps=4)
     g = build_graph(ex.roots, params=ex.model)
     assert sorted(c.timestep for c in g.timestep_clusters()) == [0, 1, 2, 3]
-    assert sorted(step_of(g, e.dst) for e in params_of(g, "rnn.weight_hh_l0")) == [0, 1, 2, 3]
+    assert sorted(step_of(g, e.dst) for e in params_of(g, f"{cell}.weight_hh_l0")) == [0, 1, 2, 3]
     assert {e.label for e in g.edges_of("recurrent")} == {"h"} and len(g.edges_of("recurrent")) >= 3
 
 

@@ -47,7 +47,7 @@ def test_svg_and_png_render_with_graphviz_pure(pure_only, tmp_path, lstm_graph):
     svg = mg.viz.save(lstm_graph, tmp_path / "g.svg")
     text = svg.read_text()
     assert "<svg" in text and "(graphviz-pure)" in text          # the backend writes its name
-    assert "rnn.weight_hh_l0" in text and "t = 2" in text
+    assert "lstm.weight_hh_l0" in text and "t = 2" in text
     png = mg.viz.save(lstm_graph, tmp_path / "g.png")
     width, height = png_size(png.read_bytes())
     assert 0 < width <= render.MAX_PIXELS and 0 < height <= render.MAX_PIXELS
@@ -123,7 +123,7 @@ def test_command_line(pure_only, tmp_path, capsys):
     assert cli(["--cell", "lstm", "--steps", "4", "--layers", "2", "--bidirectional", "-o", str(out)]) == 0
     assert "rendered by graphviz-pure" in capsys.readouterr().out
     text = out.read_text()
-    for name in ("rnn.weight_hh_l0", "rnn.weight_hh_l1_reverse", "t = 3", "backward direction"):
+    for name in ("lstm.weight_hh_l0", "lstm.weight_hh_l1_reverse", "t = 3", "backward direction"):
         assert name in text
     dot = tmp_path / "fold.dot"
     assert cli(["--cell", "gru", "--steps", "3", "--fold", "-o", str(dot)]) == 0

@@ -52,6 +52,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import tracing
+from ..autograd import is_grad_enabled
+from ..checkpoint import checkpoint
 from ..tensor import Tensor, concat, split, stack, where
 from . import init
 from .functional import dropout
@@ -372,9 +374,14 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None, **cell_options: Any) -> None:
+                 dtype: Any = None, checkpoint_every: int | None = None, **cell_options: Any) -> None:
         super().__init__()
         name = type(self).__name__
+        every_is_int = isinstance(checkpoint_every, (int, np.integer)) and not isinstance(checkpoint_every, bool)
+        if checkpoint_every is not None and (not every_is_int or checkpoint_every < 1):
+            raise ValueError(f"{name}: checkpoint_every must be a positive int (timesteps per recomputed segment) "
+                             f"or None, got {checkpoint_every!r}")
+        self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be an integer greater than zero, got {num_layers!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
@@ -472,8 +479,14 @@ class RNNBase(Module):
                         with tracing.scope("bwd" if direction else "fwd"):
                             state = tuple(zeros(batch, size) if s is None else s[index]
                                           for s, size in zip(initial, sizes))
-                            out, state = self._run_direction(cell, weights, x, state, reverse=direction == 1,
-                                                             running=running)
+                            # checkpointed segments cover full-length batches; a variable-length batch
+                            # (running is not None) runs the plain loop: same results, no memory saving
+                            if self.checkpoint_every and is_grad_enabled() and running is None:
+                                out, state = _run_direction_checkpointed(cell, weights, x, state, direction == 1,
+                                                                         self.checkpoint_every)
+                            else:
+                                out, state = self._run_direction(cell, weights, x, state, reverse=direction == 1,
+                                                                 running=running)
                         outputs.append(out)
                         for k, s in enumerate(state):
                             finals[k].append(s)
@@ -587,9 +600,9 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None) -> None:
+                 bidirectional: bool = False, dtype: Any = None, checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, nonlinearity=nonlinearity)
+                         dtype, checkpoint_every, nonlinearity=nonlinearity)
         self.nonlinearity = nonlinearity
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
@@ -609,9 +622,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 variant: str = "reset_after", dtype: Any = None) -> None:
+                 variant: str = "reset_after", dtype: Any = None, checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, variant=variant)
+                         dtype, checkpoint_every, variant=variant)
         self.variant = variant
 
     def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
@@ -633,9 +646,10 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, peephole: bool = False, dtype: Any = None) -> None:
+                 proj_size: int = 0, peephole: bool = False, dtype: Any = None,
+                 checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, peephole=peephole, proj_size=proj_size)
+                         dtype, checkpoint_every, peephole=peephole, proj_size=proj_size)
         self.proj_size = proj_size
         self.peephole = peephole
 
@@ -644,6 +658,44 @@ class LSTM(RNNBase):
         h0, c0 = _state_pair(state, "LSTM")
         out, (h_n, c_n) = self._run(x, (h0, c0), lengths)
         return out, (h_n, c_n)
+
+
+def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
+                                state: tuple[Tensor, ...], reverse: bool,
+                                every: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The time loop in segments of ``every`` steps, each under ``checkpoint``: memory-efficient BPTT.
+
+    Only the states at segment boundaries (and the input) are kept; in ``backward()`` each
+    segment runs again, input projection included, and is differentiated at once (Chen et al.
+    2016: segments of sqrt(T) steps keep O(sqrt(T)) states for one extra forward pass;
+    Gruslys et al. 2016 for BPTT). Gradients equal the plain loop's.
+    """
+    T, B, features = x.shape
+    p = cell.prepare(weights)                   # W^T and folded biases: arguments of every segment
+    fields = [name for name, value in p._asdict().items() if value is not None]
+    n_states = len(state)
+
+    def segment(x_chunk: Tensor, start: int, *tensors: Tensor) -> tuple[Tensor, ...]:
+        seg_state = tensors[:n_states]
+        seg_p = p._replace(**dict(zip(fields, tensors[n_states:])))
+        steps = x_chunk.shape[0]
+        projected = cell.project(x_chunk.reshape(steps * B, features), seg_p)
+        x_gates = projected.reshape(steps, B, projected.shape[-1])
+        outputs: list[Any] = [None] * steps
+        for i in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            with tracing.scope(f"t{start + i}"):
+                seg_state = cell.step(x_gates[i], seg_state, seg_p)
+            outputs[i] = seg_state[0]
+        return (stack(outputs, axis=0), *seg_state)
+
+    starts = list(range(0, T, every))
+    chunks: list[Any] = [None] * len(starts)
+    for j in (reversed(range(len(starts))) if reverse else range(len(starts))):
+        start = starts[j]
+        chunk_out, *state = checkpoint(segment, x[start:start + every], start, *state,
+                                       *(getattr(p, name) for name in fields))
+        chunks[j] = chunk_out
+    return (chunks[0] if len(chunks) == 1 else concat(chunks, axis=0)), tuple(state)
 
 
 # ----------------------------------------------------------------------------------------

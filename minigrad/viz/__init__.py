@@ -26,7 +26,8 @@ from .render import Digraph, Renderer, RendererNotFoundError, find_renderer, sav
 def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool | None = None,
                params: Any = None, inputs: Any = None, targets: Any = None, max_timesteps: int | None = 12,
                fold: bool = False, backward: bool = False, grad_shares: bool = False,
-               title: str | None = None, tape: Any = None) -> Digraph:
+               title: str | None = None, tape: Any = None, layout: str = "columns", focus: int | None = None,
+               steps_per_row: int | None = None, notation: str = "pytorch") -> Digraph:
     """The graph that produced ``root`` as a ``graphviz.Digraph`` (``.source``, ``.render()``,
     inline SVG in Jupyter; it renders with graphviz-pure when Graphviz is not installed).
 
@@ -61,7 +62,18 @@ def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool
         with the number of steps; node gradients are the norm over all steps.
     backward: draw the gradient graph: every edge reversed (carrying dL/d(tensor) back to the op
         that made it), labelled with the gradient's shape.
-    grad_shares: label each parameter edge with that use's share of the parameter's gradient.
+    grad_shares: label each parameter edge with that use's share of the parameter's gradient G:
+        its gradient projected on G, ``<g_t, G>/||G||``, and that as a percentage. The shares of
+        one parameter add up to the ``||G||`` painted on it (100%).
+    layout: ``"columns"`` (default) runs time left to right in one strip; ``"rows"`` wraps the
+        timesteps into rows (``steps_per_row`` of them, by default about ``sqrt(T/2)``), so a long
+        sequence fits a page (an 8-step LSTM at an aspect ratio of at most 2:1).
+    focus: a timestep t: step t drawn in full detail, the steps before and after it folded into
+        one dashed box each (their edges and ||dL/dh_t|| range kept).
+    steps_per_row: with ``layout="rows"``, timesteps per row.
+    notation: how gates, candidates and states (tagged by ``nn``'s cells) are named, each with
+        its equation: ``"pytorch"`` (i, f, g, o, c, h; r, z, n) or ``"course"`` (Γ_u, Γ_f, c̃,
+        Γ_o, c, a; Γ_r, Γ_u, c̃, c), see :mod:`.gates`.
     title: the caption (default: a sentence describing the picture).
     tape: the ``Tape`` of a ``with mg.trace() as tape:`` block around the forward pass. Ops on
         tensors that need no gradient (``x.reshape`` of the data, an ``nn`` layer indexing a
@@ -70,7 +82,8 @@ def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool
     """
     model = build_graph(root, group_by=group_by, show_grads=show_grads, params=params, inputs=inputs,
                         targets=targets, max_timesteps=max_timesteps, fold=fold, backward=backward,
-                        grad_shares=grad_shares, tape=tape)
+                        grad_shares=grad_shares, tape=tape, layout=layout, focus=focus, steps_per_row=steps_per_row,
+                        notation=notation)
     return dot.to_dot(model, title=title)
 
 

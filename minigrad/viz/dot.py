@@ -25,9 +25,11 @@ Reading the picture:
 from __future__ import annotations
 
 import functools
+import gc
 import html
 import math
 import re
+import textwrap
 from typing import Any
 
 from .graph import Cluster, Edge, Graph, Node
@@ -71,25 +73,41 @@ _DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$"
 _DOT_KEYWORDS = frozenset(("node", "edge", "graph", "digraph", "subgraph", "strict"))
 
 
-@functools.lru_cache(maxsize=4096)
 def _quote(value: str) -> str:
     """A DOT attribute value as graphviz's own quoting writes it: an HTML-like label ``<...>`` and
     a plain identifier as they are, anything else double-quoted. Our values hold no backslash
     (``_plain`` and ``text`` keep them out), so ``\\"`` is the only escape needed."""
-    if (value[:1] == "<" and value[-1:] == ">") or (_DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS):
+    if value[:1] == "<" and value[-1:] == ">":
+        return value
+    return _quote_plain(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote_plain(value: str) -> str:
+    if _DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS:
         return value
     return '"' + value.replace('"', '\\"') + '"'
+
+
+@functools.lru_cache(maxsize=256)
+def _key_order(keys: tuple[str, ...], label_first: bool) -> tuple[int, ...]:
+    """Positions of ``keys`` in graphviz's order (label first for nodes and edges, then by name)."""
+    return tuple(sorted(range(len(keys)), key=lambda k: (label_first and keys[k] != "label", keys[k])))
 
 
 def _attr_list(attrs: dict[str, str], cache: dict[tuple, str], label_first: bool = True) -> str:
     """`` [label=... k=v ...]`` in graphviz's order (a node's or edge's label first, then by name;
     a ``graph [...]`` line all by name); each distinct attribute set is formatted once (most
     edges share theirs)."""
-    key = (label_first, *attrs.items())
+    if not attrs:
+        return ""
+    values = tuple(attrs.values())
+    keys = tuple(attrs)
+    key = (label_first, keys, values)
     line = cache.get(key)
     if line is None:
-        items = sorted(key[1:], key=lambda kv: (label_first and kv[0] != "label", kv[0]))
-        line = cache[key] = (" [" + " ".join(f"{k}={_quote(v)}" for k, v in items) + "]") if attrs else ""
+        line = cache[key] = " [" + " ".join(f"{keys[k]}={_quote(values[k])}"
+                                            for k in _key_order(keys, label_first)) + "]"
     return line
 
 
@@ -148,6 +166,7 @@ def contrast_ratio(text_color: str, fill: str) -> float:
     return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 
 
+SMALL_FONT = 9   # points: the second lines of labels (shape, gradient), edge labels, the legend's keys
 AA = 4.5     # WCAG AA contrast for normal-size text: every label in the picture meets it
 # A label's main text and its second, softer lines (shape, gradient): black and a dark grey on
 # light fills, white and a light grey on dark ones. The greys are the softest that keep AA on
@@ -170,6 +189,16 @@ def _font(size: int, color: str, body: str) -> str:
 
 def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     """Turn the model into a ``graphviz.Digraph`` (the :class:`render.Digraph` subclass)."""
+    collecting = gc.isenabled()
+    gc.disable()                    # many strings and lists, no cycles: the collector only slows it down
+    try:
+        return _to_dot(graph, title)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _to_dot(graph: Graph, title: str | None) -> Digraph:
     palette = Palette(*graph.grad_range) if graph.grads and graph.grad_range else None
     dot = Digraph("bptt", graph_attr={
         "rankdir": "LR", "newrank": "true", "compound": "true", "fontname": "Helvetica", "fontsize": "12",
@@ -179,7 +208,13 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     }, node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box", "style": "rounded,filled",
                   "fillcolor": "white", "color": "#555555", "margin": "0.07,0.03", "height": "0.3", "penwidth": "1"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
-    if graph.nodes:
+    if graph.nodes and graph.layout == "rows":
+        # Rows fit a page: the legend goes under the caption instead of taking a column of its own.
+        caption = dot.graph_attr["label"][1:-1]
+        dot.graph_attr["label"] = (f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD ALIGN="LEFT">'
+                                   f'{caption}</TD></TR><TR><TD ALIGN="LEFT">{_legend(graph, palette)}</TD></TR>'
+                                   f'</TABLE>>')
+    elif graph.nodes:
         dot.node("legend", label=f"<{_legend(graph, palette)}>", shape="plaintext", style="", margin="0")
     children: dict[tuple[str, ...], list[Cluster]] = {}
     for path, cluster in graph.clusters.items():
@@ -211,12 +246,33 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     for top in sorted(children.get((), []), key=_order):
         dot.body += ["\t" + line for line in lines_of.pop(top.path)]
     bounds = _step_bounds(graph)
+    rows = _rows(graph) if graph.layout == "rows" else None
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded)
+        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded,
+                                        rows=rows)
         dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
+    if rows is not None:
+        _stack_the_tail(dot, graph)
     if chunks and not graph.folded:          # a folded cell has no time columns to line up
         _lay_out_chunks(dot, graph, chunks)
     return dot
+
+
+def _stack_the_tail(dot: Digraph, graph: Graph) -> None:
+    """``layout="rows"``: the ops after the time loop (a head, the loss) in one column, top to
+    bottom, instead of a row of their own that would make the picture wider than the steps."""
+    in_steps = {n.id for n in graph.nodes.values() if n.cluster}
+    after = {e.dst for e in graph.edges if e.src in in_steps and not graph.nodes[e.dst].cluster}
+    grow = list(after)
+    while grow:
+        nid = grow.pop()
+        for e in graph.edges:
+            if e.src == nid and e.dst not in after and not graph.nodes[e.dst].cluster:
+                after.add(e.dst)
+                grow.append(e.dst)
+    tail = [nid for nid in graph.nodes if nid in after and graph.nodes[nid].kind in ("op", "loss", "output")]
+    if len(tail) > 1:
+        dot.body.append("\t{rank=same; " + "; ".join(tail) + "}\n")
 
 
 def _natural(name: str) -> tuple[int, str]:
@@ -300,7 +356,7 @@ def _order(cluster: Cluster) -> tuple:
 
 def _title(graph: Graph) -> str:
     steps = {c.timestep for c in graph.clusters.values() if c.kind == "timestep"}
-    steps |= {c.timestep + c.hidden - 1 for c in graph.clusters.values() if c.kind == "elided"}
+    steps |= {t for c in graph.clusters.values() if c.kind == "elided" for t in (c.timestep, c.timestep + c.hidden - 1)}
     ops = sum(1 for n in graph.nodes.values() if n.kind == "op")
     parts = []
     chunks = _chunks(graph)
@@ -359,6 +415,10 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
     if "elided" in kinds:
         keys.append(("dashed box '... hidden ...'", "timesteps not drawn (max_timesteps); its arrows stand for all"
                                                     " of them, dotted"))
+    named = {(n.gate, n.meaning) for n in nodes if n.gate}
+    if named:
+        keys.append(("gate names", ", ".join(f"{g} {m}" for g, m in sorted(named)) + "; each with its equation, "
+                     "its primitive below"))
     if any(n.batched for n in nodes):
         keys.append(("green border", "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
                                      "before the loop; each step reads its rows, so W_ih and the biases feed "
@@ -401,16 +461,22 @@ def _legend(graph: Graph, palette: Palette | None) -> str:
         for k in range(count):
             value = lo * (hi / lo) ** (k / (count - 1)) if count > 1 else lo
             fill = palette.color(value)
-            cells.append(f'<TD BGCOLOR="{fill}">{_font(8, ink(fill)[0], _sci(value))}</TD>')
+            cells.append(f'<TD BGCOLOR="{fill}">{_font(SMALL_FONT, ink(fill)[0], _sci(value))}</TD>')
         title = "<B>fill: gradient norm ||dL/d node||, log scale</B>"
         note = "dark: smallest (vanishing) ... bright: largest"
         rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(9, "black", title)}</TD></TR>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
-        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, _NOTE_INK, note)}</TD></TR>')
-    lines = [f"<B>{text(mark)}</B>: {text(meaning)}" for mark, meaning in legend_keys(graph)]
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(SMALL_FONT, _NOTE_INK, note)}</TD></TR>')
+    lines = []
+    for mark, meaning in legend_keys(graph):      # wrapped, so the legend stays narrower than the picture
+        wrapped = textwrap.wrap(f"{mark}: {meaning}", 78, subsequent_indent="    ")
+        first = wrapped[0][len(mark) + 1:]
+        lines.append(f"<B>{text(mark)}</B>:{text(first)}")
+        lines += [text(rest).replace(" ", "&#160;", 4) for rest in wrapped[1:]]
     if lines:
         rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0" ALIGN="LEFT">'
-                    + _font(8, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
+                    + _font(SMALL_FONT, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>')
+                    + "</TD></TR>")
     return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="white">'
             + "".join(rows) + "</TABLE>")
 
@@ -433,11 +499,14 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     if graph.backward and node.kind in ("op", "param", "loss", "output"):
         name += " (VJP)"
     if node.kind == "const":                    # drawn on its cluster's fill, which is near white
-        label = _font(8, _CONST_INK, f"{name} {_shape(node.shape)}")
+        label = _font(SMALL_FONT, _CONST_INK, f"{name} {_shape(node.shape)}")
         return {"label": f"<{label}>", "shape": "plain", "style": ""}
     lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
              else name]
     second = _shape(node.shape)
+    if node.gate:              # nn tagged it: its name and equation first, the primitive kept below
+        lines = [f"<B>{text(node.gate)}</B>  {text(node.meaning)}", _font(SMALL_FONT, main, text(node.equation))]
+        second = f"{name} {second}"
     if node.kind == "param":                       # "rnn.weight_hh_l0 (4, 4)": name and shape on one line
         lines[0] += " " + second
         second = text(", ".join(node.folded)) + " once" if node.folded else ""
@@ -449,9 +518,9 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         second = f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}" \
             if node.grad_range else "max_timesteps=None shows them"
     if second:
-        lines.append(_font(8, soft, second))
+        lines.append(_font(SMALL_FONT, soft, second))
     if grad is not None and node.kind != "elided":
-        lines.append(_font(8, soft, f"grad {_sci(grad)}"))
+        lines.append(_font(SMALL_FONT, soft, f"grad {_sci(grad)}"))
     if node.step_input and not node.batched:           # x_t entering its step: an input's green border
         lines[0] = f"<B>x_t</B>  {lines[0]}"
     attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": fill, "fontcolor": main}
@@ -499,7 +568,7 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
             label = f"<B>t = {offset + cluster.timestep}</B> ({text(cluster.path[0])}, step {cluster.timestep})"
         attrs["fillcolor"] = "white"
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(SMALL_FONT, _NOTE_INK, f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
             if palette is not None:
                 attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
         attrs["label"] = f"<{label}>"
@@ -515,7 +584,7 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
             label = (f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
                      f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})")
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(SMALL_FONT, _NOTE_INK, f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
         attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
     elif name in ("fwd", "forward"):
         attrs.update(fillcolor=_DIRECTION_FILL["fwd"], label=f"<<B>forward direction</B> ({text(name)}) --&gt;>")
@@ -547,6 +616,32 @@ def _step_bounds(graph: Graph) -> dict[tuple[str, ...], tuple[int, int]]:
             lo, hi = bounds.get(c.path[:-1], (c.timestep, c.timestep))
             bounds[c.path[:-1]] = (min(lo, c.timestep), max(hi, c.timestep))
     return bounds
+
+
+def steps_per_row(graph: Graph) -> int:
+    """``layout="rows"``: timestep boxes per row, ``graph.steps_per_row`` or about ``sqrt(T / 2)``
+    for T boxes in the longest chain: an LSTM step is about twice as wide as it is tall, so
+    that many per row gives a picture about as wide as it is tall."""
+    if graph.steps_per_row:
+        return graph.steps_per_row
+    longest = max((len(v) for v in _step_columns(graph).values()), default=1)
+    return max(1, math.ceil(math.sqrt(longest / 2)))
+
+
+def _step_columns(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+    """Each chain's timestep (and elided) boxes, in time order."""
+    chains: dict[tuple[str, ...], list[Cluster]] = {}
+    for c in graph.clusters.values():
+        if c.kind in ("timestep", "elided"):
+            chains.setdefault(c.path[:-1], []).append(c)
+    return {chain: [c.path for c in sorted(cs, key=lambda c: c.timestep)] for chain, cs in chains.items()}
+
+
+def _rows(graph: Graph) -> dict[tuple[str, ...], tuple[int, bool]]:
+    """Timestep box -> (its row, whether it starts the row), for ``layout="rows"``."""
+    per_row = steps_per_row(graph)
+    return {path: (k // per_row, k % per_row == 0) for paths in _step_columns(graph).values()
+            for k, path in enumerate(paths)}
 
 
 def _first_step(node: Node, graph: Graph, bounds: dict[tuple[str, ...], tuple[int, int]],
@@ -588,7 +683,8 @@ def _backward_region_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[tuple[str, ...], tuple[int, int]],
-                chunked: bool = False) -> tuple[str, str, dict[str, str]]:
+                chunked: bool = False, rows: dict[tuple[str, ...], tuple[int, bool]] | None = None,
+                ) -> tuple[str, str, dict[str, str]]:
     """DOT tail, head and attributes of ``edge``. ``chunked``: truncated BPTT (``_chunks``), whose
     parameters are placed by ``_lay_out_chunks`` and whose chunks follow each other along the cuts."""
     attrs: dict[str, str] = {}
@@ -625,8 +721,8 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
         # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
         if not _first_step(b, graph, bounds, leftmost=True):
             attrs["constraint"] = "false"
-    elif feed and _first_step(b, graph, bounds):
-        pass   # the feed into the step that runs first keeps its pull: it anchors x, W_ih, W_hh
+    elif feed and (_first_step(b, graph, bounds) or (rows is not None and rows.get(b.cluster, (0, False))[1])):
+        pass   # the feed into the step that runs first (or starts a row) keeps its pull: it anchors x, W_ih, W_hh
     elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
         # Other feeds into a step must not pull it to the feed's rank: the steps line up in time
         # along the recurrent edges. x, and the weights of a step's input term x_t W_ih^T + b,
@@ -647,8 +743,10 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
         attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor=_PARAM_INK)
     elif edge.kind == "cut":
         attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
+    if rows is not None and a.cluster in rows and b.cluster in rows and rows[a.cluster][0] != rows[b.cluster][0]:
+        attrs["constraint"] = "false"      # layout="rows": the state wraps from a row's end to the next row's start
     if edge.label:
-        size = "10" if edge.kind == "recurrent" else "8"
+        size = "10" if edge.kind == "recurrent" else str(SMALL_FONT)
         label = f"<B>{text(edge.label)}</B>" if edge.kind in ("recurrent", "cut") else text(edge.label)
         attrs["label"] = f'<<FONT POINT-SIZE="{size}">{label}</FONT>>'
     if a.kind == "elided" or b.kind == "elided":

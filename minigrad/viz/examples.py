@@ -26,11 +26,20 @@ class Net(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden: int, layers: int, bidirectional: bool) -> None:
         super().__init__()
-        self.rnn = getattr(nn, CELLS[cell])(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+        # Named after its kind (net.lstm, net.gru, net.rnn), so the picture's parameters read
+        # lstm.weight_hh_l0 inside the lstm box, never rnn.weight_hh_l0 on an LSTM.
+        self.cell = cell
+        setattr(self, cell, getattr(nn, CELLS[cell])(input_size, hidden, num_layers=layers,
+                                                     bidirectional=bidirectional))
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), 1)
 
+    @property
+    def recurrent(self) -> nn.Module:
+        """The recurrent layer (``self.rnn``, ``self.gru`` or ``self.lstm``)."""
+        return getattr(self, self.cell)
+
     def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        out, state = self.rnn(x, state)
+        out, state = self.recurrent(x, state)
         return out, state
 
 

@@ -35,6 +35,7 @@ labels each parameter edge with that use's share: its gradient g_k projected on 
 from __future__ import annotations
 
 import functools
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ import numpy as np
 
 from ..ops import unbroadcast
 from ..tensor import Tensor
+from .gates import NOTATIONS, describe, tags_of
 
 NODE_KINDS = ("op", "param", "input", "target", "const", "loss", "output", "ghost", "elided")
 EDGE_KINDS = ("data", "recurrent", "parameter", "cut")
@@ -64,6 +66,9 @@ class Node:
     label: str
     shape: tuple[int, ...]
     op: str = ""                       # the primitive that made it ("" for a leaf)
+    gate: str = ""                     # nn's tag named it: its symbol in the chosen notation (f, Γ_f, ...)
+    meaning: str = ""                  # ... what it is ("forget gate", "cell state")
+    equation: str = ""                 # ... and the equation it computes ("f = σ(W_if x + W_hf h + b_f)")
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -121,6 +126,9 @@ class Graph:
     grads: bool = False                # gradients painted
     grad_range: tuple[float, float] | None = None   # smallest and largest non-zero norm shown
     title: str = ""
+    layout: str = "columns"            # "rows": timesteps wrapped into rows of ``steps_per_row``
+    steps_per_row: int | None = None
+    focus: int | None = None           # the timestep drawn in full, the others folded into boxes
     # What the explorer reads (mg.viz.explore): the tensor each drawn node shows, its gradient
     # dL/d node from the painting sweep, and the drawn node of every tensor the graph reached
     # (a parameter's views map to the parameter, a folded step's ops to the cell's, hidden steps'
@@ -397,28 +405,83 @@ def _named_tensors(obj: Any, default: str, what: str) -> dict[int, str]:
 # The builder
 # --------------------------------------------------------------------------------------
 
-def build_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool | None = None,
-                params: Any = None, inputs: Any = None, targets: Any = None,
-                max_timesteps: int | None = 12, fold: bool = False, backward: bool = False,
-                grad_shares: bool = False, tape: Any = None) -> Graph:
-    """The graph model of everything ``root`` depends on; ``draw_graph`` documents the options."""
+LAYOUTS = ("columns", "rows")
+
+
+@dataclass
+class DrawOptions:
+    """Every option of ``draw_graph`` / ``build_graph`` / ``explore`` in one place, checked once.
+    ``draw_graph``'s docstring says what each one does."""
+
+    group_by: str | None = "timestep"
+    show_grads: bool | None = None
+    params: Any = None
+    inputs: Any = None
+    targets: Any = None
+    max_timesteps: int | None = 12
+    fold: bool = False
+    backward: bool = False
+    grad_shares: bool = False
+    tape: Any = None
+    layout: str = "columns"
+    focus: int | None = None
+    steps_per_row: int | None = None
+    notation: str = "pytorch"
+
+    def __post_init__(self) -> None:
+        if self.notation not in NOTATIONS:
+            raise ValueError(f"draw_graph: notation must be one of {NOTATIONS} (PyTorch's i, f, g, o or the "
+                             f"course's Γ_u, Γ_f, c̃, Γ_o), got {self.notation!r}")
+        if self.group_by not in GROUP_BY:
+            raise ValueError(f"draw_graph: group_by must be one of {GROUP_BY}, got {self.group_by!r}")
+        if self.max_timesteps is not None and (isinstance(self.max_timesteps, bool)
+                                               or not isinstance(self.max_timesteps, int) or self.max_timesteps < 2):
+            raise ValueError(f"draw_graph: max_timesteps must be an integer >= 2 (the first and last steps "
+                             f"stay visible) or None (show all), got {self.max_timesteps!r}")
+        if self.fold and self.group_by != "timestep":
+            raise ValueError(f"draw_graph: fold=True folds the timesteps, so it needs group_by='timestep', "
+                             f"got group_by={self.group_by!r}")
+        if self.tape is not None and not hasattr(self.tape, "records"):
+            raise TypeError(f"draw_graph: tape must be the Tape of a `with mg.trace() as tape:` block, "
+                            f"got {type(self.tape).__name__}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"draw_graph: layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.focus is not None:
+            if isinstance(self.focus, bool) or not isinstance(self.focus, int) or self.focus < 0:
+                raise ValueError(f"draw_graph: focus must be a timestep (an integer >= 0) or None, got {self.focus!r}")
+            if self.fold or self.group_by != "timestep":
+                raise ValueError("draw_graph: focus=t draws step t in full and folds the others; it needs "
+                                 f"group_by='timestep' and fold=False, got group_by={self.group_by!r}, "
+                                 f"fold={self.fold}")
+        if self.steps_per_row is not None and (isinstance(self.steps_per_row, bool)
+                                               or not isinstance(self.steps_per_row, int) or self.steps_per_row < 1):
+            raise ValueError(f"draw_graph: steps_per_row must be a positive integer or None (chosen for a "
+                             f"page-shaped picture), got {self.steps_per_row!r}")
+        if self.steps_per_row is not None and self.layout != "rows":
+            raise ValueError(f"draw_graph: steps_per_row wraps timesteps into rows; it needs layout='rows', "
+                             f"got layout={self.layout!r}")
+
+
+def build_graph(root: Any, **options: Any) -> Graph:
+    """The graph model of everything ``root`` depends on; ``draw_graph`` documents the options
+    (the fields of :class:`DrawOptions`)."""
     roots = _flatten(root, "draw_graph")
     if not roots:
         raise ValueError("draw_graph: expected a Tensor (e.g. the loss), got an empty list")
-    if group_by not in GROUP_BY:
-        raise ValueError(f"draw_graph: group_by must be one of {GROUP_BY}, got {group_by!r}")
-    if max_timesteps is not None and (isinstance(max_timesteps, bool) or not isinstance(max_timesteps, int)
-                                      or max_timesteps < 2):
-        raise ValueError(f"draw_graph: max_timesteps must be an integer >= 2 (the first and last steps "
-                         f"stay visible) or None (show all), got {max_timesteps!r}")
-    if fold and group_by != "timestep":
-        raise ValueError(f"draw_graph: fold=True folds the timesteps, so it needs group_by='timestep', "
-                         f"got group_by={group_by!r}")
-    if tape is not None and not hasattr(tape, "records"):
-        raise TypeError(f"draw_graph: tape must be the Tape of a `with mg.trace() as tape:` block, "
-                        f"got {type(tape).__name__}")
-    return _Builder(roots, group_by, show_grads, params, inputs, targets, max_timesteps, fold,
-                    backward, grad_shares, tape).build()
+    known = DrawOptions.__dataclass_fields__
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"draw_graph: unknown option(s) {', '.join(unknown)}; the options are {', '.join(known)}")
+    options_ = DrawOptions(**options)
+    # The builder makes a few objects per tensor and frees none until it is done: the cyclic
+    # collector would rescan every live tensor again and again (per-step cost growing with T).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Builder(roots, options_).build()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass(eq=False)
@@ -441,18 +504,19 @@ class _Projection:
 
 
 class _Builder:
-    def __init__(self, roots: list[Tensor], group_by: str | None, show_grads: bool | None, params: Any,
-                 inputs: Any, targets: Any, max_timesteps: int | None, fold: bool, backward: bool,
-                 grad_shares: bool, tape: Any = None) -> None:
+    def __init__(self, roots: list[Tensor], options: DrawOptions) -> None:
         self.roots = roots
-        self.group_by = group_by
-        self.max_timesteps = max_timesteps
-        self.fold = fold
-        self.backward = backward
-        self.grad_shares = grad_shares
-        self.param_names = _param_names(params)
-        self.input_names = _named_tensors(inputs, "input", "draw_graph(inputs=...)")
-        self.target_names = _named_tensors(targets, "target", "draw_graph(targets=...)")
+        self.options = options
+        self.group_by = options.group_by
+        self.max_timesteps = options.max_timesteps
+        self.focus = options.focus
+        self.fold = options.fold
+        self.backward = options.backward
+        self.grad_shares = options.grad_shares
+        self.param_names = _param_names(options.params)
+        self.input_names = _named_tensors(options.inputs, "input", "draw_graph(inputs=...)")
+        self.target_names = _named_tensors(options.targets, "target", "draw_graph(targets=...)")
+        tape, show_grads = options.tape, options.show_grads
         # Ops on tensors that need no gradient leave no graph link; a trace recorded them.
         self.traced = {} if tape is None else {id(r.output): r for r in tape.records if r.output._op is None}
         self.order = walk(roots, self.traced)
@@ -466,7 +530,7 @@ class _Builder:
         self.state_name: dict[str, str] = {}              # recurrent source -> "h", "c", "state"
         self.h_of: dict[tuple[tuple[str, ...], int], str] = {}
         self.hidden: dict[str, str] = {}                  # hidden node -> its elided node
-        self.elided: dict[tuple[str, ...], tuple[str, list[int]]] = {}
+        self.elided: dict[tuple[str, ...], list[tuple[str, list[int]]]] = {}   # chain -> (box, steps) runs
         self.merge: dict[str, str] = {}                   # folded node -> the cell's node
         self.folds: dict[tuple[str, ...], tuple[int, list[int]]] = {}
         self.consts: dict[int, Tensor] = {}               # constants drawn once per cluster reading them
@@ -484,7 +548,7 @@ class _Builder:
         self._find_states()
         if self.fold:
             self._fold()
-        elif self.max_timesteps is not None:
+        elif self.max_timesteps is not None or self.focus is not None:
             self._elide()
         grads, shares = self._gradients()
         edges = self._edges(shares, grads)
@@ -497,7 +561,8 @@ class _Builder:
         clusters = self._clusters(norms)
         for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge or nid in self.absorbed]:
             del self.nodes[nid]
-        graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint)
+        graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint,
+                      layout=self.options.layout, steps_per_row=self.options.steps_per_row, focus=self.focus)
         graph.tensors = {nid: self.tensor_of[nid] for nid in self.nodes if nid in self.tensor_of}
         graph.gradients = {nid: grads[id(t)] for nid, t in graph.tensors.items() if id(t) in grads}
         for tid, nid in self.rep.items():
@@ -691,6 +756,9 @@ class _Builder:
             detail = (detail + "  no grad").strip()
         node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
                          tracked=tracked)
+        named = describe(tags_of(t), self.options.notation)     # a gate, candidate or state nn tagged
+        if named is not None:
+            node.gate, node.meaning, node.equation = named
         if step is not None:
             self.chain_of[node.id] = chain
 
@@ -863,17 +931,31 @@ class _Builder:
 
     # ---- pass 3: long chains elided, or every chain folded to one cell ----------------------
     def _elide(self) -> None:
+        """Hide runs of timesteps behind one dashed box each: the middle of a long chain
+        (``max_timesteps``), or every step but the one in ``focus``, on either side of it."""
+        if self.focus is not None and self.chains and not any(self.focus in steps for steps in self.chains.values()):
+            drawn = sorted({t for steps in self.chains.values() for t in steps})
+            raise ValueError(f"draw_graph: focus={self.focus}, but the graph's timesteps are "
+                             f"{drawn[0]} ... {drawn[-1]}")
         for chain, steps in self.chains.items():
             ts = sorted(steps)
-            if len(ts) <= self.max_timesteps:
+            if self.focus is not None:
+                runs = [[s for s in ts if s < self.focus], [s for s in ts if s > self.focus]]
+            elif len(ts) > self.max_timesteps:
+                runs = [ts[(self.max_timesteps + 1) // 2:len(ts) - self.max_timesteps // 2]]
+            else:
                 continue
-            gone = ts[(self.max_timesteps + 1) // 2:len(ts) - self.max_timesteps // 2]
-            node = self._new("elided", f"... {len(gone)} timesteps hidden ...", timestep=gone[0], count=len(gone),
-                             cluster=chain + (f"t{gone[0]}..t{gone[-1]}",), detail=f"t = {gone[0]} ... {gone[-1]}")
-            self.elided[chain] = (node.id, gone)
-            for s in gone:
-                for nid in steps[s]:
-                    self.hidden[nid] = node.id
+            for gone in runs:
+                if gone:
+                    self._hide(chain, steps, gone)
+
+    def _hide(self, chain: tuple[str, ...], steps: dict[int, list[str]], gone: list[int]) -> None:
+        node = self._new("elided", f"... {len(gone)} timesteps hidden ...", timestep=gone[0], count=len(gone),
+                         cluster=chain + (f"t{gone[0]}..t{gone[-1]}",), detail=f"t = {gone[0]} ... {gone[-1]}")
+        self.elided.setdefault(chain, []).append((node.id, gone))
+        for s in gone:
+            for nid in steps[s]:
+                self.hidden[nid] = node.id
 
     def _fold(self) -> None:
         for chain, steps in self.chains.items():
@@ -949,10 +1031,11 @@ class _Builder:
             squares[target] = squares.get(target, 0.0) + value * value
         for nid, s in squares.items():
             self.nodes[nid].grad_norm = float(np.sqrt(s))
-        for chain, (eid, gone) in self.elided.items():
-            hs = [norms[self.h_of[(chain, s)]] for s in gone if self.h_of.get((chain, s)) in norms]
-            if hs:
-                self.nodes[eid].grad_range = (min(hs), max(hs))
+        for chain, runs in self.elided.items():
+            for eid, gone in runs:
+                hs = [norms[self.h_of[(chain, s)]] for s in gone if self.h_of.get((chain, s)) in norms]
+                if hs:
+                    self.nodes[eid].grad_range = (min(hs), max(hs))
         return norms
 
     # ---- pass 5: edges and clusters -----------------------------------------------------------
@@ -1029,9 +1112,8 @@ class _Builder:
                 cl.label = f"t = {cl.timestep}"
                 cl.state = self.h_of.get((chain, cl.timestep))
                 cl.grad_norm = norms.get(cl.state) if cl.state else None
-            elif chain in self.elided and self.elided[chain][0] in self.nodes and \
-                    self.nodes[self.elided[chain][0]].cluster == path:
-                gone = self.elided[chain][1]
+            elif any(eid in self.nodes and self.nodes[eid].cluster == path for eid, _ in self.elided.get(chain, ())):
+                gone = next(g for eid, g in self.elided[chain] if self.nodes[eid].cluster == path)
                 cl.kind, cl.hidden, cl.timestep, cl.direction = "elided", len(gone), gone[0], _direction(chain)
                 cl.label = f"t = {gone[0]} ... {gone[-1]}"
             elif chain in self.folds and last == "cell":
