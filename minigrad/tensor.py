@@ -391,11 +391,15 @@ class Tensor:
         return self.astype(np.float32)
 
     # ---- reductions and normalisers ----------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)                 # PyTorch's spelling too
         x = self.astype(np.int64) if self.data.dtype.kind in "biu" else self    # PyTorch sums integers as int64
         return apply(ops.sum_, (x,), {"axis": self._axis(axis, "sum"), "keepdims": keepdims})
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         self._require_floating("mean")
         return apply(ops.mean, (self,), {"axis": self._axis(axis, "mean"), "keepdims": keepdims})
 
@@ -581,12 +585,15 @@ class Tensor:
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         return apply(ops.logsumexp, (self._floating(),), {"axis": self._axis(axis, "logsumexp"), "keepdims": keepdims})
 
-    def gather(self, axis: int, index: Any) -> Tensor:
+    def gather(self, axis: int | None = None, index: Any = None, *, dim: int | None = None) -> Tensor:
         """PyTorch's ``gather``: ``out[i][j] = x[i][index[i][j]]`` for ``axis=1`` (any rank).
 
         ``index`` has this tensor's rank, holds integers in ``[0, shape[axis])``, and is no larger
         than this tensor on the other axes. The gradient scatter-adds back (repeats add up).
         """
+        axis, _ = _alias(axis, dim, False, None)
+        if axis is None or index is None:
+            raise TypeError("gather: needs an axis (PyTorch's dim) and an index, e.g. x.gather(1, index)")
         axis = self._axis(axis, "gather")
         index = _index_array(index, "gather")
         if index.ndim != self.ndim:
@@ -600,8 +607,9 @@ class Tensor:
         _check_range(index, self.shape[axis], "gather", f"axis {axis}")
         return apply(ops.gather, (self,), {"axis": axis, "index": index})
 
-    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+    def squeeze(self, axis: int | tuple[int, ...] | None = None, *, dim: Any = None) -> Tensor:
         """Drop axes of size 1 (all of them, or those in ``axis``; a listed axis of another size stays)."""
+        axis, _ = _alias(axis, dim, False, None)
         if axis is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
@@ -610,8 +618,9 @@ class Tensor:
             shape = tuple(n for d, n in enumerate(self.shape) if not (d in axes and n == 1))
         return apply(ops.reshape, (self,), {"shape": shape})
 
-    def unsqueeze(self, axis: int) -> Tensor:
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         """Insert an axis of size 1 at position ``axis`` (``-1``: last)."""
+        axis, _ = _alias(axis, dim, False, None)
         if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
             raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape} "
                              f"(expected -{self.ndim + 1} <= axis <= {self.ndim})")
@@ -649,8 +658,13 @@ class Tensor:
                              f"got {repeats}")
         return apply(ops.repeat, (self,), {"repeats": repeats})
 
-    def flip(self, *dims: Any) -> Tensor:
-        """Reverse the order of elements along ``dims``."""
+    def flip(self, *dims: Any, **dims_keyword: Any) -> Tensor:
+        """Reverse the order of elements along ``dims`` (``x.flip(0)``, ``x.flip((0, 1))``, ``x.flip(dims=[0])``)."""
+        if set(dims_keyword) - {"dims"} or (dims and dims_keyword):
+            raise TypeError(f"flip: takes the axes positionally or as dims=, got {dims} and {dims_keyword}")
+        dims = (dims_keyword["dims"],) if dims_keyword else dims
+        if not dims:
+            raise TypeError("flip: needs the axes to reverse, e.g. x.flip(0)")
         axes = self._axis(_sizes(dims), "flip")
         return apply(ops.flip, (self,), {"axis": axes})
 

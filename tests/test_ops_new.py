@@ -471,3 +471,16 @@ def test_bool_subtraction_is_refused_as_in_pytorch():
     with pytest.raises(TypeError, match="mean: needs a floating-point tensor, got dtype bool"):
         mask.mean()
     assert mask.sum().item() == 1 and mask.sum().dtype == np.int64
+
+
+def test_pytorch_keyword_spellings_are_accepted():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3, 1))
+    assert x.sum(dim=1).shape == (2, 1) and x.mean(dim=(0, 1), keepdim=True).shape == (1, 1, 1)
+    assert x.squeeze(dim=2).shape == (2, 3) and x.unsqueeze(dim=0).shape == (1, 2, 3, 1)
+    np.testing.assert_array_equal(x.flip(dims=[0]).data, x.data[::-1])
+    np.testing.assert_array_equal(x.gather(dim=1, index=np.zeros((2, 1, 1), np.int64)).data, [[[0.0]], [[3.0]]])
+    assert x.var(dim=1, unbiased=False).shape == (2, 1) and x.argmax(dim=1, keepdim=True).shape == (2, 1, 1)
+    with pytest.raises(TypeError, match="flip: needs the axes to reverse"):
+        x.flip()
+    with pytest.raises(TypeError, match="gather: needs an axis"):
+        x.gather(index=np.zeros((2, 1, 1), np.int64))
