@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from demos import _cli
+from demos._interrupt import GracefulStop, TrainingInterruptedError
 from demos._progress import Progress
 from models.lab import adding
 from models.lab.models import CELLS
@@ -66,11 +67,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--lengths must all be >= 2 (two marked positions), got {args.lengths}")
     if args.clip < 0 or args.lr <= 0:
         parser.error("--clip must be >= 0 and --lr > 0")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    _cli.check_output_folder(parser, args.out, ["results.md", "results.json", "adding_problem.png", "clipping.png"])
     return args
 
 
-def benchmark(args: argparse.Namespace) -> list[adding.AddingRun]:
-    runs = []
+def benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], stop: GracefulStop) -> list[adding.AddingRun]:
+    """Train every cell at every length, appending each finished run to ``runs``; ``stop`` ends it between steps."""
+
+    def step(i: int, loss: float, norm: float, length: int) -> None:
+        bar.update(length, loss=loss)
+        stop.check()
+
     # Progress counts sequence steps (iterations x length): a length-100 run is 10x a length-10 run.
     total = args.iterations * sum(args.lengths) * len(args.cells)
     with Progress(total, "adding") as bar:
@@ -80,7 +89,7 @@ def benchmark(args: argparse.Namespace) -> list[adding.AddingRun]:
                 run = adding.train_adding(cell, length, args.iterations, args.batch, args.hidden, args.lr,
                                           args.clip or None, args.seed,
                                           eval_every=max(1, args.iterations // 20),
-                                          on_step=lambda i, loss, norm, length=length: bar.update(length, loss=loss))
+                                          on_step=lambda i, loss, norm, length=length: step(i, loss, norm, length))
                 runs.append(run)
                 bar.write(f"{cell:>5} T={length:<4} test MSE {fmt(run.test_mse):>9}  "
                           f"({'solved' if run.solved else 'not solved'}; baseline {ADDING_BASELINE_MSE:.3f})  "
@@ -88,14 +97,19 @@ def benchmark(args: argparse.Namespace) -> list[adding.AddingRun]:
     return runs
 
 
-def clipping(args: argparse.Namespace) -> list[adding.ExplodingRun]:
+def clipping(args: argparse.Namespace, runs: list[adding.ExplodingRun],
+             stop: GracefulStop) -> list[adding.ExplodingRun]:
     settings = [None, 1.0]
     iterations = 300
-    runs = []
+
+    def step(i: int, loss: float, norm: float) -> None:
+        bar.update(1)
+        stop.check()
+
     with Progress(iterations * len(settings), "clipping") as bar:
         for clip in settings:
             run = adding.exploding_gradients(length=50, iterations=iterations, clip_norm=clip, gain=1.5, lr=0.1,
-                                             seed=args.seed, on_step=lambda i, loss, norm: bar.update(1))
+                                             seed=args.seed, on_step=step)
             runs.append(run)
             bar.write(f"clip {clip}: final test MSE {fmt(run.test_mse)}, largest gradient norm "
                       f"{fmt(max(run.grad_norms))}")
@@ -188,21 +202,39 @@ def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None
     return save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    runs = benchmark(args)
-    clipped = [] if args.no_clipping_demo else clipping(args)
-    report = tables(args, runs, clipped)
-    written = [args.out / "results.md", args.out / "results.json"]
-    written[0].write_text(report, encoding="utf-8")
+def write_json(args: argparse.Namespace, runs: list[adding.AddingRun], clipped: list[adding.ExplodingRun],
+               interrupted: str | None = None) -> Path:
+    """results.json: the settings and every finished run (after Ctrl-C, the runs finished so far)."""
     summary = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                "runs": [{"cell": r.cell, "length": r.length, "test_mse": r.test_mse, "curve": r.curve,
                          "seconds": round(r.seconds, 1)} for r in runs],
                "clipping": [{"clip_norm": c.clip_norm, "test_mse": c.test_mse, "grad_norms": c.grad_norms,
                              "losses": c.losses} for c in clipped]}
-    written[1].write_text(json.dumps(summary, indent=1, allow_nan=True), encoding="utf-8")
+    if interrupted:
+        summary["interrupted"] = interrupted
+    path = args.out / "results.json"
+    path.write_text(json.dumps(summary, indent=1, allow_nan=True), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    runs: list[adding.AddingRun] = []
+    clipped: list[adding.ExplodingRun] = []
+    # Ctrl-C / SIGTERM stop between two steps; the runs finished so far are written, then exit 130 / 143.
+    with GracefulStop() as stop:
+        try:
+            benchmark(args, runs, stop)
+            if not args.no_clipping_demo:
+                clipping(args, clipped, stop)
+        except TrainingInterruptedError as interrupted:
+            path = write_json(args, runs, clipped, interrupted=interrupted.name)
+            print(interrupted.message(f"wrote {path} with the {len(runs)} finished run(s)"), file=sys.stderr)
+            return interrupted.exit_code
+    report = tables(args, runs, clipped)
+    written = [args.out / "results.md", write_json(args, runs, clipped)]
+    written[0].write_text(report, encoding="utf-8")
     written.append(plot_benchmark(args, runs, args.out / "adding_problem.png"))
     if clipped:
         written.append(plot_clipping(clipped, args.out / "clipping.png"))

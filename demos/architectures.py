@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from demos import _cli
+from demos._interrupt import GracefulStop, TrainingInterruptedError
 from demos._progress import Progress
 from models.lab import architectures as arch
 from models.lab.models import CELLS
@@ -56,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.iterations_scale > 0:
         parser.error(f"--iterations-scale must be > 0, got {args.iterations_scale}")
     args.iterations = {k: max(1, round(v * args.iterations_scale)) for k, v in ITERATIONS.items()}
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    _cli.check_output_folder(parser, args.out, ["results.md", "results.json", "architectures.png"])
     return args
 
 
@@ -71,13 +75,14 @@ def total_steps(args: argparse.Namespace) -> int:
     return steps
 
 
-def run(args: argparse.Namespace, bar: Progress) -> dict[str, object]:
+def run(args: argparse.Namespace, bar: Progress, found: dict[str, object], stop: GracefulStop) -> dict[str, object]:
+    """Each experiment in turn, its outcomes added to ``found``; ``stop`` ends it between two steps."""
     def tick(i: int, loss: float, norm: float) -> None:
         bar.update(1, loss=loss)
+        stop.check()
 
     common = {"cell": args.cell, "seed": args.seed, "on_step": tick}
     it = args.iterations
-    found: dict[str, object] = {}
     if "bidirectional" in args.only:
         bar.desc = "bidirectional"
         found["bidirectional"] = outcomes = arch.bidirectional_vs_unidirectional(iterations=it["bidirectional"],
@@ -179,21 +184,37 @@ def plot(found: dict, path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with Progress(total_steps(args), "train") as bar:
-        found = run(args, bar)
-    text = report(args, found)
-    (args.out / "results.md").write_text(text, encoding="utf-8")
-
+def write_json(args: argparse.Namespace, found: dict) -> Path:
+    """results.json: every finished experiment's metrics, samples and losses."""
     def flat(outcome: arch.Outcome) -> dict:
         return {"metrics": outcome.metrics, "samples": outcome.samples, "seconds": round(outcome.seconds, 1),
                 "losses": outcome.losses}
 
     summary = {key: {str(k): flat(o) for k, o in value.items()} for key, value in found.items()}
-    (args.out / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    path = args.out / "results.json"
+    path.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    found: dict[str, object] = {}
+    # Ctrl-C / SIGTERM stop between two steps; the experiments finished so far are written, then exit 130 / 143.
+    with GracefulStop() as stop, Progress(total_steps(args), "train") as bar:
+        try:
+            run(args, bar, found, stop)
+        except TrainingInterruptedError as interrupted:
+            stopped = interrupted
+        else:
+            stopped = None
+    if stopped is not None:
+        path = write_json(args, found)
+        print(stopped.message(f"wrote {path} with the {len(found)} finished experiment(s)"), file=sys.stderr)
+        return stopped.exit_code
+    text = report(args, found)
+    (args.out / "results.md").write_text(text, encoding="utf-8")
+    write_json(args, found)
     picture = plot(found, args.out / "architectures.png")
     print()
     print(text)

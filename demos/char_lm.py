@@ -143,8 +143,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.sample < 0:
             parser.error(f"--sample must be >= 0, got {args.sample}")
-        if not args.lr > 0:
-            parser.error(f"--lr must be > 0, got {args.lr}")
+        if not (args.lr > 0 and math.isfinite(args.lr)):
+            parser.error(f"--lr must be a finite number > 0, got {args.lr}")
         if args.seed < 0:
             parser.error(f"--seed must be a non-negative integer, got {args.seed}")
         checkpoint = "dinosaurus.npz" if args.preset == "course" else "min_char_rnn.npz"

@@ -160,12 +160,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             if getattr(args, name) < (2 if name == "seq_len" else 1):
                 parser.error(f"--{name.replace('_', '-')} must be at least {2 if name == 'seq_len' else 1}, "
                              f"got {getattr(args, name)}")
-        if args.lr <= 0 or args.bpm <= 0:
-            parser.error("--lr and --bpm must be > 0")
+        if not all(value > 0 and math.isfinite(value) for value in (args.lr, args.bpm)):
+            parser.error(f"--lr and --bpm must be finite numbers > 0, got {args.lr} and {args.bpm}")
         _cli.check_output_folder(parser, args.out, ["djmodel.npz", "melody.mid", "melody.wav", "pianoroll.png"])
         try:
             return run_course(args)
-        except (FileNotFoundError, ValueError) as err:
+        except (FileNotFoundError, ValueError, FloatingPointError) as err:
             parser.error(str(err))
     if args.epochs is not None:
         parser.error("--epochs belongs to --preset course (the default model counts --steps)")

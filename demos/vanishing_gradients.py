@@ -22,12 +22,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import minigrad as mg
 from demos import _cli
+from demos._interrupt import GracefulStop, TrainingInterruptedError
 from demos._progress import Progress
 from minigrad.nn.functional import mse_loss
 from models.lab import adding, tasks
@@ -61,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("length", "graph_length"):
         if getattr(args, name) < 2:
             parser.error(f"--{name.replace('_', '-')} must be >= 2 (the adding problem marks two positions)")
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    _cli.check_output_folder(parser, args.out, ["results.md", "results.json", "gradient_norms.png"])
     return args
 
 
@@ -129,37 +135,74 @@ def table(args: argparse.Namespace, results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict[str, dict] = {}
     written: list[Path | None] = []
-    with Progress(args.iterations * len(args.cells), "train") as bar:
-        for cell in args.cells:
-            bar.desc = cell
-            mg.manual_seed(args.seed)
-            model = Regressor(cell, 2, args.hidden)
-            init = adding.gradient_profile(model, args.length)
-            init_mse = adding.test_mse(model, *adding.adding_test_set(args.length))
-            if not args.no_graphs:
-                written += draw_graphs(model, cell, "init", args)
-            run = adding.train_adding(cell, args.length, args.iterations, args.batch, args.hidden, args.lr,
-                                      seed=args.seed, eval_every=args.iterations,
-                                      on_step=lambda i, loss, norm: bar.update(1, loss=loss), model=model)
-            trained = adding.gradient_profile(run.model, args.length)
-            if not args.no_graphs:
-                written += draw_graphs(run.model, cell, "trained", args)
-            results[cell] = {"init": init, "trained": trained, "init_mse": init_mse, "test_mse": run.test_mse}
-            h = next(key for key in init if key.endswith("/h"))
-            bar.write(f"{cell:>16}: test MSE {fmt(init_mse)} -> {fmt(run.test_mse)}; ||dL/dh_0|| / ||dL/dh_T-1|| "
-                      f"{fmt(relative(init, h)[0])} at init, {fmt(relative(trained, h)[0])} trained "
-                      f"({run.seconds:.0f} s)")
-    report = table(args, results)
-    (args.out / "results.md").write_text(report, encoding="utf-8")
-    (args.out / "results.json").write_text(json.dumps(
+    in_progress: dict[str, Any] = {}
+
+    def step(i: int, loss: float, norm: float) -> None:
+        bar.update(1, loss=loss)
+        stop.check()             # Ctrl-C / SIGTERM: stop between two steps
+
+    with GracefulStop() as stop, Progress(args.iterations * len(args.cells), "train") as bar:
+        try:
+            train_cells(args, results, written, bar, step, in_progress)
+        except TrainingInterruptedError as interrupted:
+            stopped = interrupted
+        else:
+            stopped = None
+    if stopped is not None:      # keep the model in progress and the cells finished so far
+        weights = args.out / f"{in_progress['cell']}_interrupted.npz"
+        mg.save(in_progress["model"].state_dict(), weights)
+        path = write_json(args, results)
+        print(stopped.message(f"saved {weights} and {path} ({len(results)} cell(s) finished)"), file=sys.stderr)
+        return stopped.exit_code
+    finish(args, results, written, start)
+    return 0
+
+
+def write_json(args: argparse.Namespace, results: dict[str, dict]) -> Path:
+    path = args.out / "results.json"
+    path.write_text(json.dumps(
         {cell: {"init_mse": r["init_mse"], "test_mse": r["test_mse"],
                 "init": {k: r["init"][k].tolist() for k in r["init"]},
                 "trained": {k: r["trained"][k].tolist() for k in r["trained"]}} for cell, r in results.items()},
         indent=1), encoding="utf-8")
+    return path
+
+
+def train_cells(args: argparse.Namespace, results: dict[str, dict], written: list[Path | None], bar: Progress,
+                step: Callable[[int, float, float], None], in_progress: dict[str, Any]) -> None:
+    """Train each cell in turn, adding its gradient profiles to ``results`` when it finishes.
+
+    ``in_progress`` holds the cell being trained and its model: what an interrupted run saves.
+    """
+    for cell in args.cells:
+        bar.desc = cell
+        mg.manual_seed(args.seed)
+        model = Regressor(cell, 2, args.hidden)
+        in_progress.update(cell=cell, model=model)
+        init = adding.gradient_profile(model, args.length)
+        init_mse = adding.test_mse(model, *adding.adding_test_set(args.length))
+        if not args.no_graphs:
+            written += draw_graphs(model, cell, "init", args)
+        run = adding.train_adding(cell, args.length, args.iterations, args.batch, args.hidden, args.lr,
+                                  seed=args.seed, eval_every=args.iterations,
+                                  on_step=step, model=model)
+        trained = adding.gradient_profile(run.model, args.length)
+        if not args.no_graphs:
+            written += draw_graphs(run.model, cell, "trained", args)
+        results[cell] = {"init": init, "trained": trained, "init_mse": init_mse, "test_mse": run.test_mse}
+        h = next(key for key in init if key.endswith("/h"))
+        bar.write(f"{cell:>16}: test MSE {fmt(init_mse)} -> {fmt(run.test_mse)}; ||dL/dh_0|| / ||dL/dh_T-1|| "
+                  f"{fmt(relative(init, h)[0])} at init, {fmt(relative(trained, h)[0])} trained "
+                  f"({run.seconds:.0f} s)")
+
+
+def finish(args: argparse.Namespace, results: dict[str, dict], written: list[Path | None], start: float) -> None:
+    report = table(args, results)
+    (args.out / "results.md").write_text(report, encoding="utf-8")
+    write_json(args, results)
     written = [args.out / "results.md", args.out / "results.json", plot(args, results, args.out / "gradient_norms.png"),
                *written]
     print()
@@ -168,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - start:.0f} s; wrote {len(shown)} files: "
           + ", ".join(str(p) for p in shown[:3]) + (f" and {len(shown) - 3} graph pictures in {args.out / 'graphs'}"
                                                     if len(shown) > 3 else ""))
-    return 0
 
 
 if __name__ == "__main__":

@@ -233,36 +233,80 @@ def _result(loss: np.ndarray, extras: list[np.ndarray]) -> Any:
 def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
     """Tensors and module parameters ``fn`` can reach: its closure, globals it names, its bound self."""
     seen: dict[int, Tensor] = {}
+    for _, t in _tensor_paths(fn):
+        seen.setdefault(id(t), t)
+    return list(seen.values())
 
-    def visit(obj: Any, depth: int = 0) -> None:
+
+def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
+    """Every (path, tensor) reachable from ``fn``: a path names where the tensor was found
+    (``("self", "W_hh")``, ``("closure", 0, "param", "rnn.weight_hh_l0")``, ...), so a guard can
+    tell that the object *at that place* is still the same one."""
+    found: list[tuple[tuple, Tensor]] = []
+
+    def visit(obj: Any, path: tuple, depth: int = 0) -> None:
         if isinstance(obj, Tensor):
-            seen.setdefault(id(obj), obj)
+            found.append((path, obj))
         elif hasattr(obj, "named_parameters") and callable(obj.named_parameters):
-            for _, p in obj.named_parameters():
-                seen.setdefault(id(p), p)
+            for name, p in obj.named_parameters():
+                found.append(((*path, "param", name), p))
         elif depth < 1 and isinstance(obj, (list, tuple)):
-            for item in obj:
-                visit(item, depth + 1)
+            for i, item in enumerate(obj):
+                visit(item, (*path, i), depth + 1)
         elif depth < 1 and isinstance(obj, dict):
-            for item in obj.values():
-                visit(item, depth + 1)
+            for key, item in list(obj.items()):
+                visit(item, (*path, key), depth + 1)
 
     target = getattr(fn, "__func__", fn)
-    visit(getattr(fn, "__self__", None))
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        visit(owner, ("self",))
+        if not hasattr(owner, "named_parameters"):
+            for name, value in list(getattr(owner, "__dict__", {}).items()):   # a plain object's attributes
+                visit(value, ("self", name))
     if hasattr(fn, "named_parameters"):
-        visit(fn)
-    code = getattr(target, "__code__", None)
-    for cell in getattr(target, "__closure__", None) or ():
+        visit(fn, ("fn",))
+    for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
         try:
-            visit(cell.cell_contents)
-        except ValueError:  # an empty cell
+            visit(cell.cell_contents, ("closure", i))
+        except ValueError:       # an empty cell
             pass
+    code = getattr(target, "__code__", None)
     if code is not None:
         namespace = getattr(target, "__globals__", {})
         for name in code.co_names:
             if name in namespace and not inspect.ismodule(namespace[name]):
-                visit(namespace[name])
-    return list(seen.values())
+                visit(namespace[name], ("global", name))
+    return found
+
+
+def _resolve(fn: Callable, path: tuple) -> Any:
+    """The object now at ``path`` (as ``_tensor_paths`` names it), or None if the path no longer leads anywhere."""
+    target = getattr(fn, "__func__", fn)
+    try:
+        head, *rest = path
+        if head == "self":
+            obj = fn.__self__
+        elif head == "fn":
+            obj = fn
+        elif head == "closure":
+            obj = target.__closure__[rest.pop(0)].cell_contents
+        else:
+            obj = target.__globals__[rest.pop(0)]
+        while rest:
+            step = rest.pop(0)
+            if step == "param":
+                for name in rest.pop(0).split("."):
+                    obj = getattr(obj, name)
+            elif isinstance(obj, (list, tuple)):
+                obj = obj[step]
+            elif isinstance(obj, dict):
+                obj = obj[step]
+            else:
+                obj = getattr(obj, step)
+        return obj
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -443,19 +487,24 @@ class _Replay:
         self.loss_fn = loss_fn
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
-        self.reachable = list(rec.reachable)
+        used = {id(t) for t in self.refs}                  # where each tensor the replay reads was found
+        self.guarded = [(path, t) for path, t in _tensor_paths(loss_fn)
+                        if id(t) in used and _resolve(loss_fn, path) is t]
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
+        self.alias = self._shared_parameter_ops()
         self.source = self._generate()
         code = compile_python(self.source, "<mg.compile>", "exec")
         exec(code, self.namespace)  # noqa: S102 - our own generated code
         self._fn = self.namespace["compiled_step"]
 
     def guard(self) -> str | None:
-        current = _reachable_tensors(self.loss_fn, ())
-        if len(current) != len(self.reachable) or any(a is not b for a, b in zip(current, self.reachable)):
-            return "the parameters loss_fn reads are other objects now (a replaced parameter or module)"
+        if self.guarded:
+            for path, t in self.guarded:
+                if _resolve(self.loss_fn, path) is not t:
+                    where = ".".join(str(part) for part in path)
+                    return f"the tensor loss_fn reads at {where} is another object now (a replaced parameter or module)"
         for t, (shape, dtype) in zip(self.refs, self.shapes):
             if t.data.shape != shape or t.data.dtype != dtype:
                 return f"a parameter changed shape or dtype ({shape} {dtype} -> {t.data.shape} {t.data.dtype})"
@@ -471,6 +520,23 @@ class _Replay:
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         loss, extras = self._fn(self.refs, inputs, *arrays)
         return _result(loss, extras)
+
+    def _shared_parameter_ops(self) -> dict[int, int]:
+        """Records that repeat an earlier op on the same parameters (``W_hh.T`` at every timestep):
+        record k -> the first one. The replay computes it once and its gradients meet there."""
+        first: dict[tuple, int] = {}
+        alias: dict[int, int] = {}
+        for k, (op, operands, kwargs) in enumerate(self.rec.plan):
+            if not operands or any(b[0] != "ref" for b in operands):
+                continue
+            if any(b[0] not in ("literal", "tuple") for b in kwargs.values()):
+                continue
+            key = (op, tuple(operands), repr(sorted(kwargs.items())))
+            if key in first:
+                alias[k] = first[key]
+            else:
+                first[key] = k
+        return alias
 
     # ---- code generation --------------------------------------------------------------
     def _name_ref(self, t: Tensor, index: int, used: set) -> str:
@@ -493,7 +559,7 @@ class _Replay:
     def _value(self, binding: Any, names: dict) -> str:
         kind = binding[0]
         if kind in ("v", "v-data"):
-            return f"v{binding[1]}"
+            return f"v{self.alias.get(binding[1], binding[1])}"
         if kind == "in":
             return f"in{binding[1]}"
         if kind == "view":  # the same slice of an input array as when recorded
@@ -528,6 +594,9 @@ class _Replay:
         lines.append("    # forward: one line per op, each a row of the derivative table (ops.py)")
         self._kw_src: list[str] = []
         for k, (op, operands, kwargs) in enumerate(rec.plan):
+            if k in self.alias:
+                self._kw_src.append("")
+                continue                          # computed once, at its first record
             self.namespace[op] = ops.PRIMITIVES[op].forward
             args = [self._value(b, names) for b in operands]
             kw = {}
@@ -558,7 +627,8 @@ class _Replay:
 
         def target_of(binding: tuple) -> tuple[str, Any] | None:
             if binding[0] == "v" and needs[binding[1]]:
-                return f"g_v{binding[1]}", records[binding[1]].output
+                j = self.alias.get(binding[1], binding[1])
+                return f"g_v{j}", records[j].output
             if binding[0] == "ref" and rec.refs[binding[1]].requires_grad:
                 return f"g_{names[binding[1]]}", rec.refs[binding[1]]
             if binding[0] == "in" and binding[1] in grad_inputs:

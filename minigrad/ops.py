@@ -305,8 +305,8 @@ def _cross_entropy(logits: Array, targets: Array, keep: Array | None = None, red
     total = losses.sum()
     if reduction == "sum":
         return total
-    with np.errstate(invalid="ignore", divide="ignore"):   # every row ignored: 0/0 = NaN, as PyTorch
-        return total / (len(targets) if keep is None else int(np.count_nonzero(keep)))
+    count = len(targets) if keep is None else int(np.count_nonzero(keep))
+    return total / count if count else np.array(np.nan, dtype=total.dtype)   # all ignored: NaN, as PyTorch
 
 
 def _cross_entropy_vjp(g: Array, out: Array, logits: Array, targets: Array, keep: Array | None = None,

@@ -285,11 +285,13 @@ class Tensor:
         return apply(ops.add, self._pair(other, "add")[::-1])
 
     def __sub__(self, other: Any) -> Tensor:
-        _no_bool("sub", self, other)
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            _no_bool("sub", self, other)
         return apply(ops.sub, self._pair(other, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        _no_bool("sub", self, other)
+        if self.data.dtype.kind == "b" or _is_bool(other):
+            _no_bool("sub", self, other)
         return apply(ops.sub, self._pair(other, "sub")[::-1])
 
     def __mul__(self, other: Any) -> Tensor:
@@ -850,10 +852,18 @@ def _operand(other: Any, dtype: np.dtype) -> Tensor:
     return _constant(np.asarray(other, dtype=dtype))
 
 
+def _is_bool(x: Any) -> bool:
+    return x.data.dtype.kind == "b" if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+
+
 def _no_bool(fn: str, *operands: Any) -> None:
     """PyTorch refuses ``-``, ``bool ** bool``, abs, relu and argmax on booleans."""
-    if any(isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x.data.dtype == np.bool_ for x in operands):
-        raise TypeError(f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
+    for x in operands:      # a plain loop: this runs on every subtraction
+        if isinstance(x, Tensor) and x.data.dtype.kind == "b" or isinstance(x, (bool, np.bool_)):
+            break
+    else:
+        return
+    raise TypeError(f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
                         "for counts convert with .long() or .float() first)")
 
 

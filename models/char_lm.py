@@ -1,5 +1,9 @@
 """A character-level language model: the course's dinosaur names and Karpathy's min-char-rnn in one.
 
+This is our trainer, in PyTorch's style (batches, two biases per recurrent layer, Adam by
+default). The two original programs themselves, step for step, are ``models/dinosaurus.py``
+and ``models/min_char_rnn.py`` (``python -m demos.char_lm --preset course`` / ``min-char-rnn``).
+
 The model reads one character at a time and predicts the next::
 
     x_t = onehot(c_t) or Embedding(c_t)          h_t = cell(x_t, h_{t-1})   (RNN, GRU or LSTM)

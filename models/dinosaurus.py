@@ -475,6 +475,11 @@ def model(
         X = [None] + single_example_ix  # x<0> is the zero vector
         Y = X[1:] + [char_to_ix[NEWLINE]]  # the next character at every step, then "\n"
         curr_loss, gradients, a_prev = step(X, Y, a_prev, parameters, learning_rate=learning_rate)
+        if not np.isfinite(curr_loss):  # never on the course's settings; say so instead of sampling from NaN
+            raise FloatingPointError(
+                f"model: the loss became {curr_loss} at iteration {j} (learning_rate="
+                f"{learning_rate}); the parameters are no longer finite, lower the rate"
+            )
         if verbose and j in [0, len(examples) - 1, len(examples)]:
             print(
                 "j = ",

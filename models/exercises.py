@@ -661,7 +661,16 @@ def _rnn_cell_back(
     da_next: np.ndarray, cache: tuple, dtanh: str = "a_next", transpose_waa: bool = True, dwaa_from: str = "a_prev"
 ) -> dict[str, np.ndarray]:
     a_next, a_prev, xt, p = cache
-    dz = da_next * {"a_next": 1 - a_next**2, "a_prev": 1 - a_prev**2, "none": 1, "linear": 1 - a_next}[dtanh]
+    dz = (
+        da_next
+        * {
+            "a_next": 1 - a_next**2,
+            "a_prev": 1 - a_prev**2,
+            "none": 1,
+            "linear": 1 - a_next,
+            "tanh_again": 1 - np.tanh(a_next) ** 2,
+        }[dtanh]
+    )
     return {
         "dxt": p["Wax"].T @ dz,
         "da_prev": (p["Waa"].T if transpose_waa else p["Waa"]) @ dz,
@@ -674,6 +683,10 @@ def _rnn_cell_back(
 _RNN_CELL_BACKWARD_MISTAKES = (
     ("the tanh derivative is missing: dz = (1 - a_next**2) * da_next", lambda g, c: _rnn_cell_back(g, c, dtanh="none")),
     ("tanh'(z) is 1 - tanh(z)**2 = 1 - a_next**2 (squared)", lambda g, c: _rnn_cell_back(g, c, dtanh="linear")),
+    (
+        "a_next is already tanh(z): tanh'(z) = 1 - a_next**2, without applying np.tanh to a_next again",
+        lambda g, c: _rnn_cell_back(g, c, dtanh="tanh_again"),
+    ),
     (
         "tanh' is taken at a_prev; it is 1 - a_next**2, at the output of this step",
         lambda g, c: _rnn_cell_back(g, c, dtanh="a_prev"),
@@ -789,7 +802,9 @@ def _lstm_cell_back(
     from_a = da_next * ot * (1 - tanh_c**2)
     dc = (dc_next if c_path else 0) + (from_a if a_path else 0)
     deriv = {"ot": ot * (1 - ot), "cct": 1 - cct**2, "it": it * (1 - it), "ft": ft * (1 - ft)}
-    if gate_derivatives != "all":
+    if gate_derivatives == "cct_tanh_again":
+        deriv["cct"] = 1 - np.tanh(cct) ** 2
+    elif gate_derivatives != "all":
         deriv[gate_derivatives] = 1
     dot = da_next * tanh_c * deriv["ot"]
     dcct = dc * it * deriv["cct"]
@@ -821,6 +836,10 @@ _GATE = {
     "o": "output gate's Wo.T @ dot",
 }
 _LSTM_CELL_BACKWARD_MISTAKES = (
+    (
+        "cct is already tanh(...): the candidate's derivative is (1 - cct**2), without np.tanh applied again",
+        lambda da, dc, c: _lstm_cell_back(da, dc, c, gate_derivatives="cct_tanh_again"),
+    ),
     (
         "dc misses the path through a_next: dc = dc_next + da_next * Gamma_o * (1 - tanh(c_next)**2)",
         lambda da, dc, c: _lstm_cell_back(da, dc, c, a_path=False),

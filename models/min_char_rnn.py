@@ -198,8 +198,8 @@ class MinCharRNNTrainer:
         ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"MinCharRNNTrainer: {name} must be an integer >= 1, got {value!r}")
-        if not learning_rate > 0:
-            raise ValueError(f"MinCharRNNTrainer: learning_rate must be > 0, got {learning_rate}")
+        if not (learning_rate > 0 and np.isfinite(learning_rate)):
+            raise ValueError(f"MinCharRNNTrainer: learning_rate must be a finite number > 0, got {learning_rate}")
         if len(data) < seq_length + 2:
             raise ValueError(
                 f"MinCharRNNTrainer: the text has {len(data)} characters; min-char-rnn needs at least "
@@ -237,7 +237,12 @@ class MinCharRNNTrainer:
             sample_ix = self.model.sample(self.hprev, inputs[0], self.sample_length, self.rng)
             text = "".join(self.ix_to_char[ix] for ix in sample_ix)
         self.optimizer.zero_grad()
-        value, self.hprev = self.model.loss_and_backward(inputs, targets, self.hprev)
+        value, hprev = self.model.loss_and_backward(inputs, targets, self.hprev)
+        if not np.isfinite(value):  # raise before the update: the weights of the last finite step are kept
+            raise FloatingPointError(
+                f"MinCharRNNTrainer: the loss became {value} at iteration {self.n}; lower the learning rate"
+            )
+        self.hprev = hprev
         nn.utils.clip_grad_value_(self.params, 5)  # np.clip(dparam, -5, 5) on every gradient
         self.optimizer.step()
         self.smooth_loss = self.smooth_loss * 0.999 + value * 0.001

@@ -434,6 +434,9 @@ def train_course(model: DJModel, X: np.ndarray, Y: np.ndarray, *, epochs: int = 
         for start in range(0, len(X), batch_size):
             rows = order[start:start + batch_size]
             loss = categorical_crossentropy(model(X[rows]), Y[:, rows])
+            if not np.isfinite(loss.item()):   # stop before the update: the weights stay finite
+                raise FloatingPointError(f"train_course: the loss became {loss.item()} in epoch {epoch + 1}; "
+                                         "lower lr")
             optimizer.zero_grad()
             loss.backward()
             group["lr"] = lr / (1.0 + decay * updates)                            # Keras's time-based decay

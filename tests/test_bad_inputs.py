@@ -390,7 +390,7 @@ def test_a_bad_flag_stops_before_training_with_a_message_naming_it(tmp_path, cap
     err = capsys.readouterr().err
     assert stopped.value.code == 2, err
     assert re.search(message, err), err
-    assert "Traceback" not in err and "train [" not in err
+    assert "Traceback" not in err and "train:" not in err
 
 
 # --------------------------------------------------------------------------------------

@@ -422,8 +422,10 @@ def test_program_presets_refuse_flags_they_do_not_take(tmp_path, capsys):
     with pytest.raises(SystemExit):
         demo.main(["--engine", "minigrad"])
     assert "--engine applies to --preset course only" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        demo.main(["--preset", "course", "--lr", "0"])
+    for bad_lr in ("0", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            demo.main(["--preset", "course", "--lr", bad_lr])
+        assert "--lr must be a finite number > 0" in capsys.readouterr().err
     assert demo.main(["--preset", "course", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "minigrad does not ship" in err and "then pass --data dinos.txt" in err

@@ -139,3 +139,70 @@ def test_errors_name_checkpoint_and_what_was_expected():
         mg.checkpoint(lambda v: v * hidden, x)
     with pytest.raises(TypeError, match="share one dtype"):
         mg.checkpoint(lambda v: (v, v.astype(np.float32)), x)
+
+
+# ---- checkpoint_every on the recurrent layers ------------------------------------------
+
+LAYER_CASES = [
+    (nn.RNN, {}),
+    (nn.GRU, {}),
+    (nn.LSTM, {}),
+    (nn.LSTM, {"num_layers": 2, "bidirectional": True}),
+    (nn.GRU, {"bidirectional": True, "batch_first": True}),
+    (nn.LSTM, {"proj_size": 2}),
+]
+
+
+def _layer_run(layer_class, options, every, steps=10):
+    mg.manual_seed(0)
+    layer = layer_class(3, 4, dtype=np.float64, checkpoint_every=every, **options)
+    x = f64(np.random.default_rng(1).standard_normal((2, steps, 3) if options.get("batch_first") else (steps, 2, 3)))
+    out, state = layer(x)
+    states = state if isinstance(state, tuple) else (state,)
+    loss = (out * out).sum() + sum((s * s).sum() for s in states)
+    loss.backward()
+    return out.data, [s.data for s in states], x.grad, {n: p.grad for n, p in layer.named_parameters()}
+
+
+@pytest.mark.parametrize("layer_class, options", LAYER_CASES)
+@pytest.mark.parametrize("every", [1, 3, 10, 32])
+def test_checkpoint_every_gives_the_plain_layers_values_and_gradients(layer_class, options, every):
+    plain = _layer_run(layer_class, options, None)
+    segmented = _layer_run(layer_class, options, every)
+    np.testing.assert_allclose(segmented[0], plain[0], rtol=0, atol=1e-12)
+    for a, b in zip(segmented[1], plain[1]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(segmented[2], plain[2], rtol=0, atol=1e-12)
+    for name, grad in plain[3].items():
+        np.testing.assert_allclose(segmented[3][name], grad, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_checkpoint_every_keeps_one_node_per_segment():
+    layer = nn.LSTM(3, 4, checkpoint_every=4)
+    with mg.trace() as tape:
+        layer(mg.tensor(np.ones((10, 2, 3), dtype=np.float32)))
+    assert tape.ops().count("checkpoint") == 3  # segments of 4, 4 and 2 steps
+    assert "tanh" not in tape.ops()  # no step's ops are kept
+
+
+def test_checkpoint_every_is_validated_and_kept():
+    assert nn.GRU(3, 4, checkpoint_every=8).checkpoint_every == 8
+    for bad in (0, -1, 2.5, "4", True):
+        with pytest.raises(ValueError, match="LSTM: checkpoint_every must be a positive int"):
+            nn.LSTM(3, 4, checkpoint_every=bad)
+
+
+def test_lab_figure_of_memory_and_time_against_k(tmp_path):
+    from demos import checkpoint_memory
+
+    assert (
+        checkpoint_memory.main(
+            ["--length", "12", "--hidden", "4", "--batch", "2", "--every", "0", "3", "--out", str(tmp_path)]
+        )
+        == 0
+    )
+    table = (tmp_path / "results.md").read_text()
+    assert "| none |" in table and "| 3 |" in table
+    assert (tmp_path / "memory_time.png").stat().st_size > 1000
+    with pytest.raises(SystemExit, match="--every takes k >= 0"):
+        checkpoint_memory.main(["--every", "-1", "--out", str(tmp_path)])

@@ -255,3 +255,22 @@ def test_bad_arguments_name_compile():
     step = mg.compile(lambda x: 3.0)
     with pytest.raises(TypeError, match="compile: loss_fn must return a loss tensor"):
         step(mg.tensor(np.ones(3)))
+
+
+def test_a_replaced_parameter_of_a_plain_object_recompiles_and_carried_state_does_not():
+    model = RawRNN()
+    step = mg.compile(model.loss)
+    rng = np.random.default_rng(6)
+    h = batch(rng)[2]
+    for _ in range(3):
+        x, y, _ = batch(rng)
+        _, h = step(x, y, h)  # the state is an input: a new object every call
+    assert step.last_fallback is None
+    model.W_hh = model.params[1] = nn.Parameter(np.zeros((HIDDEN, HIDDEN)))
+    model.W_hh.name = "W_hh"
+    x, y, _ = batch(rng)
+    step(x, y, h)
+    assert "recompiling" in step.last_fallback
+    got = compiled_grads(step, model, x, y, h)
+    want = eager_grads(model, x, y, h)
+    np.testing.assert_allclose(got[2][1], want[2][1], atol=1e-12)

@@ -276,6 +276,7 @@ def test_model_callback_sees_every_iteration(dinos):
 # ---- bad input ----------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on the way to the NaN
 def test_errors_name_the_function_and_what_was_expected(tmp_path):
     X, Y, a_prev, parameters = optimize_case()
     with pytest.raises(KeyError, match=r"rnn_forward: parameters lack \['b'\]"):
@@ -306,6 +307,8 @@ def test_errors_name_the_function_and_what_was_expected(tmp_path):
         dino.model(["ab", "abc"], ix, chars, 1, vocab_size=3)
     with pytest.raises(ValueError, match="model: engine must be one of"):
         dino.model(["ab"], ix, chars, 1, vocab_size=3, engine="torch")
+    with pytest.raises(FloatingPointError, match="model: the loss became"):
+        run_model(["ab", "ba", "aab"] * 10, ix, chars, 50, vocab_size=3, learning_rate=1e300, dino_names=1)
     with pytest.raises(FileNotFoundError, match="not shipped with minigrad; get it from"):
         dino.load_dinos(tmp_path / "dinos.txt")
     with pytest.raises(ValueError, match="is a folder; expected the file dinos.txt"):

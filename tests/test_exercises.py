@@ -177,6 +177,7 @@ BROKEN = [
         [("dz = (1 - a_next ** 2) * da_next", "dz = -(1 - a_next ** 2) * da_next")],
         ["dxt[", "sign is flipped"],
     ),
+    ("rnn_cell_backward", [("dz = (1 - a_next ** 2) * da_next", "dz = (1 - np.tanh(a_next) ** 2) * da_next")], ["already tanh(z)"]),
     # ---- rnn_backward
     (
         "rnn_backward",
@@ -209,6 +210,7 @@ BROKEN = [
         ["dxt[", "the mistake is in dit (update gate)"],
     ),
     ("lstm_cell_backward", [("dft = dc * c_prev", "dft = dc * c_next")], ["dft uses c_next"]),
+    ("lstm_cell_backward", [("dcct = dc * it * (1 - cct ** 2)", "dcct = dc * it * (1 - np.tanh(cct) ** 2)")], ["cct is already tanh", "dcct (candidate)"]),
     ("lstm_cell_backward", [(' + p["Wo"].T @ dot', "")], ["drop a gate term: the output gate's Wo.T @ dot is missing"]),
     ("lstm_cell_backward", [(' + p["Wi"].T @ dit', "")], ["drop a gate term: the update gate's Wi.T @ dit is missing"]),
     (

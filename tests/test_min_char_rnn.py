@@ -216,12 +216,24 @@ def test_demo_preset_prints_what_the_original_prints(tmp_path, capsys):
         np.testing.assert_allclose(saved[name], value, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy warns on the way to the NaN
+def test_a_non_finite_loss_stops_before_the_update():
+    trainer = MinCharRNNTrainer(TEXT, hidden_size=8, seed=0)
+    trainer.step()
+    trainer.model.Why.data[...] = np.inf  # as if a huge learning rate had blown the weights up
+    before = [p.numpy().copy() for p in trainer.model.parameters()]
+    with pytest.raises(FloatingPointError, match="the loss became nan at iteration 1"):
+        trainer.step()
+    for p, old in zip(trainer.model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), old)
+
+
 def test_errors_name_what_was_expected():
     with pytest.raises(ValueError, match="needs at least seq_length \\+ 2 = 27"):
         MinCharRNNTrainer("abc")
     with pytest.raises(ValueError, match="one distinct character"):
         MinCharRNNTrainer("a" * 100)
-    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         MinCharRNNTrainer(TEXT, learning_rate=0)
     with pytest.raises(ValueError, match="seq_length must be an integer >= 1"):
         MinCharRNNTrainer(TEXT, seq_length=0)

@@ -341,3 +341,6 @@ def test_demo_course_preset_writes_the_files_and_refuses_other_flags(tmp_path, c
     with pytest.raises(SystemExit):
         demo.main(["--epochs", "3"])
     assert "--epochs belongs to --preset course" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.main(["--preset", "course", "--lr", "nan"])
+    assert "--lr and --bpm must be finite numbers > 0" in capsys.readouterr().err

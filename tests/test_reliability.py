@@ -30,18 +30,27 @@ def start_demo(module: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0) -> tuple[str, str]:
-    """Wait for the line that starts with ``started`` on stdout, let it train a moment, send ``signum``."""
+def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, settle: float = 1.0,
+                            stream: str = "stdout") -> tuple[str, str]:
+    """Wait for the line that starts with ``started`` on stdout (or, with ``stream="stderr"``, for the progress
+    bar's first character), let it train a moment, send ``signum``.
+
+    Returns (stdout, stderr); the lines read while waiting are at the start of the stream they came from.
+    """
     seen = []
     deadline = time.monotonic() + 120
     try:
-        for line in proc.stdout:
+        if stream == "stderr":           # the progress bar: its first character means training has begun
+            seen.append(proc.stderr.read(1))
+            assert seen[0], f"the demo ended before training: {proc.stdout.read()}"
+        for line in ([] if stream == "stderr" else proc.stdout):
             seen.append(line)
             if line.startswith(started):
                 break
             assert time.monotonic() < deadline, "the demo never started training"
         else:
-            pytest.fail(f"the demo ended before training: {''.join(seen)} {proc.stderr.read()}")
+            if stream == "stdout":
+                pytest.fail(f"the demo ended before training: {''.join(seen)} {proc.stderr.read()}")
         time.sleep(settle)
         assert proc.poll() is None, "the demo finished before it could be interrupted"
         proc.send_signal(signum)
@@ -49,6 +58,8 @@ def interrupt_when_training(proc: subprocess.Popen, started: str, signum: int, s
     finally:
         if proc.poll() is None:
             proc.kill()
+    if stream == "stderr":
+        return out, "".join(seen) + err
     return "".join(seen) + out, err
 
 
@@ -278,3 +289,48 @@ def test_music_flags_are_checked_before_training(tmp_path, capsys, argv, message
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "train:" not in err
+
+
+# --------------------------------------------------------------------------------------
+# The lab trainers: an interrupted run writes what it finished (and the model in progress)
+# --------------------------------------------------------------------------------------
+
+def test_adding_problem_writes_its_finished_runs_when_interrupted(tmp_path):
+    import json
+
+    proc = start_demo("demos.adding_problem", "--lengths", "4", "--cells", "rnn", "gru", "--iterations", "1000000",
+                      "--batch", "4", "--hidden", "4", "--no-clipping-demo", "--out", str(tmp_path))
+    out, err = interrupt_when_training(proc, "", signal.SIGTERM, stream="stderr")
+    assert proc.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.strip() and "it/s" not in line]   # not the bars
+    assert lines == [f"interrupted (SIGTERM): wrote {tmp_path / 'results.json'} with the 0 finished run(s)"]
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["interrupted"] == "SIGTERM" and summary["runs"] == []
+
+
+def test_vanishing_gradients_saves_the_model_in_progress_when_interrupted(tmp_path):
+    from models.lab.models import Regressor
+
+    proc = start_demo("demos.vanishing_gradients", "--cells", "gru", "--length", "4", "--iterations", "1000000",
+                      "--batch", "4", "--hidden", "4", "--no-graphs", "--out", str(tmp_path))
+    out, err = interrupt_when_training(proc, "", signal.SIGINT, stream="stderr")
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip() and "it/s" not in line]
+    assert len(lines) == 1 and lines[0].startswith(f"interrupted (SIGINT): saved {tmp_path / 'gru_interrupted.npz'}")
+    model = Regressor("gru", 2, 4)
+    model.load_state_dict(mg.load(tmp_path / "gru_interrupted.npz"))       # a complete, loadable state dict
+    assert (tmp_path / "results.json").read_text().strip() == "{}"
+
+
+@pytest.mark.parametrize("module", ["demos.adding_problem", "demos.vanishing_gradients", "demos.architectures"])
+def test_lab_trainers_check_out_and_seed_before_training(tmp_path, capsys, module):
+    import importlib
+
+    main = importlib.import_module(module).main
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "file" / "run")])
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--seed", "-1", "--out", str(tmp_path / "out")])
+    assert "--seed must be a non-negative integer, got -1" in capsys.readouterr().err

@@ -52,10 +52,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import tracing
-from ..tensor import Tensor, concat, split, stack
+from ..autograd import is_grad_enabled
+from ..checkpoint import checkpoint
+from ..tensor import Tensor, concat, split, stack, where
 from . import init
 from .functional import dropout
 from .module import Module, Parameter, as_layer_input
+from .utils.rnn import PackedSequence, check_lengths, pack_like, pad_packed_sequence
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 
@@ -371,9 +374,14 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None, **cell_options: Any) -> None:
+                 dtype: Any = None, checkpoint_every: int | None = None, **cell_options: Any) -> None:
         super().__init__()
         name = type(self).__name__
+        every_is_int = isinstance(checkpoint_every, (int, np.integer)) and not isinstance(checkpoint_every, bool)
+        if checkpoint_every is not None and (not every_is_int or checkpoint_every < 1):
+            raise ValueError(f"{name}: checkpoint_every must be a positive int (timesteps per recomputed segment) "
+                             f"or None, got {checkpoint_every!r}")
+        self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be an integer greater than zero, got {num_layers!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
@@ -414,10 +422,21 @@ class RNNBase(Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def _run(self, x: Any, states: tuple[Any, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Check the arguments, then run every layer and direction; returns (out, final states)."""
+    def _run(self, x: Any, states: tuple[Any, ...], lengths: Any = None) -> tuple[Any, tuple[Tensor, ...]]:
+        """Check the arguments, then run every layer and direction; returns (out, final states).
+
+        ``lengths`` (B,), or a PackedSequence ``x``, makes a variable-length batch: sequence b
+        runs steps 0..lengths[b]-1 only (see ``_run_direction``); a packed input gives a packed output.
+        """
         name = type(self).__name__
         dtype = self.weight_ih_l0.dtype
+        packed, batch_first = None, self.batch_first
+        if isinstance(x, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{name}: a PackedSequence carries its own lengths; pass lengths= only "
+                                 "with a padded input")
+            packed, batch_first = x, False          # packed data is time-major, whatever batch_first says
+            x, lengths = pad_packed_sequence(packed)[0], packed.lengths()
         x = _as_tensor(x, dtype, name, "input")
         if x.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D instead (shape {x.shape})")
@@ -425,10 +444,19 @@ class RNNBase(Module):
             raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                              f"got {x.shape[-1]} (input of shape {x.shape})")
         unbatched = x.ndim == 2
-        steps = x.shape[0] if unbatched or not self.batch_first else x.shape[1]
+        steps = x.shape[0] if unbatched or not batch_first else x.shape[1]
         if steps == 0:
             raise ValueError(f"{name}: Expected sequence length to be larger than 0 (input of shape {x.shape})")
-        batch = 1 if unbatched else x.shape[1 if not self.batch_first else 0]
+        batch = 1 if unbatched else x.shape[1 if not batch_first else 0]
+        running = None                              # (T, B): does sequence b still run at step t?
+        if lengths is not None:
+            if unbatched:
+                raise ValueError(f"{name}: lengths= needs a batched input, (T, B, I) or (B, T, I) with "
+                                 f"batch_first; got shape {x.shape}")
+            lengths = check_lengths(lengths, batch, steps, name)
+            running = np.arange(steps)[:, None] < lengths[None, :]
+            if running.all():                       # nothing is padding: the plain loop
+                running = None
         D, L = self.num_directions, self.num_layers
         sizes = self.cells[0].state_sizes()
         initial = self._check_states(states, sizes, batch, unbatched, dtype)
@@ -436,7 +464,7 @@ class RNNBase(Module):
         with tracing.scope(name.lower()):
             if unbatched:
                 x = x.reshape(steps, 1, self.input_size)
-            elif self.batch_first:
+            elif batch_first:
                 x = x.transpose(0, 1)
             zeros = _Zeros(dtype)                      # one zero state per size, for every layer
             finals: list[list[Tensor]] = [[] for _ in sizes]
@@ -451,7 +479,14 @@ class RNNBase(Module):
                         with tracing.scope("bwd" if direction else "fwd"):
                             state = tuple(zeros(batch, size) if s is None else s[index]
                                           for s, size in zip(initial, sizes))
-                            out, state = self._run_direction(cell, weights, x, state, reverse=direction == 1)
+                            # checkpointed segments cover full-length batches; a variable-length batch
+                            # (running is not None) runs the plain loop: same results, no memory saving
+                            if self.checkpoint_every and is_grad_enabled() and running is None:
+                                out, state = _run_direction_checkpointed(cell, weights, x, state, direction == 1,
+                                                                         self.checkpoint_every)
+                            else:
+                                out, state = self._run_direction(cell, weights, x, state, reverse=direction == 1,
+                                                                 running=running)
                         outputs.append(out)
                         for k, s in enumerate(state):
                             finals[k].append(s)
@@ -462,14 +497,27 @@ class RNNBase(Module):
             if unbatched:
                 x = x.reshape(steps, x.shape[-1])
                 out_states = tuple(s.reshape(D * L, size) for s, size in zip(out_states, sizes))
-            elif self.batch_first:
+            elif batch_first:
                 x = x.transpose(0, 1)
+            if packed is not None:
+                x = pack_like(x, packed)
         return x, out_states
 
     @staticmethod
     def _run_direction(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
-                       state: tuple[Tensor, ...], reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state."""
+                       state: tuple[Tensor, ...], reverse: bool,
+                       running: np.ndarray | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state.
+
+        With ``running`` (T, B) (a variable-length batch), a step where some sequence has ended
+        keeps that sequence's state, and its outputs there are zero::
+
+            state_t = where(running[t], cell(x_t, state_{t-1}), state_{t-1})
+            out     = where(running, [h_0, ..., h_{T-1}], 0)          (once, after the loop)
+
+        so h_n is each sequence's state at its own last step, the reverse direction starts at
+        each sequence's own end (from h0), and padded steps pass no gradient to anything.
+        """
         T, B, features = x.shape
         p = cell.prepare(weights)
         projected = cell.project(x.reshape(T * B, features), p)                  # every timestep, one matmul
@@ -482,12 +530,19 @@ class RNNBase(Module):
         try:
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 with tracing.scope(f"t{t}"):
-                    state = cell.step(x_gates[t], state, p)
+                    new_state = cell.step(x_gates[t], state, p)
+                    if running is None or running[t].all():
+                        state = new_state
+                    else:                          # a sequence has ended (reversed: not begun): it keeps its state
+                        state = _keep_finished(new_state, state, running[t])
                 outputs[t] = state[0]
         finally:
             if gc_was_enabled:
                 gc.enable()
-        return stack(outputs, axis=0), state
+        out = stack(outputs, axis=0)
+        if running is not None:                    # zeros past each sequence's end: one op for all steps
+            out = where(Tensor(running[:, :, None]), out, 0.0)
+        return out, state
 
     def _check_states(self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool,
                       dtype: Any) -> list[Tensor | None]:
@@ -545,13 +600,13 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None) -> None:
+                 bidirectional: bool = False, dtype: Any = None, checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, nonlinearity=nonlinearity)
+                         dtype, checkpoint_every, nonlinearity=nonlinearity)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Any, h0: Any = None) -> tuple[Tensor, Tensor]:
-        out, (h_n,) = self._run(x, (h0,))
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
+        out, (h_n,) = self._run(x, (h0,), lengths)
         return out, h_n
 
 
@@ -567,13 +622,13 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 variant: str = "reset_after", dtype: Any = None) -> None:
+                 variant: str = "reset_after", dtype: Any = None, checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, variant=variant)
+                         dtype, checkpoint_every, variant=variant)
         self.variant = variant
 
-    def forward(self, x: Any, h0: Any = None) -> tuple[Tensor, Tensor]:
-        out, (h_n,) = self._run(x, (h0,))
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
+        out, (h_n,) = self._run(x, (h0,), lengths)
         return out, h_n
 
 
@@ -591,16 +646,56 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, peephole: bool = False, dtype: Any = None) -> None:
+                 proj_size: int = 0, peephole: bool = False, dtype: Any = None,
+                 checkpoint_every: int | None = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, peephole=peephole, proj_size=proj_size)
+                         dtype, checkpoint_every, peephole=peephole, proj_size=proj_size)
         self.proj_size = proj_size
         self.peephole = peephole
 
-    def forward(self, x: Any, state: tuple[Any, Any] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, x: Any, state: tuple[Any, Any] | None = None,
+                lengths: Any = None) -> tuple[Any, tuple[Tensor, Tensor]]:
         h0, c0 = _state_pair(state, "LSTM")
-        out, (h_n, c_n) = self._run(x, (h0, c0))
+        out, (h_n, c_n) = self._run(x, (h0, c0), lengths)
         return out, (h_n, c_n)
+
+
+def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
+                                state: tuple[Tensor, ...], reverse: bool,
+                                every: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The time loop in segments of ``every`` steps, each under ``checkpoint``: memory-efficient BPTT.
+
+    Only the states at segment boundaries (and the input) are kept; in ``backward()`` each
+    segment runs again, input projection included, and is differentiated at once (Chen et al.
+    2016: segments of sqrt(T) steps keep O(sqrt(T)) states for one extra forward pass;
+    Gruslys et al. 2016 for BPTT). Gradients equal the plain loop's.
+    """
+    T, B, features = x.shape
+    p = cell.prepare(weights)                   # W^T and folded biases: arguments of every segment
+    fields = [name for name, value in p._asdict().items() if value is not None]
+    n_states = len(state)
+
+    def segment(x_chunk: Tensor, start: int, *tensors: Tensor) -> tuple[Tensor, ...]:
+        seg_state = tensors[:n_states]
+        seg_p = p._replace(**dict(zip(fields, tensors[n_states:])))
+        steps = x_chunk.shape[0]
+        projected = cell.project(x_chunk.reshape(steps * B, features), seg_p)
+        x_gates = projected.reshape(steps, B, projected.shape[-1])
+        outputs: list[Any] = [None] * steps
+        for i in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            with tracing.scope(f"t{start + i}"):
+                seg_state = cell.step(x_gates[i], seg_state, seg_p)
+            outputs[i] = seg_state[0]
+        return (stack(outputs, axis=0), *seg_state)
+
+    starts = list(range(0, T, every))
+    chunks: list[Any] = [None] * len(starts)
+    for j in (reversed(range(len(starts))) if reverse else range(len(starts))):
+        start = starts[j]
+        chunk_out, *state = checkpoint(segment, x[start:start + every], start, *state,
+                                       *(getattr(p, name) for name in fields))
+        chunks[j] = chunk_out
+    return (chunks[0] if len(chunks) == 1 else concat(chunks, axis=0)), tuple(state)
 
 
 # ----------------------------------------------------------------------------------------
@@ -619,6 +714,13 @@ class _Zeros:
         if key not in self.made:
             self.made[key] = Tensor(np.zeros(key, dtype=self.dtype))
         return self.made[key]
+
+
+def _keep_finished(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...],
+                   running: np.ndarray) -> tuple[Tensor, ...]:
+    """The new state for the sequences still running (``running``: (B,) bool), the old one for the rest."""
+    keep = Tensor(running[:, None])
+    return tuple(where(keep, new, old) for new, old in zip(new_state, old_state))
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:

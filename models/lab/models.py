@@ -89,19 +89,24 @@ class Tagger(nn.Module):
 class Classifier(nn.Module):
     """Many-to-one classification of padded sequences: tokens (T, B), lengths (B,) -> logits (B, C).
 
-    The logits read the top layer's output at each sequence's own last step, ``out[len_b - 1, b]``
-    (padding after it is never read, so it changes nothing).
+    The layer runs with ``lengths=`` (a variable-length batch), so its final state ``h_n`` is each
+    sequence's state at its own last step and the padding runs through nothing. The logits read the
+    top layer's final state (both directions' with ``bidirectional=True``: the reverse direction
+    then starts at each name's own last letter, not on padding).
     """
 
-    def __init__(self, cell: str, vocab: int, classes: int, hidden_size: int, embedding_dim: int = 16) -> None:
+    def __init__(self, cell: str, vocab: int, classes: int, hidden_size: int, embedding_dim: int = 16,
+                 bidirectional: bool = False) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embedding_dim)
-        self.rnn = make_rnn(cell, embedding_dim, hidden_size)
-        self.head = nn.Linear(hidden_size, classes)
+        self.rnn = make_rnn(cell, embedding_dim, hidden_size, bidirectional=bidirectional)
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), classes)
 
     def forward(self, tokens: Any, lengths: np.ndarray) -> Tensor:
-        out, _ = self.rnn(self.embed(tokens))
-        last = out[np.asarray(lengths) - 1, np.arange(len(lengths))]
+        _, final = self.rnn(self.embed(tokens), lengths=lengths)
+        h_n = final[0] if isinstance(final, tuple) else final          # an LSTM's is (h_n, c_n)
+        # The top layer's final state, both directions side by side when bidirectional: (B, D*H).
+        last = h_n[-1] if self.rnn.num_directions == 1 else mg.concat([h_n[-2], h_n[-1]], axis=-1)
         return self.head(last)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import threadpoolctl
-from mg_models import MinigradCharModel, MinigradLayer, as_minigrad
+from mg_models import MinigradCharModel, MinigradLayer, MinigradRawLoop, as_minigrad
 from numpy_ref import CourseLSTM, MinCharRNN, NumpyLayer, VectorisedLSTM, VectorisedRNN, init_params, make_batches
 
 torch: Any = None               # imported by load_torch(), for the second phase only
@@ -68,20 +68,36 @@ class CharWorkload:
     clip_value: float | None = None
     max_norm: float | None = None
     target: float = 1.0
+    style: str = "layers"             # "layers": nn.RNN/nn.LSTM + Linear; "raw": the op-by-op loop learners write
+    compiled: bool = False            # minigrad's step through mg.compile
 
     def kwargs(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer, "lr": self.lr, "clip_value": self.clip_value,
                 "max_norm": self.max_norm}
 
 
+# Targets: issue 15, as same-run ratios of minigrad's median to the course-style numpy floor's.
 W1_B1 = CharWorkload("W1b1", "W1 min-char-rnn, batch 1", "rnn", 64, 100, 25, 1, "adagrad", 0.1,
-                     clip_value=5.0, target=2.0)
+                     clip_value=5.0, target=1.15)
 W1_B32 = CharWorkload("W1b32", "W1 min-char-rnn, batch 32", "rnn", 64, 100, 25, 32, "adagrad", 0.1,
-                      clip_value=5.0, target=1.3)
+                      clip_value=5.0, target=1.2)
 W2 = CharWorkload("W2", "W2 LSTM char-LM, batch 32", "lstm", 64, 128, 50, 32, "adam", 2e-3,
                   max_norm=5.0, target=1.2)
-W4_TARGET = 3.0
+RAW_B1 = CharWorkload("R1", "raw-op loop, batch 1", "rnn", 64, 100, 25, 1, "adagrad", 0.1,
+                      clip_value=5.0, target=2.2, style="raw")
+RAW_B32 = CharWorkload("R32", "raw-op loop, batch 32", "rnn", 64, 100, 25, 32, "adagrad", 0.1,
+                       clip_value=5.0, target=1.7, style="raw")
+RAW_B1_C = CharWorkload("R1c", "raw-op loop, batch 1, compiled", "rnn", 64, 100, 25, 1, "adagrad", 0.1,
+                        clip_value=5.0, target=1.15, style="raw", compiled=True)
+RAW_B32_C = CharWorkload("R32c", "raw-op loop, batch 32, compiled", "rnn", 64, 100, 25, 32, "adagrad", 0.1,
+                         clip_value=5.0, target=1.3, style="raw", compiled=True)
+W2_C = CharWorkload("W2c", "W2 LSTM char-LM, compiled", "lstm", 64, 128, 50, 32, "adam", 2e-3,
+                    max_norm=5.0, target=1.1, compiled=True)
+W4_TARGET = 2.3
 W3_FLAT = 1.15          # "flat": cost per timestep at the longest T within 15% of that at T = 100
+# W3 memory (issue 15): one step of a 1,000-step LSTM, hidden 128, batch 32, against the course-style floor.
+W3M_STEPS, W3M_HIDDEN, W3M_EVERY = 1000, 128, 32
+W3M_EAGER_PEAK, W3M_CHECKPOINT_PEAK, W3M_CHECKPOINT_TIME = 3.5, 1.5, 1.4
 
 
 def w3(steps: int) -> CharWorkload:
@@ -110,14 +126,20 @@ def char_models(wl: CharWorkload, engines: dict[str, ModuleType], with_numpy: bo
         models["numpy-vec"] = (vectorised(params, wl.batch, **options), batches)
     for name, mg in engines.items():
         try:
-            models[name] = (MinigradCharModel(mg, wl.cell, params, wl.batch, **wl.kwargs()),
-                            as_minigrad(mg, batches))
-        except (AttributeError, NotImplementedError) as err:    # nn/optim not written yet
+            if wl.style == "raw":
+                model = MinigradRawLoop(mg, params, wl.batch, wl.lr, wl.clip_value, compiled=wl.compiled)
+            else:
+                model = MinigradCharModel(mg, wl.cell, params, wl.batch, compiled=wl.compiled, **wl.kwargs())
+            models[name] = (model, as_minigrad(mg, batches))
+        except (AttributeError, NotImplementedError) as err:    # nn/optim/compile not written yet
             print(f"  ({name} side of {wl.label} unavailable: {err})")
     if torch is not None and with_torch:
-        from torch_ref import TorchCharModel, as_torch
-        for name, fused in (("torch eager", False), ("torch fused", True)):
-            models[name] = (TorchCharModel(wl.cell, params, wl.batch, fused, **wl.kwargs()), as_torch(batches))
+        from torch_ref import TorchCharModel, TorchRawLoop, as_torch
+        if wl.style == "raw":
+            models["torch eager"] = (TorchRawLoop(params, wl.batch, wl.lr, wl.clip_value), as_torch(batches))
+        else:
+            for name, fused in (("torch eager", False), ("torch fused", True)):
+                models[name] = (TorchCharModel(wl.cell, params, wl.batch, fused, **wl.kwargs()), as_torch(batches))
     return models
 
 
@@ -262,6 +284,36 @@ def run_w3(engines: dict[str, ModuleType], lengths: list[int], rounds: int) -> s
     return "\n".join(out)
 
 
+def run_w3_memory(mg: ModuleType, rounds: int) -> str:
+    """Peak memory and time of one step of a 1,000-step LSTM: the course-style floor, minigrad as is,
+    and minigrad with ``checkpoint_every`` (memory-efficient BPTT), each ratio beside its target."""
+    wl = CharWorkload("W3m", "W3 memory", "lstm", 64, W3M_HIDDEN, W3M_STEPS, 32, "adam", 2e-3, max_norm=5.0)
+    params = init_params(wl.cell, wl.vocab, wl.hidden)
+    batches = make_batches(wl.vocab, wl.steps, wl.batch, 2)
+    models = {"numpy": (CourseLSTM(params, wl.batch, lr=wl.lr, max_norm=wl.max_norm), batches),
+              ENGINE: (MinigradCharModel(mg, "lstm", params, wl.batch, **wl.kwargs()), as_minigrad(mg, batches)),
+              f"checkpoint_every={W3M_EVERY}": (
+                  MinigradCharModel(mg, "lstm", params, wl.batch, checkpoint_every=W3M_EVERY, **wl.kwargs()),
+                  as_minigrad(mg, batches))}
+    variants = {name: _cycle(model.step, b) for name, (model, b) in models.items()}
+    times = interleaved(variants, rounds=rounds, per_round=1, warmup=1)
+    peaks = {name: peak_memory(fn) / 2**20 for name, fn in variants.items()}
+    ckpt = f"checkpoint_every={W3M_EVERY}"
+    floor = peaks["numpy"]
+    checks = [
+        (f"{ENGINE} peak / numpy peak", peaks[ENGINE] / floor, W3M_EAGER_PEAK),
+        (f"{ckpt} peak / numpy peak", peaks[ckpt] / floor, W3M_CHECKPOINT_PEAK),
+        (f"{ckpt} time / {ENGINE} time", times[ckpt].median / times[ENGINE].median, W3M_CHECKPOINT_TIME),
+    ]
+    cells = [["variant", "peak MB (tracemalloc)", "ms per step"]]
+    cells += [[n, f"{peaks[n]:.0f}", f"{times[n].median * 1e3:.0f} ±{times[n].spread * 100:.0f}%"] for n in variants]
+    verdicts = [["ratio", "measured", "target", "verdict"]]
+    verdicts += [[label, f"{value:.2f}x", f"<= {target:.1f}x", "met" if value <= target else "MISS"]
+                 for label, value, target in checks]
+    return (f"\nW3 memory: one training step of an LSTM over {W3M_STEPS:,} timesteps, hidden {W3M_HIDDEN}, batch 32 "
+            f"(median of {rounds} rounds)\n\n{_markdown(cells)}\n\n{_markdown(verdicts)}\n")
+
+
 # --------------------------------------------------------------------------------------
 # --check: the variants compute the same maths
 # --------------------------------------------------------------------------------------
@@ -270,7 +322,7 @@ def check(engines: dict[str, ModuleType]) -> bool:
     ok = True
     load_torch()
     print("check: 3 training steps from identical weights and data; differences against the numpy floor")
-    for wl in (W1_B1, W1_B32, W2):
+    for wl in (W1_B1, W1_B32, W2, RAW_B1, RAW_B32_C, W2_C):
         models = char_models(wl, engines, with_torch=True)
         losses, params = {}, {}
         for name, (model, batches) in models.items():
@@ -308,7 +360,8 @@ def profile(key: str, mg: ModuleType, steps: int) -> None:
         model = layer_models({ENGINE: mg})[ENGINE]
         fn, steps = model.step, steps * 100
     else:
-        wl = {"W1b1": W1_B1, "W1b32": W1_B32, "W2": W2, "W3": w3(1600)}[key]
+        wl = {"W1b1": W1_B1, "W1b32": W1_B32, "W2": W2, "W3": w3(1600), "R1": RAW_B1, "R32": RAW_B32,
+              "R1c": RAW_B1_C, "R32c": RAW_B32_C, "W2c": W2_C}[key]
         model, batches = char_models(wl, {ENGINE: mg}, with_numpy=False)[ENGINE]
         fn = _cycle(model.step, batches)
     for _ in range(5):
@@ -422,9 +475,11 @@ def load_engine(root: str, name: str) -> ModuleType:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; W3 stops at 1,600 timesteps")
-    parser.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated subset of W1,W2,W3,W4")
+    parser.add_argument("--only", default="W1,W2,W3,W4,RAW,COMPILED,MEMORY",
+                        help="comma-separated subset of W1,W2,W3,W4, RAW (the op-by-op loop), COMPILED (mg.compile "
+                             "variants), MEMORY (W3 peak memory with and without checkpoint_every)")
     parser.add_argument("--check", action="store_true", help="verify that all variants compute the same maths")
-    parser.add_argument("--profile", metavar="WORKLOAD", help="cProfile minigrad on W1b1, W1b32, W2, W3 or W4")
+    parser.add_argument("--profile", metavar="WORKLOAD", help="cProfile minigrad on W1b1, W1b32, W2, W3, W4, R1, R32, R1c, R32c or W2c")
     parser.add_argument("--steps", type=int, default=50, help="steps to profile (--profile)")
     parser.add_argument("--compare", metavar="DIR", action="append", default=[],
                         help="also time DIR/minigrad (an experimental copy), as 'exp1', 'exp2', ...")
@@ -462,14 +517,23 @@ def main(argv: list[str]) -> None:
                           lambda **kw: run_char(W1_B32, engines, rounds(30), 4, **kw)))
     if "W2" in only:
         workloads.append((W2.label, "ms", W2.target, lambda **kw: run_char(W2, engines, rounds(20), 2, **kw)))
+    if "RAW" in only:
+        for wl, n in ((RAW_B1, 40), (RAW_B32, 30)):
+            workloads.append((wl.label, "ms", wl.target, lambda wl=wl, n=n, **kw: run_char(wl, engines, rounds(n), 4, **kw)))
+    if "COMPILED" in only:
+        for wl, n, per in ((RAW_B1_C, 40, 4), (RAW_B32_C, 30, 4), (W2_C, 20, 2)):
+            workloads.append((wl.label, "ms", wl.target,
+                              lambda wl=wl, n=n, per=per, **kw: run_char(wl, engines, rounds(n), per, **kw)))
     if "W4" in only:
         workloads.append(("W4 tanh(x @ W + b) fwd+bwd", "us", W4_TARGET,
                           lambda **kw: run_layer(engines, rounds(40), inner=200, **kw)))
     rows = [Row(label, unit, run(), target) for label, unit, target, run in workloads]      # phase 1
     w3_report = ""
+    if "MEMORY" in only:
+        w3_report += run_w3_memory(engines[ENGINE], rounds=3 if args.quick else 5) + "\n"
     if "W3" in only:
         lengths = [25, 100, 400, 1600] + ([] if args.quick else [10000])
-        w3_report = run_w3(engines, lengths, rounds=3 if args.quick else 5)
+        w3_report += run_w3(engines, lengths, rounds=3 if args.quick else 5)
     if rows and load_torch():                                                                   # phase 2
         print(f"phase 2: torch {torch.__version__}, {torch.get_num_threads()} thread")
         blas_report()

@@ -68,6 +68,35 @@ class TorchCharModel:
         return [p.detach().numpy().copy() for p in self.params]
 
 
+class TorchRawLoop:
+    """The raw-op min-char-rnn loop in PyTorch eager, op for op as ``mg_models.MinigradRawLoop``."""
+
+    def __init__(self, params: dict[str, np.ndarray], batch: int, lr: float = 0.1, clip_value: float = 5.0) -> None:
+        self.params = [torch.tensor(params[k], requires_grad=True) for k in PARAM_ORDER]
+        self.h = torch.zeros(batch, params["weight_hh_l0"].shape[1])
+        self.opt = torch.optim.Adagrad(self.params, lr=lr)
+        self.clip_value = clip_value
+
+    def step(self, x: torch.Tensor, targets: torch.Tensor) -> float:
+        w_ih, w_hh, b_ih, b_hh, w_y, b_y = self.params
+        steps, batch = x.shape[0], x.shape[1]
+        y = targets.reshape(steps, batch)
+        h, total = self.h, 0.0
+        for t in range(steps):
+            h = (x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh).tanh()
+            total = total + nn.functional.cross_entropy(h @ w_y.T + b_y, y[t])
+        loss = total / steps
+        self.h = h.detach()
+        self.opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_value_(self.params, self.clip_value)
+        self.opt.step()
+        return loss.item()
+
+    def numpy_params(self) -> list[np.ndarray]:
+        return [p.detach().numpy().copy() for p in self.params]
+
+
 class TorchLayer:
     """W4: ``tanh(x @ W + b)`` forward and backward through autograd."""
 

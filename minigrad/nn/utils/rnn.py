@@ -73,9 +73,9 @@ def _time_major(x: Any, batch_first: bool, fn: str) -> Tensor:
 
 
 def pack_padded_sequence(
-    input: Any,
+    input: Any,  # noqa: A002 - PyTorch's name
     lengths: Any,
-    batch_first: bool = False,  # noqa: A002 - PyTorch's name
+    batch_first: bool = False,
     enforce_sorted: bool = True,
 ) -> PackedSequence:
     """Pack a padded batch (T, B, *) [(B, T, *)] whose sequence b has ``lengths[b]`` real steps.
