@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..random import generator
-from ..tensor import Tensor, _constant
+from ..tensor import Tensor, constant
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -96,7 +96,7 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
     index = (safe,) if y.ndim == 0 else (grids[0], safe, *grids[1:])
     losses = -log_probs[index]
     if any_ignored:
-        losses = losses * _constant((~ignored).astype(log_probs.dtype))
+        losses = losses * constant((~ignored).astype(log_probs.dtype))
     if reduction == "none":
         return losses
     total = losses.sum()
@@ -104,7 +104,7 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
         return total
     count = y.size - int(ignored.sum())
     if count == 0:   # 0/0: the loss is NaN, yet every gradient is 0, as PyTorch
-        return total + _constant(np.array(np.nan, dtype=total.dtype))
+        return total + constant(np.array(np.nan, dtype=total.dtype))
     return total / float(count) if any_ignored else losses.mean()
 
 
@@ -128,7 +128,7 @@ def cross_entropy(logits: Tensor, targets: Any, ignore_index: int = -100, reduct
     log_probs = logits.log_softmax(class_axis)
     if np.shape(targets) == logits.shape and _is_float(targets):
         probs = (targets.astype(logits.dtype) if isinstance(targets, Tensor)
-                 else _constant(np.asarray(targets, dtype=logits.dtype)))
+                 else constant(np.asarray(targets, dtype=logits.dtype)))
         losses = -(probs * log_probs).sum(axis=class_axis)
         if reduction == "none":
             return losses
@@ -153,7 +153,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if isinstance(target, Tensor):
         target = target.astype(pred.dtype)
     else:
-        target = _constant(np.asarray(target, dtype=pred.dtype))
+        target = constant(np.asarray(target, dtype=pred.dtype))
     if target.shape != pred.shape:
         raise ValueError(f"{fn}: input of shape {pred.shape} and target of shape {target.shape} must match")
     diff = pred - target
@@ -176,9 +176,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     _check_float(x, "dropout", "x")
     if p == 1.0:
-        return x * _constant(np.zeros(x.shape, dtype=x.dtype))
+        return x * constant(np.zeros(x.shape, dtype=x.dtype))
     keep = generator().random(x.shape) >= p
-    return x * _constant(np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype))
+    return x * constant(np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype))
 
 
 __all__ = ["cross_entropy", "dropout", "log_softmax", "mse_loss", "nll_loss", "softmax"]
