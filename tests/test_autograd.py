@@ -390,3 +390,113 @@ def test_a_hook_returning_something_that_is_not_an_array_is_named():
     y.register_hook(lambda g: "oops")
     with pytest.raises(mg.GradientError, match="register_hook: hook '<lambda>' returned str"):
         y.sum().backward()
+
+
+# ---- engine state is per thread (real concurrent threads, steps forced to interleave) ----
+
+def _run_threads(*targets):
+    import threading
+    errors = []
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as err:       # reported in the main thread below
+                errors.append(err)
+        return run
+
+    threads = [threading.Thread(target=guarded(fn)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def test_no_grad_in_one_thread_does_not_stop_another_threads_graph():
+    import threading
+    inside, built = threading.Event(), threading.Event()
+    w = f64([1.0, 2.0])
+    seen = {}
+
+    def quiet():
+        with mg.no_grad():
+            inside.set()
+            assert built.wait(10)
+            seen["quiet"] = (w * 2.0).requires_grad
+    def learner():
+        assert inside.wait(10)                 # the other thread is inside no_grad() right now
+        y = (w * 3.0).sum()
+        seen["learner"] = y.requires_grad
+        y.backward()
+        built.set()
+
+    _run_threads(quiet, learner)
+    assert seen == {"quiet": False, "learner": True}
+    np.testing.assert_allclose(w.grad, [3.0, 3.0])
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
+    import threading
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    after = {}
+
+    def first():                               # enters first, leaves first
+        with mg.no_grad():
+            a_in.set()
+            assert b_in.wait(10)
+        a_out.set()
+        after["first"] = mg.is_grad_enabled()
+    def second():                              # enters second, leaves last
+        assert a_in.wait(10)
+        with mg.no_grad():
+            b_in.set()
+            assert a_out.wait(10)
+        after["second"] = mg.is_grad_enabled()
+
+    _run_threads(first, second)
+    assert after == {"first": True, "second": True}
+    assert mg.is_grad_enabled() and (f64([1.0]) * 2.0).requires_grad
+
+
+def test_one_threads_ops_never_land_in_another_threads_scope_or_trace():
+    import threading
+    inside, done = threading.Event(), threading.Event()
+    x = f64([1.0])
+    result = {}
+
+    def tracer():
+        with mg.trace() as tape, mg.scope("encoder"), mg.detect_anomaly():
+            inside.set()
+            assert done.wait(10)
+            y = x * 2.0
+        result["tape"] = tape.ops()
+        result["traced_scope"] = y.scope
+    def other():
+        assert inside.wait(10)                 # the tracer is inside its trace, scope and anomaly mode
+        z = x + 1.0
+        result["other_scope"] = z.scope
+        result["other_state"] = mg.autograd.engine_state()
+        done.set()
+
+    _run_threads(tracer, other)
+    assert result["tape"] == ["mul"] and result["traced_scope"] == "encoder"
+    assert result["other_scope"] == ""
+    state = result["other_state"]
+    assert state.tape is None and not state.anomaly and state.grad_enabled and state.scope == ""
+
+
+def test_a_new_thread_starts_from_the_default_state():
+    seen = {}
+
+    def child():
+        seen["state"] = mg.autograd.engine_state()
+        seen["y"] = f64([1.0]) * 2.0
+
+    with mg.no_grad(), mg.scope("outer"), mg.trace() as tape:
+        _run_threads(child)
+    assert seen["state"].grad_enabled and seen["state"].scope == "" and seen["state"].tape is None
+    assert seen["y"].requires_grad and tape.records == []
