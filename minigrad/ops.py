@@ -14,251 +14,45 @@ Rows marked ``accumulate=True`` (``getitem``) write into a gradient buffer of th
 input's full shape instead of returning a fresh array: slicing a (T, B, 4H) tensor
 T times must not cost T full-size zero arrays in the backward pass.
 
-Nothing here knows about Tensors, graphs or RNNs; ``autograd.apply`` runs the rows.
+Nothing here knows about Tensors, graphs or RNNs; ``tensor.apply`` runs the forwards and
+``autograd.backward`` the VJPs. The row type (``Primitive``) and the helpers that do not fit
+on a line live in ``ops_helpers.py``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
-Array = np.ndarray
-
-
-class Primitive:
-    """One row of the table: a forward function and one VJP per input."""
-
-    __slots__ = ("name", "forward", "vjps", "accumulate", "explain", "variadic")
-
-    def __init__(
-        self,
-        name: str,
-        forward: Callable[..., Array],
-        vjps: Any,
-        accumulate: bool = False,
-        explain: Callable[..., str] | None = None,
-    ) -> None:
-        self.name = name
-        self.forward = forward
-        self.vjps = vjps
-        self.accumulate = accumulate
-        # Called only when the forward raised: turns numpy's message into one that
-        # names the op, the shapes and what was expected (zero cost on the happy path).
-        self.explain = explain
-        # A variadic row has one VJP giving every input's gradient at once (O(N), not O(N^2)).
-        self.variadic = not isinstance(vjps, tuple)
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
-
-
-PRIMITIVES: dict[str, Primitive] = {}
-
-
-def defvjp(name: str, forward: Callable[..., Array], *vjps: Callable[..., Array] | None,
-           accumulate: bool = False, explain: Callable[..., str] | None = None) -> Primitive:
-    """Register a primitive with one VJP per positional input (``None``: not differentiable)."""
-    prim = Primitive(name, forward, vjps, accumulate, explain)
-    PRIMITIVES[name] = prim
-    return prim
-
-
-def defvjp_variadic(name: str, forward: Callable[..., Array], vjp: Callable[..., list[Array]],
-                    explain: Callable[..., str] | None = None) -> Primitive:
-    """Register a primitive over a list of inputs; ``vjp(g, out, *xs)`` returns every input's gradient."""
-    prim = Primitive(name, forward, vjp, False, explain)
-    PRIMITIVES[name] = prim
-    return prim
-
-
-# --------------------------------------------------------------------------------------
-# Helpers the rows share
-# --------------------------------------------------------------------------------------
-
-def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
-    """Sum ``grad`` back to ``shape``: the adjoint of numpy broadcasting."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0 or grad.shape[extra:] != shape and any(
-            n != m and n != 1 for n, m in zip(shape, grad.shape[extra:])):
-        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot be summed back to an "
-                         f"input of shape {shape} (a VJP returned the wrong shape)")
-    if grad.size == math.prod(shape):     # only axes of length 1 were added: nothing to sum
-        return grad.reshape(shape)
-    if extra:
-        grad = np.add.reduce(grad, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = np.add.reduce(grad, axis=axes, keepdims=True)
-    return grad.reshape(shape)
-
-
-def _expand_reduced(g: Array, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Array:
-    """Give a reduction's gradient back the reduced axes so it broadcasts against x."""
-    if axis is None or keepdims:
-        return g if g.ndim == len(shape) else g.reshape((1,) * len(shape))
-    return np.expand_dims(g, axis)
-
-
-def _reduced_size(shape: tuple[int, ...], axis: Any) -> int:
-    if axis is None:
-        return int(np.prod(shape))
-    axes = (axis,) if isinstance(axis, int) else axis
-    return int(np.prod([shape[a] for a in axes]))
-
-
-def _shapes(*xs: Any) -> str:
-    return " and ".join(str(np.shape(x)) for x in xs)
-
-
-def _explain_broadcast(name: str) -> Callable[..., str]:
-    def explain(*xs: Any, **kw: Any) -> str:
-        return (f"{name}: shapes {_shapes(*xs)} cannot be broadcast together "
-                "(numpy broadcasting: trailing axes must be equal or 1)")
-    return explain
-
-
-def _explain_matmul(a: Array, b: Array) -> str:
-    if a.ndim == 0 or b.ndim == 0:
-        return f"matmul: needs at least 1-d operands, got shapes {_shapes(a, b)}"
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if k_a != k_b:
-        return f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} != {k_b}"
-    return f"matmul: batch axes of shapes {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
-
-
-def _explain_axis(name: str) -> Callable[..., str]:
-    def explain(x: Array, axis: Any = None, **kw: Any) -> str:
-        return f"{name}: axis {axis} is out of range for a tensor of shape {np.shape(x)} (ndim {np.ndim(x)})"
-    return explain
-
-
-def _matmul(a: Array, b: Array) -> Array:
-    # np.dot beats np.matmul on 2-d operands, outer products above all (issue 7, fact 1).
-    if a.ndim == 2 and b.ndim == 2:
-        return np.dot(a, b)
-    return np.matmul(a, b)
-
-
-def _matmul_vjp_a(g: Array, out: Array, a: Array, b: Array) -> Array:
-    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
-        return np.multiply.outer(g, b) if a.ndim == 1 or g.ndim == 0 else g[..., None] * b
-    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
-        return np.matmul(b, g[..., None])[..., 0]
-    if g.ndim == 2 and b.ndim == 2:
-        return np.dot(g, b.T)
-    return np.matmul(g, np.swapaxes(b, -1, -2))
-
-
-def _matmul_vjp_b(g: Array, out: Array, a: Array, b: Array) -> Array:
-    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
-        return np.multiply.outer(a, g) if b.ndim == 1 else a[:, None] * g[..., None, :]
-    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
-        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
-    if a.ndim == 2 and g.ndim == 2:
-        return np.dot(a.T, g)
-    return np.matmul(np.swapaxes(a, -1, -2), g)
-
-
-def _max_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    # Ties share the gradient equally (the subgradient PyTorch's amax uses).
-    out = _expand_reduced(out, x.shape, axis, keepdims)
-    mask = x == out
-    return _expand_reduced(g, x.shape, axis, keepdims) * mask / mask.sum(axis=axis, keepdims=True)
-
-
-def _getitem_vjp(buf: Array, g: Array, out: Array, x: Array, index: Any) -> None:
-    if _is_basic_index(index):
-        view = buf[index]                 # a view: no index repeats
-        if isinstance(view, np.ndarray):
-            view += g                     # (``buf[index] += g`` would also copy the view onto itself)
-        else:
-            buf[index] += g
-    else:
-        np.add.at(buf, index, g)          # repeated integer indices accumulate
-
-
-def _is_basic_index(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
-
-
-def _explain_getitem(x: Array, index: Any) -> str:
-    return f"getitem: index {index!r} is invalid for a tensor of shape {np.shape(x)}"
-
-
-def _concat_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
-    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
-    return np.split(g, ends, axis=axis)
-
-
-def _explain_concat(*xs: Array, axis: int = 0) -> str:
-    return (f"concat: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be joined "
-            f"along axis {axis}: every other axis must match")
-
-
-def _stack_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
-    return list(np.moveaxis(g, axis, 0))
-
-
-def _explain_stack(*xs: Array, axis: int = 0) -> str:
-    return (f"stack: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be stacked "
-            f"along axis {axis}: all shapes must be equal")
-
-
-def _xlogy(out: Array, a: Array) -> Array:
-    """``out * log(a)``, taken as 0 where ``a == 0`` (then ``out`` is 0 or 1: PyTorch's convention)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a == 0, 0.0, out * np.log(a)).astype(out.dtype, copy=False)
-
-
-def _power_base_grad(a: Array, b: Array) -> Array:
-    """``b * a^(b-1)``, taken as 0 where ``b == 0`` (d(a^0)/da = 0 even at a = 0, as PyTorch)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b == 0, 0, b * np.power(a, b - 1))
-
-
-def _log_softmax(x: Array, axis: int = -1) -> Array:
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def _softmax(x: Array, axis: int = -1) -> Array:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _sigmoid(x: Array) -> Array:
-    # tanh form: stable for large |x| and one ufunc cheaper than 1 / (1 + exp(-x)); one buffer.
-    y = np.asarray(np.multiply(x, 0.5))
-    np.tanh(y, out=y)
-    y *= 0.5
-    y += 0.5
-    return y
-
-
-def _sigmoid_vjp(g: Array, out: Array, x: Array) -> Array:
-    d = np.subtract(1, out, out=np.empty_like(out))       # g * out * (1 - out), one buffer
-    d *= out
-    d *= g
-    return d
-
-
-def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
-    d = np.multiply(out, out, out=np.empty_like(out))     # g * (1 - out^2), one buffer
-    np.subtract(1, d, out=d)
-    d *= g
-    return d
-
-
-def _inverse_axes(axes: Any, ndim: int) -> Any:
-    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))   # -1 means ndim - 1
-
+from .ops_helpers import (  # noqa: F401 - the table's API
+    PRIMITIVES,
+    Primitive,
+    concat_vjp,
+    defvjp,
+    defvjp_variadic,
+    dot_or_matmul,
+    expand_reduced,
+    explain_axis,
+    explain_broadcast,
+    explain_concat,
+    explain_getitem,
+    explain_matmul,
+    explain_stack,
+    g_times_one_minus_out_squared,
+    g_times_out_times_one_minus_out,
+    getitem_vjp,
+    inverse_axes,
+    matmul_vjp_a,
+    matmul_vjp_b,
+    max_vjp,
+    power_base_grad,
+    reduced_size,
+    sigmoid_via_tanh,
+    stable_log_softmax,
+    stable_softmax,
+    stack_vjp,
+    unbroadcast,
+    xlogy,
+)
 
 # --------------------------------------------------------------------------------------
 # The table.      name       forward                          d input (given g, out, inputs)
@@ -267,16 +61,16 @@ def _inverse_axes(axes: Any, ndim: int) -> Any:
 # Elementwise arithmetic (numpy broadcasting; the engine unbroadcasts every gradient).
 add = defvjp("add", np.add,
              lambda g, out, a, b: g,
-             lambda g, out, a, b: g, explain=_explain_broadcast("add"))
+             lambda g, out, a, b: g, explain=explain_broadcast("add"))
 sub = defvjp("sub", np.subtract,
              lambda g, out, a, b: g,
-             lambda g, out, a, b: -g, explain=_explain_broadcast("sub"))
+             lambda g, out, a, b: -g, explain=explain_broadcast("sub"))
 mul = defvjp("mul", np.multiply,
              lambda g, out, a, b: g * b,
-             lambda g, out, a, b: g * a, explain=_explain_broadcast("mul"))
+             lambda g, out, a, b: g * a, explain=explain_broadcast("mul"))
 div = defvjp("div", np.true_divide,
              lambda g, out, a, b: g / b,
-             lambda g, out, a, b: -g * out / b, explain=_explain_broadcast("div"))
+             lambda g, out, a, b: -g * out / b, explain=explain_broadcast("div"))
 neg = defvjp("neg", np.negative,
              lambda g, out, x: -g)
 pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
@@ -284,19 +78,23 @@ pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
              else np.zeros_like(g))                    # d(x^0)/dx = 0, at x = 0 too (PyTorch)
 
 power = defvjp("power", np.power,                       # a ** b with a tensor exponent
-               lambda g, out, a, b: g * _power_base_grad(a, b),
-               lambda g, out, a, b: g * _xlogy(out, a), explain=_explain_broadcast("power"))
+               lambda g, out, a, b: g * power_base_grad(a, b),
+               lambda g, out, a, b: g * xlogy(out, a), explain=explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.
-matmul = defvjp("matmul", _matmul, _matmul_vjp_a, _matmul_vjp_b, explain=_explain_matmul)
+matmul = defvjp("matmul", dot_or_matmul,                   # a @ b
+                matmul_vjp_a,                              # g @ b.T   (1-d and batched cases inside)
+                matmul_vjp_b, explain=explain_matmul)      # a.T @ g
 
 # Elementwise functions.
 exp = defvjp("exp", np.exp,
              lambda g, out, x: g * out)
 log = defvjp("log", np.log,
              lambda g, out, x: g / x)
-tanh = defvjp("tanh", np.tanh, _tanh_vjp)                  # g * (1 - out^2)
-sigmoid = defvjp("sigmoid", _sigmoid, _sigmoid_vjp)        # g * out * (1 - out)
+tanh = defvjp("tanh", np.tanh,
+              g_times_one_minus_out_squared)               # g * (1 - out**2), in one new array
+sigmoid = defvjp("sigmoid", sigmoid_via_tanh,              # 1 / (1 + exp(-x)), as (1 + tanh(x/2)) / 2
+                 g_times_out_times_one_minus_out)          # g * out * (1 - out), in one new array
 relu = defvjp("relu", lambda x: np.maximum(x, 0),
               lambda g, out, x: g * (x > 0))
 sqrt = defvjp("sqrt", np.sqrt,
@@ -310,28 +108,28 @@ cast = defvjp("cast", lambda x, dtype: x.astype(dtype),
 where = defvjp("where", np.where,
                None,
                lambda g, out, cond, a, b: np.where(cond, g, 0),
-               lambda g, out, cond, a, b: np.where(cond, 0, g), explain=_explain_broadcast("where"))
+               lambda g, out, cond, a, b: np.where(cond, 0, g), explain=explain_broadcast("where"))
 
 # Reductions (axis: None, an int or a tuple, as numpy).
 sum_ = defvjp("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
              lambda g, out, x, axis=None, keepdims=False:
-                 np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims), x.shape),
-             explain=_explain_axis("sum"))
+                 np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims), x.shape),
+             explain=explain_axis("sum"))
 mean = defvjp("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
               lambda g, out, x, axis=None, keepdims=False:
-                  np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims) / _reduced_size(x.shape, axis),
+                  np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),
                                   x.shape),
-              explain=_explain_axis("mean"))
+              explain=explain_axis("mean"))
 max_ = defvjp("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-             _max_vjp, explain=_explain_axis("max"))
+             max_vjp, explain=explain_axis("max"))    # g where x == max, shared equally among ties
 
 # Normalisers, fused for stability (max-shifted) and speed; gradchecked like the rest.
-log_softmax = defvjp("log_softmax", _log_softmax,
+log_softmax = defvjp("log_softmax", stable_log_softmax,
                      lambda g, out, x, axis=-1: g - np.exp(out) * g.sum(axis=axis, keepdims=True),
-                     explain=_explain_axis("log_softmax"))
-softmax = defvjp("softmax", _softmax,
+                     explain=explain_axis("log_softmax"))
+softmax = defvjp("softmax", stable_softmax,
                  lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
-                 explain=_explain_axis("softmax"))
+                 explain=explain_axis("softmax"))
 
 # Shape and indexing: views forward, gradients routed back.
 reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
@@ -339,11 +137,12 @@ reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
                  explain=lambda x, shape: f"reshape: cannot reshape a tensor of shape {x.shape} "
                                           f"(size {x.size}) into shape {shape}")
 transpose = defvjp("transpose", lambda x, axes=None: np.transpose(x, axes),
-                   lambda g, out, x, axes=None: np.transpose(g, _inverse_axes(axes, x.ndim)),
+                   lambda g, out, x, axes=None: np.transpose(g, inverse_axes(axes, x.ndim)),
                    explain=lambda x, axes=None: f"transpose: axes {axes} do not fit a tensor of shape {x.shape}")
 getitem = defvjp("getitem", lambda x, index: x[index],
-                 _getitem_vjp, accumulate=True, explain=_explain_getitem)
+                 getitem_vjp, accumulate=True,     # dx[index] += g (np.add.at for repeated indices)
+                 explain=explain_getitem)
 concat = defvjp_variadic("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
-                         _concat_vjp, explain=_explain_concat)
+                         concat_vjp, explain=explain_concat)     # dx_k = g split at the inputs' ends
 stack = defvjp_variadic("stack", lambda *xs, axis=0: np.stack(xs, axis=axis),
-                        _stack_vjp, explain=_explain_stack)
+                        stack_vjp, explain=explain_stack)       # dx_k = g taken at index k of axis

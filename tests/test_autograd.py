@@ -500,3 +500,16 @@ def test_a_new_thread_starts_from_the_default_state():
         _run_threads(child)
     assert seen["state"].grad_enabled and seen["state"].scope == "" and seen["state"].tape is None
     assert seen["y"].requires_grad and tape.records == []
+
+
+def test_the_one_buffer_helpers_compute_the_formulas_their_names_say():
+    from minigrad import ops_helpers as h
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal((4, 5)) * 10, rng.standard_normal((4, 5))
+    s = h.sigmoid_via_tanh(x)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(s, 1 / (1 + np.exp(-x)), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(h.g_times_out_times_one_minus_out(g, s, x), g * s * (1 - s))
+    t = np.tanh(x)
+    np.testing.assert_allclose(h.g_times_one_minus_out_squared(g, t, x), g * (1 - t ** 2))
+    assert mg.ops.tanh.vjps == (h.g_times_one_minus_out_squared,)
