@@ -33,6 +33,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,7 +48,7 @@ __all__ = [
     "AnomalyError", "EngineState", "GradientError", "backward", "current_scope", "detect_anomaly",
     "enable_grad", "engine_state", "inplace_clock", "is_anomaly_enabled", "is_grad_enabled", "mark_modified",
     "next_node_id",
-    "no_grad", "state_changed", "tag", "topological_order", "version_of", "vjps",
+    "EMPTY_TAGS", "no_grad", "state_changed", "tag", "topological_order", "version_of", "vjps",
 ]
 
 
@@ -96,11 +97,18 @@ def backward(root: Tensor, grad: Any = None) -> None:
                 continue
             args = [t.data for t in node._inputs]     # a VJP reads the op's inputs and its output
             for vjp, parent in zip(op.vjps, node._inputs):
-                if parent.requires_grad:              # the chain rule, one input at a time
-                    g_parent = vjp(g, node.data, *args, **(node._kwargs or _NO_ATTRS))
-                    if anomaly:
-                        _check_finite_vjp(node, parent, g_parent)
-                    _accumulate(grads, owned, parent, g_parent, g)   # fan-out: every path adds up
+                if not parent.requires_grad:
+                    continue
+                g_parent = vjp(g, node.data, *args, **(node._kwargs or _NO_ATTRS))   # the chain rule
+                if anomaly:
+                    _check_finite_vjp(node, parent, g_parent)
+                data = parent.data
+                if parent in grads or g_parent.shape != data.shape or g_parent.dtype != data.dtype:
+                    _accumulate(grads, owned, parent, g_parent, g)   # fan-out adds up; unbroadcast, cast
+                else:                                 # the first path to reach parent (the common case)
+                    grads[parent] = g_parent
+                    if g_parent is not g and type(g_parent) is np.ndarray and g_parent.base is None:
+                        owned.add(parent)             # a fresh array: later paths may add into it
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -304,17 +312,21 @@ next_node_id = _creation.__next__
 _CREATION_ORDER = operator.attrgetter("_seq")      # t.id
 
 
-def tag(t: Tensor, **tags: Any) -> Tensor:
-    """Attach structural tags to a tensor (read back as ``t.tags``); returns ``t``.
+EMPTY_TAGS: Mapping[str, Any] = MappingProxyType({})
+
+
+def tag(t: Tensor, *shared: Mapping[str, Any], **tags: Any) -> Tensor:
+    """Attach structural tags to a tensor (read back, merged, as ``t.tags``); returns ``t``.
 
     ``nn`` marks what a renderer needs to know about a recurrent layer's graph (see
-    ``docs/engine.md`` for the vocabulary: ``role``, ``name``, ``layer``, ``direction``,
-    ``step``). Tags never change values or gradients; later calls add keys.
+    ``docs/engine.md`` for the vocabulary: ``role``, ``name``, ``cell``, ``layer``,
+    ``direction``, ``step``). ``shared`` mappings are kept by reference, not copied (a layer
+    builds them once per call or per step and tags many tensors with them: they must not be
+    mutated afterwards); keyword ``tags`` are one-off keys. Later keys win; later calls add.
+    Tags never change values or gradients.
     """
-    if t._tags is None:
-        t._tags = dict(tags)
-    else:
-        t._tags.update(tags)
+    added = (*shared, tags) if tags else shared
+    t._tags = added if t._tags is None else t._tags + added
     return t
 
 

@@ -137,7 +137,7 @@ class Tensor:
     _retain = False
     _origin: str | None = None          # user source line, recorded under detect_anomaly()
     _cut_from: Any = None               # weakref to the tensor this one was detached from
-    _tags: dict | None = None           # structural tags set by nn (autograd.tag)
+    _tags: tuple | None = None          # mappings of structural tags (autograd.tag), merged on read
     name: str | None = None             # e.g. a parameter's dotted name, for the renderer
 
     __array_priority__ = 1000           # ndarray <op> Tensor defers to Tensor's reflected ops
@@ -179,7 +179,12 @@ class Tensor:
     @property
     def tags(self) -> Mapping[str, Any]:
         """Structural tags set by ``nn`` through ``autograd.tag`` (``role``, ``name``, ...), read-only."""
-        return _EMPTY if self._tags is None else MappingProxyType(self._tags)
+        if self._tags is None:
+            return _EMPTY
+        merged: dict[str, Any] = {}
+        for mapping in self._tags:
+            merged.update(mapping)
+        return MappingProxyType(merged)
 
     @property
     def id(self) -> int:
