@@ -31,7 +31,7 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,7 @@ __all__ = [
     "AnomalyError", "EngineState", "GradientError", "backward", "current_scope", "detect_anomaly",
     "enable_grad", "engine_state", "inplace_clock", "is_anomaly_enabled", "is_grad_enabled", "mark_modified",
     "next_node_id",
-    "EMPTY_TAGS", "no_grad", "state_changed", "tag", "topological_order", "version_of", "vjps",
+    "EMPTY_TAGS", "StateChange", "no_grad", "state_changed", "tag", "topological_order", "version_of", "vjps",
 ]
 
 
@@ -76,7 +76,9 @@ def backward(root: Tensor, grad: Any = None) -> None:
     grads = {root: seed}                              # dL/d(node), summed over the paths seen so far
     owned: set[Tensor] = set()                        # the sums this sweep allocated (may add in place)
     anomaly = engine_state().anomaly
-    with _cyclic_gc_paused():                         # the graph holds no cycles: nothing to collect
+    gc_was_enabled = gc.isenabled()
+    gc.disable()                                      # the graph holds no cycles: nothing to collect
+    try:
         for node in reversed(order):                  # outputs first: a node runs after its consumers,
             g = grads.pop(node, None)                 # so its gradient is complete
             if g is None:
@@ -109,6 +111,9 @@ def backward(root: Tensor, grad: Any = None) -> None:
                     grads[parent] = g_parent
                     if g_parent is not g and type(g_parent) is np.ndarray and g_parent.base is None:
                         owned.add(parent)             # a fresh array: later paths may add into it
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -286,18 +291,6 @@ def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:
         node.grad += g
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The collector would only rescan the (acyclic) graph while backward allocates."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 _NO_ATTRS: Mapping[str, Any] = {}
 
 
@@ -432,36 +425,55 @@ class EngineState:
                              "with autograd.state_changed(...), or mg.no_grad(), mg.scope(...)")
 
     def replace(self, **changes: Any) -> EngineState:
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        unknown = set(changes) - set(fields)
+        unknown = changes.keys() - _FIELDS
         if unknown:
             raise TypeError(f"state_changed: unknown engine state field(s) {sorted(unknown)}; "
-                            f"the fields are {list(fields)}")
-        fields.update(changes)
-        return EngineState(**fields)
+                            f"the fields are {list(self.__slots__)}")
+        return EngineState(changes.get("grad_enabled", self.grad_enabled), changes.get("anomaly", self.anomaly),
+                           changes.get("scope", self.scope), changes.get("tape", self.tape))
 
     def __repr__(self) -> str:
         return (f"EngineState(grad_enabled={self.grad_enabled}, anomaly={self.anomaly}, "
                 f"scope={self.scope!r}, tape={'active' if self.tape is not None else None})")
 
 
+_FIELDS = frozenset(EngineState.__slots__)
 _STATE: ContextVar[EngineState] = ContextVar("minigrad_engine_state", default=EngineState())  # noqa: B039 - immutable
 engine_state: Callable[[], EngineState] = _STATE.get     # the calling thread's state
 
 
-@contextmanager
-def state_changed(**changes: Any) -> Iterator[EngineState]:
-    """Run the block with some engine state fields changed, in this thread only."""
-    previous = _STATE.get()
-    changed = previous.replace(**changes)
-    _STATE.set(changed)
-    try:
-        yield changed
-    finally:
-        _STATE.set(previous)
+class StateChange(ContextDecorator):
+    """A ``with`` block (or a decorator) that runs with some engine state fields changed, in
+    this thread only. A class, not a generator: ``mg.scope`` opens one per timestep."""
+
+    __slots__ = ("changes", "previous")
+
+    def __init__(self, changes: dict[str, Any]) -> None:
+        if not changes.keys() <= _FIELDS:         # unknown fields fail here, at the call
+            EngineState().replace(**changes)
+        self.changes = changes
+        self.previous: EngineState | None = None
+
+    def __enter__(self) -> EngineState:
+        self.previous = previous = _STATE.get()
+        changed = previous.replace(**self.changes)
+        _STATE.set(changed)
+        return changed
+
+    def __exit__(self, *exc: object) -> None:
+        _STATE.set(self.previous)
+
+    def _recreate_cm(self) -> StateChange:       # a decorated function may recurse: one block per call
+        return StateChange(self.changes)
 
 
-def no_grad() -> Any:
+def state_changed(**changes: Any) -> StateChange:
+    """Run the block with some engine state fields changed, in this thread only:
+    ``with state_changed(grad_enabled=False): ...`` (``no_grad()`` is exactly that)."""
+    return StateChange(changes)
+
+
+def no_grad() -> StateChange:
     """Inside, ops build no graph and record no gradient links (inference, parameter updates).
 
     Per thread, as PyTorch's; usable as a decorator too (``@mg.no_grad()``).
@@ -469,7 +481,7 @@ def no_grad() -> Any:
     return state_changed(grad_enabled=False)
 
 
-def enable_grad() -> Any:
+def enable_grad() -> StateChange:
     """Turn graph building back on inside a ``no_grad`` block."""
     return state_changed(grad_enabled=True)
 

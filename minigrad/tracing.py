@@ -98,12 +98,12 @@ class _ChainedTape:
         self.outer.record(*args)
 
 
-@contextmanager
-def scope(name: str) -> Iterator[str]:
-    """Nest a scope name: ops inside run under ``outer/name`` (e.g. ``lstm/l0/fwd/t3``)."""
+def scope(name: str) -> autograd.StateChange:
+    """Nest a scope name: ops inside run under ``outer/name`` (e.g. ``lstm/l0/fwd/t3``).
+
+    ``with mg.scope("enc") as state:`` gives the engine state inside (``state.scope`` is the path).
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"scope: name must be a non-empty string, got {name!r}")
     outer = autograd.engine_state().scope
-    path = f"{outer}/{name}" if outer else name
-    with autograd.state_changed(scope=path):
-        yield path
+    return autograd.state_changed(scope=f"{outer}/{name}" if outer else name)

@@ -312,8 +312,9 @@ class GRUCell(RNNCellBase):
                 n = tag((x_n + r * h_n).tanh(), tags["n"], where)
             else:
                 n = tag((x_n + (r * h) @ w.W_hn_T).tanh(), tags["n"], where)
-        # h' = (1 - z) * n + z * h, written n + z * (h - n): one op fewer per step (the literal
-        # form costs an extra mul and a constant, ~4% of a GRU step measured forward + backward).
+        # h' = (1 - z) * n + z * h, written n + z * (h - n): 3 ops per step instead of 5 (the
+        # literal form adds a constant, 1 - z and a mul, each with its backward node); timed on
+        # a 25-step GRU (B=32, H=128) forward + backward, the literal form was slower in 2 of 3 runs.
         h_next = tag(n + z * (h - n), tags["h"], where)
         return (h_next,)
 
