@@ -180,7 +180,7 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
             raise GradientError(f"backward: grad can be implied only for a scalar output, got shape "
                                 f"{root.shape}; pass grad= of that shape")
         return np.ones_like(root.data)
-    grad = np.asarray(grad, dtype=root.dtype)         # a Tensor converts through __array__
+    grad = _numeric_gradient(grad, root.dtype, "backward: grad")
     if grad.shape != root.shape:
         raise GradientError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")
     return grad
@@ -271,17 +271,22 @@ def _run_hooks(node: Tensor, g: np.ndarray, owned: set) -> np.ndarray:
 
 def _hook_result(hook: Callable, replaced: Any, g: np.ndarray, node: Tensor) -> np.ndarray:
     name = getattr(hook, "__name__", hook)
-    try:
-        replaced = np.asarray(replaced, dtype=g.dtype)     # a Tensor converts through __array__
-    except (TypeError, ValueError) as err:
-        raise GradientError(f"register_hook: hook {name!r} returned {type(replaced).__name__}, expected None or "
-                            f"a gradient array of shape {node.shape} (op {node.op or 'leaf'}) ({err})") from None
+    replaced = _numeric_gradient(replaced, g.dtype, f"register_hook: the value hook {name!r} returned")
     if replaced.shape != g.shape:
         raise GradientError(f"register_hook: hook {name!r} returned a gradient "
                             f"of shape {replaced.shape} for a tensor of shape {node.shape} "
                             f"(op {node.op or 'leaf'}, scope '{node.scope or '<top>'}'); "
                             "it must keep the shape")
     return replaced
+
+
+def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
+    """``value`` (a Tensor, array or number) as an array of ``dtype``; anything else is a TypeError naming ``what``."""
+    array = np.asarray(value)                         # a Tensor converts through __array__
+    if array.dtype.kind not in "biufc":
+        described = f"a {type(value).__name__}" + (f" of dtype {array.dtype}" if isinstance(value, np.ndarray) else "")
+        raise TypeError(f"{what} must be numeric (a Tensor, an array or a number), got {described}")
+    return array.astype(dtype, copy=False)
 
 
 def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:

@@ -23,10 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops_helpers import (  # noqa: F401 - the table's API
+from .ops_helpers import (  # noqa: F401 - Primitive, defvjp, unbroadcast: the table's API
     PRIMITIVES,
     Primitive,
+    bce_vjp_input,
+    bce_vjp_target,
+    binary_cross_entropy_forward,
     concat_vjp,
+    cross_entropy_forward,
+    cross_entropy_vjp,
     defvjp,
     defvjp_variadic,
     dot_or_matmul,
@@ -34,23 +39,37 @@ from .ops_helpers import (  # noqa: F401 - the table's API
     explain_axis,
     explain_broadcast,
     explain_concat,
+    explain_cross_entropy,
+    explain_gather,
     explain_getitem,
     explain_matmul,
     explain_stack,
     g_times_one_minus_out_squared,
     g_times_out_times_one_minus_out,
+    gather_rows,
+    gather_vjp,
+    gelu_forward,
+    gelu_vjp,
     getitem_vjp,
     inverse_axes,
+    logsumexp_forward,
+    logsumexp_vjp,
     matmul_vjp_a,
     matmul_vjp_b,
     max_vjp,
+    maximum_vjp,
     power_base_grad,
     reduced_size,
+    repeat_vjp,
     sigmoid_via_tanh,
+    softplus_forward,
+    softplus_vjp,
     stable_log_softmax,
     stable_softmax,
     stack_vjp,
     unbroadcast,
+    var_forward,
+    var_vjp,
     xlogy,
 )
 
@@ -79,7 +98,7 @@ pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
 
 power = defvjp("power", np.power,                       # a ** b with a tensor exponent
                lambda g, out, a, b: g * power_base_grad(a, b),
-               lambda g, out, a, b: g * xlogy(out, a), explain=explain_broadcast("power"))
+               lambda g, out, a, b: g * xlogy(out, a, b), explain=explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.
 matmul = defvjp("matmul", dot_or_matmul,                   # a @ b
@@ -130,6 +149,10 @@ log_softmax = defvjp("log_softmax", stable_log_softmax,
 softmax = defvjp("softmax", stable_softmax,
                  lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
                  explain=explain_axis("softmax"))
+# The commonest loss as one node (log_softmax + pick + mean would be four); its VJP reuses the softmax.
+cross_entropy = defvjp("cross_entropy", cross_entropy_forward,
+                       cross_entropy_vjp,                # g * (softmax(x) - onehot(y)) / N
+                       explain=explain_cross_entropy)
 
 # Shape and indexing: views forward, gradients routed back.
 reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
@@ -146,3 +169,60 @@ concat = defvjp_variadic("concat", lambda *xs, axis=0: np.concatenate(xs, axis=a
                          concat_vjp, explain=explain_concat)     # dx_k = g split at the inputs' ends
 stack = defvjp_variadic("stack", lambda *xs, axis=0: np.stack(xs, axis=axis),
                         stack_vjp, explain=explain_stack)       # dx_k = g taken at index k of axis
+
+
+# --------------------------------------------------------------------------------------
+# PyTorch's everyday ops (issue 14). Same style: forward, then the gradient of each input.
+# Comparisons, argmax/argmin, one_hot, sort/topk indices are not differentiable: they live
+# in tensor.py as plain numpy and never build a graph.
+# --------------------------------------------------------------------------------------
+
+maximum = defvjp("maximum", np.maximum,
+                 maximum_vjp,
+                 lambda g, out, a, b: maximum_vjp(g, out, b, a), explain=explain_broadcast("maximum"))
+minimum = defvjp("minimum", np.minimum,
+                 lambda g, out, a, b: maximum_vjp(g, out, b, a),
+                 maximum_vjp, explain=explain_broadcast("minimum"))
+
+# Reductions.
+min_ = defvjp("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+              max_vjp, explain=explain_axis("min"))          # x == out marks the minima: ties share
+logsumexp = defvjp("logsumexp", logsumexp_forward,
+                   logsumexp_vjp, explain=explain_axis("logsumexp"))
+var = defvjp("var", var_forward,
+             var_vjp, explain=explain_axis("var"))
+cumsum = defvjp("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+                lambda g, out, x, axis: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),
+                explain=explain_axis("cumsum"))
+
+# Shape: copies and views whose gradient routes back.
+expand = defvjp("expand", lambda x, shape: np.broadcast_to(x, shape),
+                lambda g, out, x, shape: g,                     # the engine sums g back to x's shape
+                explain=lambda x, shape: f"expand: a tensor of shape {np.shape(x)} cannot expand to {shape} "
+                                         "(only axes of size 1 grow; new axes go in front)")
+repeat = defvjp("repeat", lambda x, repeats: np.tile(x, repeats),
+                repeat_vjp)
+flip = defvjp("flip", lambda x, axis: np.flip(x, axis),
+              lambda g, out, x, axis: np.flip(g, axis), explain=explain_axis("flip"))
+tril = defvjp("tril", lambda x, diagonal=0: np.tril(x, diagonal),
+              lambda g, out, x, diagonal=0: np.tril(g, diagonal))
+triu = defvjp("triu", lambda x, diagonal=0: np.triu(x, diagonal),
+              lambda g, out, x, diagonal=0: np.triu(g, diagonal))
+gather = defvjp("gather", gather_rows,
+                gather_vjp, accumulate=True, explain=explain_gather)
+
+# Activations.
+softplus = defvjp("softplus", softplus_forward, softplus_vjp)        # g * sigmoid(beta x)
+gelu = defvjp("gelu", gelu_forward, gelu_vjp)                        # g * (Phi(x) + x phi(x))
+silu = defvjp("silu", lambda x: x * sigmoid_via_tanh(x),
+              lambda g, out, x: g * sigmoid_via_tanh(x) * (1 + x * (1 - sigmoid_via_tanh(x))))
+elu = defvjp("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype),
+             lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))))
+leaky_relu = defvjp("leaky_relu",
+                    lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x).astype(x.dtype),
+                    lambda g, out, x, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope))
+
+# Losses that need their own derivative (clamped logs).
+binary_cross_entropy = defvjp("binary_cross_entropy", binary_cross_entropy_forward,
+                              bce_vjp_input, bce_vjp_target,
+                              explain=explain_broadcast("binary_cross_entropy"))

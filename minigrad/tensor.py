@@ -14,11 +14,11 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import autograd, ops
+from . import autograd, dtypes, ops
 from .autograd import AnomalyError, engine_state, inplace_clock, next_node_id, user_source_line
 from .ops import Primitive
 
@@ -57,7 +57,7 @@ def _init_tensor(t: Tensor, data: np.ndarray, requires_grad: bool, scope: str, o
                  inputs: tuple = (), attrs: dict | None = None, stamp: int = 0) -> Tensor:
     """The one constructor: every tensor (leaf, constant or op output) gets its fields here."""
     t.data = data
-    t.grad = None
+    t._grad = None
     t.requires_grad = requires_grad
     t._op = op                # the primitive (a row of ops.py); None for a leaf
     t._inputs = inputs        # the tensors it was computed from
@@ -122,6 +122,14 @@ def _check_finite_output(op: Primitive, out: Tensor, scope: str) -> None:
                            f"at scope '{scope or '<top>'}', created at {out._origin}")
 
 
+class GradAssignmentError(TypeError, ValueError, RuntimeError):
+    """``t.grad = g`` with a ``g`` of another shape or dtype, or not an array.
+
+    PyTorch raises ``RuntimeError`` here; it is also a ``TypeError``/``ValueError`` as
+    minigrad's other argument errors are, so either ``except`` clause catches it.
+    """
+
+
 class Tensor:
     """An ``np.ndarray`` with reverse-mode autodiff.
 
@@ -129,7 +137,7 @@ class Tensor:
     dtype) from ``backward()``; intermediate tensors keep theirs only after ``retain_grad()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
+    __slots__ = ("data", "_grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
                  "_scope", "_version", "__dict__", "__weakref__")
 
     # Rarely set, so they live in the instance __dict__ only when used.
@@ -141,9 +149,6 @@ class Tensor:
     name: str | None = None             # e.g. a parameter's dotted name, for the renderer
 
     __array_priority__ = 1000           # ndarray <op> Tensor defers to Tensor's reflected ops
-    # Tensors hash by identity: the engine keys dicts and sets by node. Keep this line when
-    # == becomes elementwise (a class that defines __eq__ otherwise loses its __hash__).
-    __hash__ = object.__hash__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> None:
         _init_tensor(self, as_array(data, dtype), False, engine_state().scope)
@@ -205,6 +210,33 @@ class Tensor:
     def version(self) -> int:
         return self._version
 
+    # ---- the gradient -----------------------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray | None:
+        """d(output)/d(self) after ``backward()``: an ndarray of this tensor's shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        # As PyTorch: an assigned gradient must match the tensor's shape and dtype, else an
+        # optimiser would silently broadcast a (3,) gradient over a (2, 3) parameter.
+        if value is None:
+            self._grad = None
+            return
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, (np.ndarray, np.generic)):
+            raise GradAssignmentError(f"grad: expected an np.ndarray (or a Tensor) or None, "
+                                      f"got {type(value).__name__}")
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise GradAssignmentError(f"grad: assigned a gradient of shape {value.shape} to a tensor of shape "
+                                      f"{self.data.shape}; the shapes must be equal")
+        if value.dtype != self.data.dtype:
+            raise GradAssignmentError(f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype "
+                                      f"{self.data.dtype}; convert it first (g.astype({self.data.dtype}))")
+        self._grad = value
+
     # ---- metadata ---------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
@@ -221,6 +253,9 @@ class Tensor:
     @property
     def size(self) -> int:
         return self.data.size
+
+
+
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -265,7 +300,11 @@ class Tensor:
 
     # ---- autograd ---------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind == "c":
+            raise TypeError(f"requires_grad: complex tensors (dtype {self.data.dtype}) cannot require gradients: "
+                            "minigrad has no complex autograd (PyTorch's conjugate convention is not implemented); "
+                            "keep the real and imaginary parts as two float tensors")
+        if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating-point tensors can require gradients, "
                             f"got dtype {self.data.dtype}")
         if not requires_grad and self._op is not None:
@@ -330,7 +369,7 @@ class Tensor:
         autograd.mark_modified(self)
         return self
 
-    # ---- arithmetic -------------------------------------------------------------------
+    # ---- arithmetic (PyTorch's type promotion: see dtypes.py) ---------------------------
     def _lift(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
             return other
@@ -338,35 +377,57 @@ class Tensor:
             return constant(np.array(other, dtype=self.data.dtype))
         return constant(np.asarray(other))
 
+    def _pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``).
+
+        ``op`` names the operation in the error for an operand that is not numbers (``t + "x"``).
+        """
+        if isinstance(other, Tensor):
+            if other.data.dtype == self.data.dtype:
+                return self, other
+        elif type(other) in (float, int) and self.data.dtype.kind == "f":    # the hot path: x * 2.0
+            return self, constant(np.array(other, dtype=self.data.dtype))
+        dtype = _promoted(op, self, other)
+        return self.astype(dtype), _operand(other, dtype)
+
+    def _float_pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """As ``_pair``, then integers and booleans become float32 (``/`` of them, as PyTorch)."""
+        a, b = self._pair(other, op)
+        if a.data.dtype.kind in "biu":
+            a, b = a.astype(dtypes.DEFAULT_FLOAT), b.astype(dtypes.DEFAULT_FLOAT)
+        return a, b
+
     def __add__(self, other: Any) -> Tensor:
-        return apply(ops.add, (self, self._lift(other)))
+        return apply(ops.add, self._pair(other, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return apply(ops.add, (self._lift(other), self))
+        return apply(ops.add, self._pair(other, "add")[::-1])
 
     def __sub__(self, other: Any) -> Tensor:
-        return apply(ops.sub, (self, self._lift(other)))
+        _no_bool("sub", self, other)
+        return apply(ops.sub, self._pair(other, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return apply(ops.sub, (self._lift(other), self))
+        _no_bool("sub", self, other)
+        return apply(ops.sub, self._pair(other, "sub")[::-1])
 
     def __mul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, (self, self._lift(other)))
+        return apply(ops.mul, self._pair(other, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return apply(ops.mul, (self._lift(other), self))
+        return apply(ops.mul, self._pair(other, "mul")[::-1])
 
     def __truediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, (self, self._lift(other)))
+        return apply(ops.div, self._float_pair(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return apply(ops.div, (self._lift(other), self))
+        return apply(ops.div, self._float_pair(other, "div")[::-1])
 
     def __matmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, (self, self._lift(other)))
+        return apply(ops.matmul, self._pair(other, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(ops.matmul, (self._lift(other), self))
+        return apply(ops.matmul, self._pair(other, "matmul")[::-1])
 
     def __neg__(self) -> Tensor:
         return apply(ops.neg, (self,))
@@ -376,57 +437,67 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         if not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
-            return apply(ops.pow_, (self,), {"exponent": exponent})
-        return apply(ops.power, (self, self._lift(exponent)))
+            dtype = _promoted("pow", self, exponent)
+            out = apply(ops.pow_, (self.astype(dtype),), {"exponent": exponent})
+            return out.astype(dtype)        # bool ** True stays bool (numpy would give int8)
+        base, exponent = self._pair(exponent, "pow")
+        _no_bool("pow", base)              # bool ** bool tensors: refused, as PyTorch
+        return apply(ops.power, (base, exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
-        return apply(ops.power, (self._lift(base), self))
-
-    # Comparisons give boolean tensors with no graph (masks for where()).
-    def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < _data(other))
-
-    def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= _data(other))
-
-    def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > _data(other))
-
-    def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= _data(other))
+        exponent, base = self._pair(base, "pow")
+        _no_bool("pow", base)
+        return apply(ops.power, (base, exponent))
 
     # ---- elementwise functions ---------------------------------------------------------
     def exp(self) -> Tensor:
-        return apply(ops.exp, (self,))
+        return apply(ops.exp, (self._floating(),))
 
     def log(self) -> Tensor:
-        return apply(ops.log, (self,))
+        return apply(ops.log, (self._floating(),))
 
     def tanh(self) -> Tensor:
-        return apply(ops.tanh, (self,))
+        return apply(ops.tanh, (self._floating(),))
 
     def sigmoid(self) -> Tensor:
-        return apply(ops.sigmoid, (self,))
+        return apply(ops.sigmoid, (self._floating(),))
 
     def relu(self) -> Tensor:
+        _no_bool("relu", self)
         return apply(ops.relu, (self,))
 
     def sqrt(self) -> Tensor:
-        return apply(ops.sqrt, (self,))
+        return apply(ops.sqrt, (self._floating(),))
 
     def abs(self) -> Tensor:
+        _no_bool("abs", self)
         return apply(ops.abs_, (self,))
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        """Limit values to ``[low, high]`` (either may be None, not both); PyTorch's ``clamp``."""
+        if low is None and high is None:
+            raise ValueError("clip: at least one of low and high must be given (both are None)")
+        x = self.astype(dtypes.result_type(self, *(b for b in (low, high) if b is not None)))
         low = -np.inf if low is None else low
         high = np.inf if high is None else high
-        return apply(ops.clip, (self,), {"low": low, "high": high})
+        return apply(ops.clip, (x,), {"low": low, "high": high})
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """PyTorch's name for ``clip``."""
+        return self.clip(min, max)
 
     def astype(self, dtype: DTypeLike) -> Tensor:
         """A differentiable cast; the gradient comes back in this tensor's dtype."""
-        if np.dtype(dtype) == self.data.dtype:
+        dtype = np.dtype(dtype)
+        if dtype == self.data.dtype:
             return self
-        return apply(ops.cast, (self,), {"dtype": np.dtype(dtype)})
+        if self.requires_grad and dtype.kind != "f":
+            if dtype.kind == "c":
+                raise TypeError(f"astype: a tensor that requires grad cannot become {dtype}: minigrad has no "
+                                "complex autograd (keep real and imaginary parts as two float tensors)")
+            with autograd.no_grad():        # rounding has no useful gradient: the result is a constant
+                return apply(ops.cast, (self,), {"dtype": dtype})
+        return apply(ops.cast, (self,), {"dtype": dtype})
 
     to = astype
 
@@ -438,20 +509,22 @@ class Tensor:
 
     # ---- reductions and normalisers ----------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(ops.sum_, (self,), {"axis": axis, "keepdims": keepdims})
+        x = self.astype(np.int64) if self.data.dtype.kind in "biu" else self    # PyTorch sums integers as int64
+        return apply(ops.sum_, (x,), {"axis": self._axis(axis, "sum"), "keepdims": keepdims})
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return apply(ops.mean, (self,), {"axis": axis, "keepdims": keepdims})
+        self._require_floating("mean")
+        return apply(ops.mean, (self,), {"axis": self._axis(axis, "mean"), "keepdims": keepdims})
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum values (not indices); tied maxima share the gradient equally."""
-        return apply(ops.max_, (self,), {"axis": axis, "keepdims": keepdims})
+        return apply(ops.max_, (self,), {"axis": self._axis(axis, "max"), "keepdims": keepdims})
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return apply(ops.softmax, (self,), {"axis": axis})
+        return apply(ops.softmax, (self._floating(),), {"axis": axis})
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        return apply(ops.log_softmax, (self,), {"axis": axis})
+        return apply(ops.log_softmax, (self._floating(),), {"axis": axis})
 
     # ---- shape ------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -486,10 +559,338 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        """Axes reversed. A parameter's ``W.T`` is made once and reused while ``W`` is unchanged:
+        a time loop that writes ``h @ W_hh.T`` at every step then builds one transpose node, not T."""
+        if self._op is None and self.requires_grad:
+            return _cached_transpose(self)
         return apply(ops.transpose, (self,), {"axes": None})
 
     def __getitem__(self, index: Any) -> Tensor:
         return apply(ops.getitem, (self,), {"index": _normalise_index(index)})
+
+    # ---- PyTorch's everyday ops (issue 14): comparisons, indices, shapes, statistics ------
+    # Comparisons give boolean tensors that never require grad (masks for where/masked_fill).
+    # ``==`` compares values, as PyTorch; a Tensor still hashes by identity (dict keys, sets),
+    # and ``a is b`` asks whether two names are the same tensor.
+    __hash__ = object.__hash__
+
+    def _compare(self, other: Any, compare: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
+        if other is None or isinstance(other, (str, bytes)):
+            return NotImplemented
+        a, b = self._pair(other, compare.__name__)
+        return constant(np.asarray(compare(a.data, b.data)))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def eq(self, other: Any) -> Tensor:
+        return self._compare(other, np.equal)
+
+    def ne(self, other: Any) -> Tensor:
+        return self._compare(other, np.not_equal)
+
+    def lt(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def le(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def gt(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def ge(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    # Logical/bitwise operators on boolean and integer tensors (combining masks).
+    def _logical(self, other: Any, fn: str, ufunc: Callable[..., np.ndarray]) -> Tensor:
+        a, b = self._pair(other, fn)
+        if a.data.dtype.kind not in "biu":
+            raise TypeError(f"{fn}: needs boolean or integer tensors, got dtype {a.data.dtype}")
+        return constant(np.asarray(ufunc(a.data, b.data)))
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._logical(other, "&", np.bitwise_and)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._logical(other, "|", np.bitwise_or)
+
+    __ror__ = __or__
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._logical(other, "^", np.bitwise_xor)
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> Tensor:
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"~: needs a boolean or integer tensor, got dtype {self.data.dtype}")
+        return constant(np.invert(self.data))
+
+    def long(self) -> Tensor:
+        """An int64 copy, outside the graph (no gradient flows through rounding)."""
+        return self.astype(np.int64)
+
+    # Indices of extrema: integer tensors (int64), never part of the graph.
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Index of the largest value along ``axis`` (the first one on ties; NaN counts as largest);
+        over the flattened tensor when ``axis`` is None."""
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        _no_bool("argmax", self)
+        return constant(np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims),
+                                    dtype=np.int64))
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Index of the smallest value along ``axis`` (the first one on ties)."""
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        _no_bool("argmin", self)
+        return constant(np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims),
+                                    dtype=np.int64))
+
+    def _axis(self, axis: Any, fn: str) -> Any:
+        """Check ``axis`` against this shape; a 0-d tensor takes axis 0 or -1 as the whole (PyTorch)."""
+        if axis is None:
+            return None
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+        for a in axes:
+            if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+                raise TypeError(f"{fn}: axis must be an int or a tuple of ints, got {a!r}")
+            if not -max(self.ndim, 1) <= a < max(self.ndim, 1):
+                raise ValueError(f"{fn}: axis {a} is out of range for a tensor of shape {self.shape} "
+                                 f"(ndim {self.ndim})")
+        if self.ndim == 0:
+            return None
+        return tuple(a % self.ndim for a in axes) if isinstance(axis, (tuple, list)) else axis % self.ndim
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum values (not indices); tied minima share the gradient equally (as ``max``)."""
+        return apply(ops.min_, (self,), {"axis": self._axis(axis, "min"), "keepdims": keepdims})
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise ``max(a, b)``; on ties each side gets half the gradient (PyTorch)."""
+        return apply(ops.maximum, self._pair(other, "maximum"))
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise ``min(a, b)``; on ties each side gets half the gradient (PyTorch)."""
+        return apply(ops.minimum, self._pair(other, "minimum"))
+
+    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+                  dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+        """``log sum_i exp(x_i)`` along ``axis``, shifted by the max (no overflow); gradient ``softmax(x)``."""
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        return apply(ops.logsumexp, (self._floating(),), {"axis": self._axis(axis, "logsumexp"), "keepdims": keepdims})
+
+    def gather(self, axis: int, index: Any) -> Tensor:
+        """PyTorch's ``gather``: ``out[i][j] = x[i][index[i][j]]`` for ``axis=1`` (any rank).
+
+        ``index`` has this tensor's rank, holds integers in ``[0, shape[axis])``, and is no larger
+        than this tensor on the other axes. The gradient scatter-adds back (repeats add up).
+        """
+        axis = self._axis(axis, "gather")
+        index = _index_array(index, "gather")
+        if index.ndim != self.ndim:
+            raise ValueError(f"gather: index must have the tensor's rank {self.ndim}, got shape {index.shape}")
+        if self.ndim == 0:
+            return apply(ops.reshape, (self,), {"shape": ()})
+        too_big = [d for d in range(self.ndim) if d != axis and index.shape[d] > self.shape[d]]
+        if too_big:
+            raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor of shape "
+                             f"{self.shape} on axis {too_big[0]} (only axis {axis} may differ)")
+        _check_range(index, self.shape[axis], "gather", f"axis {axis}")
+        return apply(ops.gather, (self,), {"axis": axis, "index": index})
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Tensor:
+        """Drop axes of size 1 (all of them, or those in ``axis``; a listed axis of another size stays)."""
+        if axis is None:
+            shape = tuple(n for n in self.shape if n != 1)
+        else:
+            axes = self._axis(axis, "squeeze")
+            axes = () if axes is None else (axes if isinstance(axes, tuple) else (axes,))
+            shape = tuple(n for d, n in enumerate(self.shape) if not (d in axes and n == 1))
+        return apply(ops.reshape, (self,), {"shape": shape})
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert an axis of size 1 at position ``axis`` (``-1``: last)."""
+        if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape} "
+                             f"(expected -{self.ndim + 1} <= axis <= {self.ndim})")
+        shape = list(self.shape)
+        shape.insert(axis % (self.ndim + 1), 1)
+        return apply(ops.reshape, (self,), {"shape": tuple(shape)})
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge axes ``start_dim..end_dim`` (inclusive) into one; a 0-d tensor becomes shape (1,)."""
+        if self.ndim == 0:
+            return apply(ops.reshape, (self,), {"shape": (1,)})
+        start, end = self._axis(start_dim, "flatten"), self._axis(end_dim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        shape = self.shape[:start] + (int(np.prod(self.shape[start:end + 1])),) + self.shape[end + 1:]
+        return apply(ops.reshape, (self,), {"shape": shape})
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """A broadcast view of ``sizes`` (``-1`` keeps an axis; new axes go in front); gradients add up."""
+        sizes = _sizes(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"expand: needs at least {self.ndim} sizes for a tensor of shape {self.shape}, "
+                             f"got {sizes}")
+        lead = len(sizes) - self.ndim
+        if any(s == -1 for s in sizes[:lead]):
+            raise ValueError(f"expand: -1 is not allowed for the new leading axes, got sizes {sizes}")
+        shape = tuple(self.shape[d - lead] if s == -1 and d >= lead else s for d, s in enumerate(sizes))
+        return apply(ops.expand, (self,), {"shape": shape})
+
+    def repeat(self, *repeats: Any) -> Tensor:
+        """Tile the tensor ``repeats[d]`` times along each axis (PyTorch's ``repeat``, numpy's ``tile``)."""
+        repeats = _sizes(repeats)
+        if len(repeats) < self.ndim or any(r < 0 for r in repeats):
+            raise ValueError(f"repeat: needs at least {self.ndim} non-negative counts for shape {self.shape}, "
+                             f"got {repeats}")
+        return apply(ops.repeat, (self,), {"repeats": repeats})
+
+    def flip(self, *dims: Any) -> Tensor:
+        """Reverse the order of elements along ``dims``."""
+        axes = self._axis(_sizes(dims), "flip")
+        return apply(ops.flip, (self,), {"axis": axes})
+
+    def var(self, axis: int | tuple[int, ...] | None = None, correction: float = 1, keepdims: bool = False, *,
+            unbiased: bool | None = None, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+        """``sum_i (x_i - mean)^2 / (N - correction)``: ``correction=1`` (default) is Bessel's unbiased
+        estimate, ``0`` the population variance (``unbiased=False`` as older PyTorch)."""
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        self._require_floating("var")
+        return apply(ops.var, (self,), {"axis": self._axis(axis, "var"), "correction": correction,
+                                        "keepdims": keepdims})
+
+    def std(self, axis: int | tuple[int, ...] | None = None, correction: float = 1, keepdims: bool = False, *,
+            unbiased: bool | None = None, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+        """``sqrt(var(x))`` with the same arguments."""
+        return self.var(axis, correction, keepdims, unbiased=unbiased, dim=dim, keepdim=keepdim).sqrt()
+
+    def cumsum(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Running sums along ``axis``: ``out_i = x_0 + ... + x_i``; integers and booleans sum as int64."""
+        axis, _ = _alias(axis, dim, False, None)
+        if axis is None:
+            raise TypeError("cumsum: needs an axis (PyTorch's dim), e.g. x.cumsum(0)")
+        x = self.astype(np.int64) if self.data.dtype.kind in "biu" else self
+        if self.ndim == 0:
+            self._axis(axis, "cumsum")
+            return apply(ops.reshape, (x,), {"shape": ()})
+        return apply(ops.cumsum, (x,), {"axis": self._axis(axis, "cumsum")})
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements above the ``diagonal``-th diagonal of the last two axes."""
+        if self.ndim < 2:
+            raise ValueError(f"tril: needs a tensor with at least 2 axes, got shape {self.shape}")
+        return apply(ops.tril, (self,), {"diagonal": int(diagonal)})
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements below the ``diagonal``-th diagonal of the last two axes."""
+        if self.ndim < 2:
+            raise ValueError(f"triu: needs a tensor with at least 2 axes, got shape {self.shape}")
+        return apply(ops.triu, (self,), {"diagonal": int(diagonal)})
+
+    def sort(self, axis: int = -1, descending: bool = False, stable: bool = False, *,
+             dim: int | None = None) -> SortResult:
+        """``(values, indices)`` sorted along ``axis`` (ties keep their order; NaN sorts as largest).
+
+        ``values`` is ``gather(axis, indices)``, so gradients flow back to the sorted positions.
+        """
+        axis, _ = _alias(axis, dim, False, None)
+        if self.ndim == 0:
+            self._axis(axis, "sort")
+            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), constant(np.zeros((), np.int64)))
+        axis = self._axis(axis, "sort")
+        indices = _argsort(self.data, axis, descending)
+        return SortResult(apply(ops.gather, (self,), {"axis": axis, "index": indices}), constant(indices))
+
+    def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
+             dim: int | None = None) -> SortResult:
+        """The ``k`` largest (or smallest) values along ``axis`` and their indices, largest first."""
+        axis, _ = _alias(axis, dim, False, None)
+        n = 1 if self.ndim == 0 else self.shape[self._axis(axis, "topk")]
+        if not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+            raise ValueError(f"topk: k must be an int in [0, {n}] for axis {axis} of shape {self.shape}, got {k!r}")
+        values, indices = self.sort(axis, descending=largest)
+        if self.ndim == 0:
+            return SortResult(values, indices)
+        window = (slice(None),) * self._axis(axis, "topk") + (slice(0, k),)
+        return SortResult(values[window], constant(np.ascontiguousarray(indices.data[window])))
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where ``mask`` is True, this tensor elsewhere (``mask`` broadcasts to its shape)."""
+        cond = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {cond.dtype}")
+        if np.ndim(value) != 0:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {np.shape(value)}")
+        try:
+            shape = np.broadcast_shapes(cond.shape, self.shape)
+        except ValueError:
+            shape = None
+        if shape != self.shape:
+            raise ValueError(f"masked_fill: mask of shape {cond.shape} does not broadcast to the tensor's "
+                             f"shape {self.shape}")
+        fill = value.astype(self.dtype) if isinstance(value, Tensor) else constant(np.asarray(value, dtype=self.dtype))
+        return apply(ops.where, (constant(cond), fill, self))
+
+    # ---- activations (functional and nn modules call these) ------------------------------
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+        self._require_floating("softplus")
+        return apply(ops.softplus, (self,), {"beta": beta, "threshold": threshold})
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        """``x Phi(x)`` (Phi: the standard normal CDF), or with ``approximate="tanh"``
+        ``x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self._require_floating("gelu")
+        return apply(ops.gelu, (self,), {"approximate": approximate})
+
+    def silu(self) -> Tensor:
+        """``x sigmoid(x)`` (swish)."""
+        self._require_floating("silu")
+        return apply(ops.silu, (self,))
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """``x`` for ``x > 0``, else ``alpha (exp(x) - 1)``."""
+        self._require_floating("elu")
+        return apply(ops.elu, (self,), {"alpha": alpha})
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        """``x`` for ``x > 0``, else ``negative_slope * x``."""
+        self._require_floating("leaky_relu")
+        return apply(ops.leaky_relu, (self,), {"negative_slope": negative_slope})
+
+    def _floating(self) -> Tensor:
+        """Integer and boolean tensors enter floating functions as float32 (PyTorch's default dtype)."""
+        return self if self.data.dtype.kind in "fc" else self.astype(dtypes.DEFAULT_FLOAT)
+
+    def _require_floating(self, fn: str) -> None:
+        if self.data.dtype.kind not in "fc":
+            raise TypeError(f"{fn}: needs a floating-point tensor, got dtype {self.data.dtype} "
+                            "(convert with .float() or .double() first, as in PyTorch)")
 
 
 class _HookHandle:
@@ -503,12 +904,108 @@ class _HookHandle:
             tensor._hooks.remove(self._hook)
 
 
+def _cached_transpose(leaf: Tensor) -> Tensor:
+    """``leaf.T``, reused while the leaf's array, version and the grad mode are those it was made with.
+
+    Not while tracing (the tape must list every op that ran) or under detect_anomaly (each op
+    records the line that made it). The cache holds the transpose weakly: it lives as long as a
+    graph that uses it, and no cycle ties it to the leaf.
+    """
+    state = engine_state()
+    data, version, grad_enabled = leaf.data, autograd.version_of(leaf), state.grad_enabled
+    cached = leaf.__dict__.get("_transpose_cache")
+    if (cached is not None and cached[0] is data and cached[1] == version and cached[2] == grad_enabled
+            and state.tape is None and not state.anomaly):
+        out = cached[3]()
+        if out is not None:
+            return out
+    out = apply(ops.transpose, (leaf,), {"axes": None})
+    leaf.__dict__["_transpose_cache"] = (data, version, grad_enabled, weakref.ref(out))
+    return out
+
+
 def constant(array: np.ndarray) -> Tensor:
     """A leaf that never requires grad, wrapping ``array`` as is (no copy, no dtype change).
 
     For values an op needs but nothing differentiates: masks, targets, scalars lifted to tensors.
     """
     return _init_tensor(_NEW(Tensor), array, False, engine_state().scope)
+
+
+# ---- helpers of the issue-14 methods ----------------------------------------------------
+
+class SortResult(NamedTuple):
+    """What ``sort`` and ``topk`` return (PyTorch's ``(values, indices)``, unpackable)."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _promoted(op: str, *operands: Any) -> np.dtype:
+    """``dtypes.result_type`` of the operands; a str, None or object among them is a TypeError naming ``op``."""
+    try:
+        return dtypes.result_type(*operands)
+    except TypeError:
+        for operand in operands:
+            if not isinstance(operand, Tensor) and np.asarray(operand).dtype.kind not in "biufc":
+                raise TypeError(f"{op}: unsupported operand of type {type(operand).__name__} ({operand!r:.40}); "
+                                "expected a Tensor, a number or a numeric array") from None
+        raise
+
+
+def _operand(other: Any, dtype: np.dtype) -> Tensor:
+    """``other`` (a tensor, array or number) as a tensor of ``dtype``."""
+    if isinstance(other, Tensor):
+        return other.astype(dtype)
+    return constant(np.asarray(other, dtype=dtype))
+
+
+def _no_bool(fn: str, *operands: Any) -> None:
+    """PyTorch refuses ``-``, ``bool ** bool``, abs, relu and argmax on booleans."""
+    if any(isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x.data.dtype == np.bool_ for x in operands):
+        raise TypeError(f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
+                        "for counts convert with .long() or .float() first)")
+
+
+def _alias(axis: Any, dim: Any, keepdims: bool, keepdim: bool | None) -> tuple[Any, bool]:
+    """Accept PyTorch's ``dim=``/``keepdim=`` spellings next to numpy's ``axis``/``keepdims``."""
+    if dim is not None:
+        axis = dim
+    return axis, keepdims if keepdim is None else keepdim
+
+
+def _sizes(sizes: tuple) -> tuple[int, ...]:
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the sizes ``(2, 3)``."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes):
+        raise TypeError(f"sizes must be ints, got {sizes!r}")
+    return tuple(int(s) for s in sizes)
+
+
+def _index_array(index: Any, fn: str) -> np.ndarray:
+    array = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: index must hold integers, got dtype {array.dtype} "
+                        "(make it with dtype=np.int64, or from argmax/argsort)")
+    return array.astype(np.int64, copy=False)
+
+
+def _check_range(index: np.ndarray, size: int, fn: str, where_: str) -> None:
+    bad = (index < 0) | (index >= size)
+    if bad.any():
+        raise IndexError(f"{fn}: index {int(index[bad].ravel()[0])} is out of range for {where_} of size {size} "
+                         f"(expected 0 <= index < {size})")
+
+
+def _argsort(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable sorting indices; descending sorts the reversed array ascending and reverses back,
+    so ties keep their original order and NaN comes first (largest), as PyTorch."""
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable")
+    n = data.shape[axis]
+    ascending_of_reversed = np.argsort(np.flip(data, axis), axis=axis, kind="stable")
+    return np.ascontiguousarray(np.flip(n - 1 - ascending_of_reversed, axis))
 
 
 def _data(x: Any) -> Any:
@@ -587,7 +1084,6 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     if not isinstance(a, Tensor):
-        a = b._lift(a) if isinstance(b, Tensor) else Tensor(a)
-    if not isinstance(b, Tensor):
-        b = a._lift(b)
-    return apply(ops.where, (constant(cond), a, b))
+        a = constant(np.asarray(a)) if not isinstance(b, Tensor) else a
+    dtype = dtypes.result_type(a, b)     # PyTorch's promotion of the two branches
+    return apply(ops.where, (constant(cond), _operand(a, dtype), _operand(b, dtype)))

@@ -41,6 +41,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn
 from minigrad.nn.functional import cross_entropy
+from minigrad.utils.data import DataLoader
 
 STOP = "\n"
 IGNORE_INDEX = -100
@@ -49,6 +50,8 @@ MODES = ("lines", "window")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 REDUCTIONS = ("mean", "sum")
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "data" / "names.txt"
+# Lines mode unrolls one graph per line: a longer "line" is free text, which --mode window reads in windows.
+MAX_LINE_CHARS = 1000
 _CHECKPOINT_KEY = "__char_lm__"
 _FORMAT = 1
 
@@ -83,6 +86,19 @@ def read_text(path: str | Path, lowercase: bool = True) -> str:
 def split_lines(text: str) -> list[str]:
     """One item per non-blank line, surrounding spaces removed."""
     return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def check_line_lengths(items: Sequence[str], limit: int = MAX_LINE_CHARS) -> None:
+    """Lines mode backpropagates through whole lines; refuse one longer than ``limit`` characters.
+
+    A 100,000-character line would be one unrolled graph of 100,000 steps per iteration
+    (tens of seconds and a gigabyte each); free text belongs to ``--mode window``.
+    """
+    for number, item in enumerate(items, 1):
+        if len(item) > limit:
+            raise CorpusError(f"char_lm: line {number} has {len(item):,} characters, more than lines mode's "
+                              f"limit of {limit:,} (one name or sentence per line); for free text use "
+                              "--mode window, which reads it in windows of --seq-len characters")
 
 
 @dataclass(frozen=True)
@@ -164,30 +180,37 @@ def pad_names(names: Sequence[np.ndarray], stop: int) -> tuple[np.ndarray, np.nd
 
 
 class NameBatches:
-    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch)."""
+    """Endless batches of whole names (the course's ``examples[j % len(examples)]``, reshuffled every epoch).
+
+    A ``DataLoader`` over the encoded names: shuffled by ``rng`` (one permutation per epoch; the
+    last incomplete batch of an epoch is dropped), each batch made by :func:`pad_names`.
+    """
 
     def __init__(self, items: Sequence[str], vocab: Vocab, batch_size: int, rng: np.random.Generator) -> None:
         if not items:
             raise CorpusError("char_lm: the corpus has no non-blank line to train on")
         if batch_size < 1:
             raise ValueError(f"NameBatches: batch_size must be >= 1, got {batch_size}")
+        check_line_lengths(items)
         self.names = [vocab.encode(item) for item in items]
         self.stop = vocab.stop
         self.batch_size = min(batch_size, len(self.names))
-        self.rng = rng
-        self.order = np.empty(0, dtype=np.int64)
+        self.loader = DataLoader(self.names, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=rng,
+                                 collate_fn=lambda names: pad_names(names, vocab.stop))
+        self._epoch_batches: Iterator = iter(())
         self.epoch = 0
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         return self
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray, bool]:
-        if len(self.order) < self.batch_size:
-            self.order = self.rng.permutation(len(self.names))
+        batch = next(self._epoch_batches, None)
+        if batch is None:                  # a new epoch: the loader draws a new order
+            self._epoch_batches = iter(self.loader)
             self.epoch += 1
-        picked, self.order = self.order[:self.batch_size], self.order[self.batch_size:]
-        inputs, targets = pad_names([self.names[i] for i in picked], self.stop)
-        return inputs, targets, True      # every batch starts from a fresh state
+            batch = next(self._epoch_batches)
+        inputs, targets = batch
+        return inputs, targets, True       # every batch starts from a fresh state
 
 
 class WindowBatches:
@@ -309,14 +332,35 @@ def detach_state(state: State) -> State:
 # Sampling
 # --------------------------------------------------------------------------------------
 
-def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | None = 0, temperature: float = 1.0,
-           max_len: int = 50, prefix: str = "") -> list[str]:
+def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Generator | None = 0,
+           temperature: float = 1.0, max_len: int = 50, prefix: str = "") -> list[str]:
     """``n`` names drawn one character at a time, each fed back as the next input.
 
     Starts from ``"\\n"`` (then ``prefix``, if any) and a zero state; draws
     ``c ~ softmax(logits / temperature)`` (``temperature=0``: always the most likely
-    character) until ``"\\n"`` or ``max_len`` characters (the course caps at 50). The same
-    ``seed`` gives the same names; minigrad's global generator is not touched.
+    character) until ``"\\n"`` or ``max_len`` characters (the course caps at 50).
+
+    ``seed``: an ``int`` (or ``None``: fresh entropy) seeds a private
+    ``np.random.default_rng(seed)``, so the same seed gives the same names; a
+    ``np.random.Generator`` is used as it is and advanced, so successive calls with one
+    generator give new names and a run is reproducible from the generator's own seed.
+    Neither touches numpy's global generator nor minigrad's (``mg.manual_seed``).
+
+    Two sampling rules, and why they differ:
+
+    * **The course's** (``models.dinosaurus.sample(parameters, char_to_ix, seed)``): one name
+      per call; before each character it calls ``np.random.seed(counter + seed)`` (with
+      ``counter`` and ``seed`` both growing by one per character) and draws with
+      ``np.random.choice(range(V), p=y.ravel())``; its first input is the zero vector. It makes
+      the notebook's printout reproducible for grading, at a price: it re-seeds numpy's
+      global generator, and the k-th character of a name is drawn from the seed ``seed + 2k``,
+      so the name of seed ``s + 2`` reuses, one position earlier, the random numbers of the
+      name of seed ``s``. While the model barely looks at the past, the names repeat each
+      other's tails: the notebook's ``Nkzxwtdm...``, ``Kzxwtdm...``, ``Zxwtdm...`` at iteration 0.
+    * **Ours** (this function): one generator for the whole batch, advanced once per
+      character; the ``n`` names are drawn in parallel (inverse-CDF on one uniform number
+      each), the first input is ``"\\n"``, and no global state changes. It cannot reproduce
+      the course's names; ``python -m demos.char_lm --preset course`` uses the course's rule.
     """
     if vocab.size != model.vocab_size:
         raise ValueError(f"sample: the vocabulary has {vocab.size} characters but the model predicts "
@@ -329,7 +373,9 @@ def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | None = 0, tem
         raise ValueError(f"sample: max_len must be >= 1, got {max_len}")
     if STOP in prefix:
         raise ValueError("sample: prefix must not contain '\\n' (it would end the name)")
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not (seed is None or isinstance(seed, (int, np.integer, np.random.Generator))):
+        raise TypeError(f"sample: seed must be an int, None or a np.random.Generator, got {type(seed).__name__}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     start = np.concatenate([[vocab.stop], vocab.encode(prefix)])
     drawn = np.full((max(max_len - len(prefix), 0), n), vocab.stop, dtype=np.int64)
     was_training = model.training
@@ -488,7 +534,9 @@ def evaluate(model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_
     try:
         with mg.no_grad():
             if mode == "lines":
-                names = [vocab.encode(item) for item in split_lines(text)]
+                items = split_lines(text)
+                check_line_lengths(items)
+                names = [vocab.encode(item) for item in items]
                 if not names:
                     raise CorpusError("evaluate: the text has no non-blank line")
                 for start in range(0, len(names), batch_size):
@@ -563,8 +611,9 @@ def load_checkpoint(path: str | Path, vocab: Vocab | None = None) -> tuple[CharL
                          f"{''.join(saved_vocab.chars)!r} ({saved_vocab.size} characters), the data has "
                          f"{''.join(vocab.chars)!r} ({vocab.size})"
                          + (f"; characters it never saw: {''.join(missing)!r}" if missing else ""))
-    weight = state.get("head.weight")
-    model = CharLM(**model_config, dtype=weight.dtype if weight is not None else None)
+    _check_model_config(path, model_config, state)
+    weight = state["head.weight"]
+    model = CharLM(**model_config, dtype=weight.dtype)
     if model.vocab_size != saved_vocab.size:
         raise ValueError(f"load_checkpoint: {path} is inconsistent: a model of {model.vocab_size} outputs "
                          f"with a vocabulary of {saved_vocab.size} characters")
@@ -573,11 +622,43 @@ def load_checkpoint(path: str | Path, vocab: Vocab | None = None) -> tuple[CharL
     except (KeyError, ValueError) as err:
         raise ValueError(f"load_checkpoint: the weights in {path} do not fit a CharLM({model.extra_repr()}): "
                          f"{err}") from None
+    for name, value in state.items():      # a diverged run's NaN weights would sample empty names
+        if not np.isfinite(value).all():
+            raise ValueError(f"load_checkpoint: {path} holds non-finite weights ({name} has "
+                             f"{int((~np.isfinite(value)).sum())} NaN/inf values); it cannot be used")
     return model, saved_vocab, meta
+
+
+def _check_model_config(path: str | Path, config: Any, state: dict[str, np.ndarray]) -> None:
+    """The saved constructor arguments must be CharLM's and agree with the saved weights' shapes.
+
+    Checked before the model is built, so a corrupt or hostile ``hidden_size: 10**9`` is a
+    one-line error instead of a 283 GiB allocation.
+    """
+    known = ("vocab_size", "hidden_size", "cell", "num_layers", "embedding_dim", "dropout")
+    if not isinstance(config, dict):
+        raise ValueError(f"load_checkpoint: {path} has model settings of type {type(config).__name__}, "
+                         f"expected a JSON object with keys {known}")
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise ValueError(f"load_checkpoint: {path} has unknown model settings {unknown}; "
+                         f"CharLM takes {', '.join(known)}")
+    head = state.get("head.weight")
+    if head is None or head.ndim != 2:
+        raise ValueError(f"load_checkpoint: {path} has no 2-d 'head.weight' array (the output layer)")
+    layers = sum(1 for name in state if name.startswith("rnn.weight_ih_l") and not name.endswith("_reverse"))
+    embedding = state.get("embedding.weight")
+    saved = {"vocab_size": head.shape[0], "hidden_size": head.shape[1], "num_layers": layers,
+             "embedding_dim": embedding.shape[1] if embedding is not None and embedding.ndim == 2 else None}
+    for name, value in saved.items():
+        claimed = config.get(name, {"hidden_size": 64, "num_layers": 1}.get(name))   # CharLM's defaults
+        if claimed != value:
+            raise ValueError(f"load_checkpoint: {path} is inconsistent: its settings say {name}={claimed!r} "
+                             f"but its weights have {name}={value}")
 
 
 __all__ = [
     "CELLS", "DEFAULT_CORPUS", "IGNORE_INDEX", "MODES", "CharLM", "CorpusError", "NameBatches", "TrainConfig",
-    "Trainer", "Vocab", "WindowBatches", "detach_state", "evaluate", "load_checkpoint", "make_optimizer",
-    "pad_names", "read_text", "sample", "save_checkpoint", "split_lines",
+    "Trainer", "Vocab", "WindowBatches", "check_line_lengths", "detach_state", "evaluate", "load_checkpoint",
+    "make_optimizer", "pad_names", "read_text", "sample", "save_checkpoint", "split_lines",
 ]

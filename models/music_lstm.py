@@ -16,11 +16,13 @@ A note is ``(pitch, duration)``: ``pitch`` a MIDI number 0..127 or ``None`` for 
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import wave
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +37,10 @@ DEFAULT_DATA = Path(__file__).parent / "data" / "bach_soprano.txt"
 TICKS_PER_QUARTER = 480             # MIDI time resolution; a sixteenth is 120 ticks
 
 __all__ = [
-    "DEFAULT_DATA", "START", "MusicLSTM", "Vocab", "batches", "format_token", "generate", "load_tokens",
+    "COURSE", "DEFAULT_DATA", "START", "DJModel", "KerasLSTMCell", "MusicLSTM", "categorical_crossentropy",
+    "course_data", "course_inference", "train_course", "Vocab", "batches", "format_token", "generate", "load_tokens",
     "longest_quote", "merge_rests", "parse_token", "plot_pianoroll", "read_midi", "render_audio",
-    "token_stream", "train", "write_midi", "write_wav",
+    "token_stream", "train", "write_midi", "write_wav", "save_checkpoint", "load_checkpoint",
 ]
 
 
@@ -172,7 +175,8 @@ class MusicLSTM(nn.Module):
     def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128,
                  num_layers: int = 1) -> None:
         super().__init__()
-        self.vocab_size = vocab_size
+        self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers = (vocab_size, embedding_dim,
+                                                                                  hidden_size, num_layers)
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -247,6 +251,287 @@ def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float 
     finally:                                                    # the caller's mode, even after an error
         model.train(was_training)
     return vocab.decode(out)
+
+
+# ---- the course's model, as the notebook builds it ------------------------------------------
+#
+# "Improvise a Jazz Solo with an LSTM Network" (Sequence Models, week 1) in Keras:
+#
+#     LSTM_cell = LSTM(n_a, return_state=True); densor = Dense(n_values, activation="softmax")
+#     djmodel(Tx=30, ...): x<1> = 0, then for t in range(Tx): _, a, c = LSTM_cell(x<t>, [a, c]); out = densor(a)
+#     Adam(lr=0.01, beta_1=0.9, beta_2=0.999, decay=0.01), categorical cross-entropy summed over the Tx outputs,
+#     model.fit([X, a0, c0], list(Y), epochs=100) on m = 60 windows (batch_size 32, Keras's default)
+#     music_inference_model(LSTM_cell, densor, Ty=50): from x<1> = 0, feed back one_hot(argmax(out)).
+#
+# Differences from the jazz data are the data's, not the model's: see docs/course.md.
+
+COURSE = {"n_a": 64, "Tx": 30, "m": 60, "epochs": 100, "batch_size": 32, "lr": 0.01, "beta_1": 0.9,
+          "beta_2": 0.999, "decay": 0.01, "epsilon": 1e-7, "Ty": 50}
+
+
+def _glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    """Keras's default kernel initialiser: U(-l, l), l = sqrt(6 / (fan_in + fan_out))."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def _orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Keras's recurrent initialiser: a (rows, cols) matrix with orthonormal rows or columns (QR of a
+    Gaussian matrix, signs fixed by the diagonal of R so the result is uniformly distributed)."""
+    q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+    q *= np.sign(np.diag(r))
+    return q if rows >= cols else q.T
+
+
+class KerasLSTMCell(nn.Module):
+    """Keras's ``LSTM(n_a)`` cell, one step, built from minigrad primitives (one bias per gate).
+
+    With ``z = x W + a_prev U + b`` split into four blocks of ``n_a`` in Keras's order i, f, c, o::
+
+        Gamma_u = sigmoid(z_i)   Gamma_f = sigmoid(z_f)   c~ = tanh(z_c)   Gamma_o = sigmoid(z_o)
+        c = Gamma_f * c_prev + Gamma_u * c~           a = Gamma_o * tanh(c)
+
+    ``kernel W (n_x, 4 n_a)`` glorot-uniform, ``recurrent_kernel U (n_a, 4 n_a)`` orthogonal,
+    ``bias b (4 n_a,)`` zeros but 1 for the forget gate (``unit_forget_bias=True``). PyTorch's
+    ``nn.LSTMCell`` has two biases (``bias_ih + bias_hh``) that get the same gradient; Keras and
+    the course have this one.
+    """
+
+    def __init__(self, input_size: int, units: int, rng: np.random.Generator | None = None,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("units", units)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"KerasLSTMCell: {name} must be a positive integer, got {value!r}")
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.units = int(units)
+        bias = np.zeros(4 * units)
+        bias[units:2 * units] = 1.0                                # unit_forget_bias
+        self.kernel = nn.Parameter(_glorot_uniform(rng, input_size, 4 * units).astype(dtype))
+        self.recurrent_kernel = nn.Parameter(_orthogonal(rng, units, 4 * units).astype(dtype))
+        self.bias = nn.Parameter(bias.astype(dtype))
+
+    def forward(self, x: mg.Tensor, state: tuple[mg.Tensor, mg.Tensor]) -> tuple[mg.Tensor, mg.Tensor]:
+        """``x (m, n_x)``, ``state = (a_prev, c_prev)`` each ``(m, n_a)`` -> ``(a, c)``."""
+        a_prev, c_prev = state
+        z = x @ self.kernel + a_prev @ self.recurrent_kernel + self.bias
+        n = self.units
+        update = z[:, :n].sigmoid()
+        forget = z[:, n:2 * n].sigmoid()
+        candidate = z[:, 2 * n:3 * n].tanh()
+        output = z[:, 3 * n:].sigmoid()
+        c = forget * c_prev + update * candidate
+        return output * c.tanh(), c
+
+
+class DJModel(nn.Module):
+    """The course's ``djmodel``: one ``LSTM_cell`` and one ``densor`` (Dense + softmax) shared by every step.
+
+    ``forward(X)`` with ``X (m, Tx, n_values)`` one-hot rows (``X[:, 0]`` is the zero vector)
+    returns the ``Tx`` score arrays ``(m, n_values)`` before the softmax (the loss applies it).
+    """
+
+    def __init__(self, n_values: int, n_a: int = 64, seed: int = 0, dtype: Any = np.float32) -> None:
+        super().__init__()
+        if isinstance(n_values, bool) or not isinstance(n_values, (int, np.integer)) or n_values < 2:
+            raise ValueError(f"DJModel: n_values must be an integer >= 2, got {n_values!r}")
+        rng = np.random.default_rng(seed)
+        self.n_values, self.n_a = int(n_values), int(n_a)
+        self.lstm_cell = KerasLSTMCell(n_values, n_a, rng, dtype)
+        self.densor_kernel = nn.Parameter(_glorot_uniform(rng, n_a, n_values).astype(dtype))
+        self.densor_bias = nn.Parameter(np.zeros(n_values, dtype=dtype))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.densor_kernel.dtype
+
+    def densor(self, a: mg.Tensor) -> mg.Tensor:
+        """Scores ``a W_y + b_y``; the course's ``Dense(n_values, activation="softmax")`` without the softmax."""
+        return a @ self.densor_kernel + self.densor_bias
+
+    def zero_state(self, m: int) -> tuple[mg.Tensor, mg.Tensor]:
+        zeros = np.zeros((m, self.n_a), dtype=self.dtype)
+        return mg.tensor(zeros), mg.tensor(zeros.copy())
+
+    def forward(self, X: np.ndarray) -> list[mg.Tensor]:
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[2] != self.n_values:
+            raise ValueError(f"DJModel: X must be one-hot of shape (m, Tx, n_values={self.n_values}), got {X.shape}")
+        a, c = self.zero_state(X.shape[0])
+        outputs = []
+        for t in range(X.shape[1]):
+            a, c = self.lstm_cell(mg.tensor(X[:, t, :].astype(self.dtype)), (a, c))
+            outputs.append(self.densor(a))
+        return outputs
+
+
+def course_data(stream: np.ndarray, n_values: int, m: int = 60, Tx: int = 30,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The course's ``data_processing``: ``m`` windows of ``Tx`` values from random places of the corpus.
+
+    After ``np.random.seed(0)`` (here a private ``RandomState(seed)``, the same numbers), window
+    ``i`` starts at ``np.random.choice(len(corpus) - Tx)``; ``X[i, 0]`` is the zero vector,
+    ``X[i, j]`` the one-hot of value ``j`` and ``Y[i, j - 1]`` the same value (the next one to
+    predict), for ``j >= 1``; ``Y[i, Tx - 1]`` stays zero, so the last output adds no loss.
+    Returns ``X (m, Tx, n_values)`` and ``Y (Tx, m, n_values)`` (the course's ``list(Y)`` order).
+    """
+    stream = np.asarray(stream)
+    if len(stream) <= Tx:
+        raise ValueError(f"course_data: the corpus has {len(stream)} values; windows of Tx={Tx} need more")
+    if m < 1 or Tx < 2:
+        raise ValueError(f"course_data: m must be >= 1 and Tx >= 2, got m={m}, Tx={Tx}")
+    rng = np.random.RandomState(seed)
+    X = np.zeros((m, Tx, n_values), dtype=bool)
+    Y = np.zeros((m, Tx, n_values), dtype=bool)
+    for i in range(m):
+        start = rng.choice(len(stream) - Tx)
+        window = stream[start:start + Tx]
+        for j in range(1, Tx):
+            X[i, j, window[j]] = 1
+            Y[i, j - 1, window[j]] = 1
+    return X, np.swapaxes(Y, 0, 1)
+
+
+def categorical_crossentropy(scores: list[mg.Tensor], Y: np.ndarray) -> mg.Tensor:
+    """Keras's loss for a model with ``Tx`` softmax outputs: the sum over outputs of the batch mean
+    of ``-sum_v Y[t, b, v] log softmax(scores_t)[b, v]`` (an all-zero target row adds nothing)."""
+    total = None
+    for t, s in enumerate(scores):
+        target = mg.tensor(np.asarray(Y[t], dtype=s.dtype))
+        loss_t = -(target * s.log_softmax(axis=1)).sum(axis=1).mean()
+        total = loss_t if total is None else total + loss_t
+    return total
+
+
+def train_course(model: DJModel, X: np.ndarray, Y: np.ndarray, *, epochs: int = 100, batch_size: int = 32,
+                 lr: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.999, decay: float = 0.01,
+                 epsilon: float = 1e-7, seed: int = 0,
+                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """``model.fit([X, a0, c0], list(Y), epochs, batch_size)`` with the course's Keras Adam.
+
+    Every epoch shuffles the ``m`` examples and takes batches of ``batch_size`` (the last one
+    smaller). Keras's Adam with ``decay``: at update ``k`` (from 0) the rate is
+    ``lr_k = lr / (1 + decay * k)``, and the step is ``lr_k * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+    * m / (sqrt(v) + epsilon)`` (``t = k + 1``). That is ``mg.optim.Adam`` with ``lr = lr_k`` and
+    ``eps = epsilon / sqrt(1 - beta_2^t)``, set before every step. Returns the loss of each epoch
+    (the mean over its batches, weighted by their sizes, as Keras's ``history["loss"]``).
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"train_course: epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    Y = np.asarray(Y)
+    if Y.shape[:2] != (X.shape[1], X.shape[0]):
+        raise ValueError(f"train_course: Y must have shape (Tx, m, n_values) = {(X.shape[1], X.shape[0])} + (...,), "
+                         f"got {Y.shape}")
+    rng = np.random.default_rng(seed)
+    params = list(model.parameters())
+    optimizer = mg.optim.Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
+    group = optimizer.param_groups[0]
+    updates, history = 0, []
+    model.train()
+    for epoch in range(epochs):
+        order = rng.permutation(len(X))
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            loss = categorical_crossentropy(model(X[rows]), Y[:, rows])
+            optimizer.zero_grad()
+            loss.backward()
+            group["lr"] = lr / (1.0 + decay * updates)                            # Keras's time-based decay
+            group["eps"] = epsilon / np.sqrt(1.0 - beta_2 ** (updates + 1))       # Keras adds eps to sqrt(v)
+            optimizer.step()
+            updates += 1
+            total += float(loss.item()) * len(rows)
+        history.append(total / len(X))
+        if on_epoch is not None:
+            on_epoch(epoch, history[-1])
+    return history
+
+
+def course_inference(model: DJModel, Ty: int = 50) -> list[int]:
+    """The course's ``music_inference_model`` + ``predict_and_sample``: from ``x<1> = 0`` and zero
+    states, ``Ty`` times: ``out = softmax(densor(a))``, ``x = one_hot(argmax(out))`` fed back.
+    Greedy: the same model always plays the same melody. Returns the ``Ty`` value indices."""
+    if Ty < 1:
+        raise ValueError(f"course_inference: Ty must be >= 1, got {Ty}")
+    eye = np.eye(model.n_values, dtype=model.dtype)
+    x = np.zeros((1, model.n_values), dtype=model.dtype)
+    indices = []
+    was_training = model.training
+    model.eval()
+    try:
+        with mg.no_grad():
+            a, c = model.zero_state(1)
+            for _ in range(Ty):
+                a, c = model.lstm_cell(mg.tensor(x), (a, c))
+                index = int(np.argmax(model.densor(a).data[0]))   # argmax of the softmax = of the scores
+                indices.append(index)
+                x = eye[[index]]
+    finally:
+        model.train(was_training)
+    return indices
+
+# ---- checkpoints: the weights plus a JSON entry (vocabulary, model settings); no pickle ----------
+
+_CHECKPOINT_KEY = "__music_lstm__"
+_SETTINGS = ("vocab_size", "embedding_dim", "hidden_size", "num_layers")
+
+
+def save_checkpoint(path: PathLike, model: MusicLSTM, vocab: Vocab, run: dict | None = None) -> Path:
+    """Write the model's ``state_dict`` and ``__music_lstm__`` (vocabulary and settings, JSON) with ``mg.save``."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    meta = {"kind": "music_lstm", "format": 1, "tokens": vocab.tokens,
+            "model": {name: getattr(model, name) for name in _SETTINGS}, "run": run or {}}
+    state = model.state_dict()
+    state[_CHECKPOINT_KEY] = np.array(json.dumps(meta))
+    mg.save(state, path)
+    return path
+
+
+def load_checkpoint(path: PathLike) -> tuple[MusicLSTM, Vocab, dict]:
+    """Rebuild ``(model, vocab, meta)`` from ``save_checkpoint``'s file.
+
+    The settings are checked against the saved weights' shapes before the model is built, and
+    non-finite weights (a diverged run) are refused: each is a ``ValueError`` naming the file.
+    """
+    state = mg.load(path)
+    raw = state.pop(_CHECKPOINT_KEY, None)
+    if raw is None:
+        raise ValueError(f"load_checkpoint: {path} is not a music checkpoint (no '{_CHECKPOINT_KEY}' entry)")
+    try:
+        meta = json.loads(str(raw))
+        tokens, settings = list(meta["tokens"]), dict(meta["model"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"load_checkpoint: {path} has an unreadable '{_CHECKPOINT_KEY}' entry: {err}") from None
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise ValueError(f"load_checkpoint: {path} has unknown model settings {unknown}; "
+                         f"MusicLSTM takes {', '.join(_SETTINGS)}")
+    try:
+        shapes = {"vocab_size": state["head.weight"].shape[0], "hidden_size": state["head.weight"].shape[1],
+                  "embedding_dim": state["embedding.weight"].shape[1],
+                  "num_layers": sum(name.startswith("lstm.weight_ih_l") for name in state)}
+    except (KeyError, IndexError):
+        raise ValueError(f"load_checkpoint: {path} lacks the 2-d 'head.weight' and 'embedding.weight' "
+                         "arrays of a MusicLSTM") from None
+    for name, value in shapes.items():
+        if settings.get(name) != value:
+            raise ValueError(f"load_checkpoint: {path} is inconsistent: its settings say "
+                             f"{name}={settings.get(name)!r} but its weights have {name}={value}")
+    vocab = Vocab(tokens)
+    if vocab.tokens != tokens or len(vocab) != shapes["vocab_size"]:
+        raise ValueError(f"load_checkpoint: {path} has a vocabulary of {len(tokens)} tokens that does not "
+                         f"match its {shapes['vocab_size']} outputs")
+    for name, value in state.items():
+        if not np.isfinite(value).all():
+            raise ValueError(f"load_checkpoint: {path} holds non-finite weights ({name}); it cannot be used")
+    model = MusicLSTM(**settings)
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"load_checkpoint: the weights in {path} do not fit a MusicLSTM: {err}") from None
+    return model, vocab, meta
 
 
 # ---- MIDI: a small standard-MIDI-file writer and reader ------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import math
 import os
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 import minigrad as mg
 from demos import char_lm as demo
-from demos._progress import Progress
 from minigrad.random import generator
 from models import char_lm as lm
 
@@ -222,6 +220,24 @@ def test_sampling_is_deterministic_under_a_seed_and_leaves_the_global_generator_
     assert model.training                         # sample() puts the mode back
 
 
+def test_sampling_takes_a_generator_and_advances_it():
+    model, trainer = model_and_trainer("kate\nkim\nlou\nmax\n")
+    rng = np.random.default_rng(11)
+    first = lm.sample(model, trainer.vocab, 7, seed=rng)
+    second = lm.sample(model, trainer.vocab, 7, seed=rng)      # the generator moved on: new names
+    assert first == lm.sample(model, trainer.vocab, 7, seed=11)  # an int seed is a fresh generator of that seed
+    assert second != first
+    replay = np.random.default_rng(11)
+    assert [lm.sample(model, trainer.vocab, 7, seed=replay) for _ in range(2)] == [first, second]
+    global_state = np.random.get_state()[1].copy()
+    lm.sample(model, trainer.vocab, 3, seed=None)
+    np.testing.assert_array_equal(np.random.get_state()[1], global_state)
+    with pytest.raises(TypeError, match="seed must be an int, None or a np.random.Generator, got float"):
+        lm.sample(model, trainer.vocab, 1, seed=1.5)
+    with pytest.raises(TypeError, match="got RandomState"):
+        lm.sample(model, trainer.vocab, 1, seed=np.random.RandomState(0))
+
+
 def test_sampled_first_letters_follow_softmax_over_temperature():
     model, trainer = model_and_trainer("ab\nbc\nca\nabc\n", hidden=8)
     vocab = trainer.vocab
@@ -364,14 +380,52 @@ def test_demo_reports_bad_input(tmp_path, capsys):
         demo.main(["--iterations", "0"])
 
 
-def test_progress_bar_prints_tenths_when_not_a_terminal():
-    stream = io.StringIO()
-    with Progress(50, "train", stream=stream) as bar:
-        for _ in range(50):
-            bar.update(1, loss=1.23456)
-        bar.write("hello")
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 11 + 1 and lines[-1] == "hello"
-    assert lines[-2].startswith("train [########################] 50/50 100%") and lines[-2].endswith("loss 1.235")
-    with pytest.raises(ValueError, match="total must be positive"):
-        Progress(0)
+def dinos_or_skip() -> Path:
+    if not DINOS.is_file():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the course's dinosaur list is missing: {DINOS.resolve()} (CI must provide ../shared/data)")
+        pytest.skip(f"the course's dinos.txt is not at {DINOS.resolve()} (see docs/course.md)")
+    return DINOS
+
+
+def test_course_preset_prints_the_notebooks_lines(tmp_path, capsys):
+    data = dinos_or_skip()
+    assert demo.main(["--preset", "course", "--data", str(data), "--iterations", "2001", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert lines[0] == "There are 19909 total characters and 27 unique characters in your data."
+    start = lines.index("Iteration: 0, Loss: 23.087336")
+    assert lines[start + 2:start + 9] == ["Nkzxwtdmfqoeyhsqwasjkjvu", "Kneb", "Kzxwtdmfqoeyhsqwasjkjvu", "Neb",
+                                          "Zxwtdmfqoeyhsqwasjkjvu", "Eb", "Xwtdmfqoeyhsqwasjkjvu"]
+    assert "Iteration: 2000, Loss: 27.884160" in lines
+    saved = mg.load(tmp_path / "dinosaurus.npz")
+    assert {k: v.shape for k, v in saved.items()} == {"Wax": (50, 27), "Waa": (50, 50), "Wya": (27, 50),
+                                                      "b": (50, 1), "by": (27, 1)}
+
+
+def test_course_preset_with_the_minigrad_engine_prints_the_same(tmp_path, capsys):
+    data = dinos_or_skip()
+    argv = ["--preset", "course", "--data", str(data), "--iterations", "150", "--sample-every", "50", "--sample", "3"]
+    assert demo.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    by_hand = capsys.readouterr().out.split("\n")[:-2]     # the last line names the engine and the time
+    assert demo.main([*argv, "--engine", "minigrad", "--out", str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().out.split("\n")[:-2] == by_hand
+    assert sum(line.startswith("Iteration: ") for line in by_hand) == 3
+
+
+def test_program_presets_refuse_flags_they_do_not_take(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        demo.main(["--preset", "course", "--cell", "lstm"])
+    assert "--preset course runs that program as written; it does not take --cell" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.main(["--preset", "min-char-rnn", "--batch-size", "4", "--optimizer", "adam"])
+    assert "does not take --batch-size, --optimizer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.main(["--engine", "minigrad"])
+    assert "--engine applies to --preset course only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.main(["--preset", "course", "--lr", "0"])
+    assert demo.main(["--preset", "course", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "minigrad does not ship" in err and "then pass --data dinos.txt" in err
+    assert demo.main(["--preset", "course", "--data", str(tmp_path / "dinos.txt")]) == 2
+    assert "load_dinos: no file at" in capsys.readouterr().err

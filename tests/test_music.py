@@ -240,3 +240,104 @@ def test_demo_reports_bad_data(tmp_path, capsys):
     with pytest.raises(SystemExit):
         demo.main(["--primer", "61:3 20:4", "--out", str(tmp_path)])
     assert "--primer: Vocab.encode" in capsys.readouterr().err
+
+
+# ---- the course's djmodel (--preset course) ------------------------------------------------
+
+def test_keras_lstm_cell_is_an_lstm_cell_with_one_bias():
+    cell = music.KerasLSTMCell(5, 3, np.random.default_rng(1), dtype=np.float64)
+    assert [name for name, _ in cell.named_parameters()] == ["kernel", "recurrent_kernel", "bias"]
+    np.testing.assert_array_equal(cell.bias.numpy(), [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])   # unit_forget_bias
+    u = cell.recurrent_kernel.numpy()
+    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-12)                              # orthogonal rows
+    limit = np.sqrt(6 / (5 + 12))
+    assert np.abs(cell.kernel.numpy()).max() <= limit                                      # glorot-uniform
+    # Same maths as PyTorch's LSTMCell (gates i, f, g, o) with weight = kernel^T, bias_ih = bias, bias_hh = 0.
+    torch_like = mg.nn.LSTMCell(5, 3, dtype=np.float64)
+    torch_like.load_state_dict({"weight_ih": cell.kernel.numpy().T, "weight_hh": u.T,
+                                "bias_ih": cell.bias.numpy(), "bias_hh": np.zeros(12)})
+    rng = np.random.default_rng(2)
+    x, a, c = rng.standard_normal((4, 5)), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    a1, c1 = cell(mg.tensor(x), (mg.tensor(a), mg.tensor(c)))
+    a2, c2 = torch_like(mg.tensor(x), (mg.tensor(a), mg.tensor(c)))
+    np.testing.assert_allclose(a1.numpy(), a2.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c1.numpy(), c2.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_course_data_is_the_notebooks_data_processing():
+    stream = np.arange(100) % 7
+    X, Y = music.course_data(stream, 7, m=5, Tx=6, seed=0)
+    assert X.shape == (5, 6, 7) and Y.shape == (6, 5, 7)
+    assert not X[:, 0].any() and not Y[-1].any()                    # x<1> = 0; the last output has no target
+    np.testing.assert_array_equal(Y[:-1], np.swapaxes(X[:, 1:], 0, 1))   # y<t> = x<t+1>
+    first = np.random.RandomState(0).choice(100 - 6)                  # the course: np.random.seed(0); choice(...)
+    assert X[0, 1:].argmax(axis=1).tolist() == stream[first + 1:first + 6].tolist()
+    with pytest.raises(ValueError, match="windows of Tx=6 need more"):
+        music.course_data(stream[:6], 7, Tx=6)
+
+
+def test_categorical_crossentropy_sums_outputs_and_ignores_empty_targets():
+    rng = np.random.default_rng(0)
+    scores = [mg.tensor(rng.standard_normal((2, 4))) for _ in range(3)]
+    Y = np.zeros((3, 2, 4))
+    Y[0, 0, 1] = Y[0, 1, 3] = Y[1, 0, 2] = 1                         # step 1 of example 1 and step 2 are empty
+    log_p = [s.numpy() - np.log(np.exp(s.numpy()).sum(axis=1, keepdims=True)) for s in scores]
+    expected = -(log_p[0][0, 1] + log_p[0][1, 3]) / 2 - log_p[1][0, 2] / 2
+    assert music.categorical_crossentropy(scores, Y).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_train_course_is_keras_adam_with_decay(pieces):
+    vocab = music.Vocab.from_pieces(pieces)
+    X, Y = music.course_data(music.token_stream(pieces, vocab), len(vocab), m=8, Tx=5)
+    model = music.DJModel(len(vocab), n_a=6, seed=3, dtype=np.float64)
+    twin = music.DJModel(len(vocab), n_a=6, seed=3, dtype=np.float64)
+    music.train_course(model, X, Y, epochs=3, batch_size=8)          # one batch per epoch: 3 updates
+    params = list(twin.parameters())
+    m_t = [np.zeros_like(p.numpy()) for p in params]
+    v_t = [np.zeros_like(p.numpy()) for p in params]
+    for k in range(3):                                               # Keras 2's Adam, written out
+        for p in params:
+            p.grad = None
+        music.categorical_crossentropy(twin(X), Y).backward()
+        lr_k = 0.01 / (1 + 0.01 * k)
+        t = k + 1
+        for p, m_, v_ in zip(params, m_t, v_t):
+            g = np.asarray(p.grad)
+            m_[...] = 0.9 * m_ + 0.1 * g
+            v_[...] = 0.999 * v_ + 0.001 * g * g
+            p.add_(-lr_k * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m_ / (np.sqrt(v_) + 1e-7))
+    for (name, p), q in zip(model.named_parameters(), params):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_course_model_learns_and_plays_greedily(pieces):
+    vocab = music.Vocab.from_pieces(pieces)
+    X, Y = music.course_data(music.token_stream(pieces, vocab), len(vocab), m=4, Tx=8)
+    model = music.DJModel(len(vocab), n_a=16, seed=0)
+    losses = music.train_course(model, X, Y, epochs=40, batch_size=4)   # four windows: learnt by heart
+    assert losses[-1] < 0.6 * losses[0]
+    played = music.course_inference(model, Ty=12)
+    assert played == music.course_inference(model, Ty=12)            # argmax: no randomness
+    with mg.no_grad():                                               # step 1 from x = 0 and zero states
+        a, _ = model.lstm_cell(mg.tensor(np.zeros((1, len(vocab)), dtype=np.float32)), model.zero_state(1))
+        assert played[0] == int(model.densor(a).numpy().argmax())
+    with pytest.raises(ValueError, match="Ty must be >= 1"):
+        music.course_inference(model, Ty=0)
+    with pytest.raises(ValueError, match=r"X must be one-hot of shape \(m, Tx, n_values="):
+        model(np.zeros((2, 3, 5)))
+
+
+def test_demo_course_preset_writes_the_files_and_refuses_other_flags(tmp_path, capsys):
+    from demos import music as demo
+    result = demo.main(["--preset", "course", "--epochs", "2", "--hidden", "8", "--length", "10",
+                        "--out", str(tmp_path)])
+    assert len(result["losses"]) == 2 and len(result["tokens"]) == 10
+    assert all(p.stat().st_size > 0 for p in result["files"]) and (tmp_path / "djmodel.npz").is_file()
+    out = capsys.readouterr().out
+    assert "X (60, 30, " in out and "greedy argmax" in out and "decay 0.01" in out
+    with pytest.raises(SystemExit):
+        demo.main(["--preset", "course", "--primer", "bwv1.6"])
+    assert "--preset course is the notebook's model; it does not take --primer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.main(["--epochs", "3"])
+    assert "--epochs belongs to --preset course" in capsys.readouterr().err

@@ -249,3 +249,88 @@ def test_pow_gradient_of_exponent_zero_is_zero_at_zero():
 def test_unbroadcast_refuses_a_gradient_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"unbroadcast: a gradient of shape \(4, 2, 3\) cannot be summed back"):
         ops.unbroadcast(np.ones((4, 2, 3)), (2, 3, 4))
+
+
+# --------------------------------------------------------------------------------------
+# Rows added for issue 14 (PyTorch's everyday ops); values against torch live in
+# tests/parity/ops_parity.py, behaviour and errors in tests/test_ops_new.py.
+# --------------------------------------------------------------------------------------
+
+@covers("min", "logsumexp", "var", "cumsum")
+@SETTINGS
+@given(st.data(), hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=3), st.sampled_from([None, 0, -1]),
+       st.booleans())
+def test_min_logsumexp_var_cumsum(data, shape, axis, keepdims):
+    order = data.draw(st.permutations(range(int(np.prod(shape)))))
+    distinct = np.array(order, dtype=np.float64).reshape(shape) * 0.37
+    check("min", lambda t: t.min(axis=axis, keepdims=keepdims), distinct)
+    x = data.draw(values(shape, -5, 5))
+    check("logsumexp", lambda t: t.logsumexp(axis=axis, keepdims=keepdims), x)
+    check("var", lambda t: t.var(axis=axis, keepdims=keepdims), x)
+    check("var", lambda t: t.var(axis=axis, correction=0), x)
+    check("cumsum", lambda t: t.cumsum(-1 if axis is None else axis), x)
+
+
+@covers("maximum", "minimum")
+@SETTINGS
+@given(st.data(), broadcast_pairs)
+def test_maximum_minimum(data, shapes):
+    a = data.draw(values(shapes.input_shapes[0]))
+    b = data.draw(values(shapes.input_shapes[1]))
+    b = np.where(np.abs(a - b) < 0.05, b + 0.1, b)          # away from the kink a == b
+    check("maximum", lambda x, y: x.maximum(y), a, b)
+    check("minimum", lambda x, y: mg.minimum(x, y), a, b)
+
+
+@covers("gather", "expand", "repeat", "flip", "tril", "triu")
+@SETTINGS
+@given(st.data(), st.integers(0, 1))
+def test_gather_expand_repeat_flip_tril_triu(data, axis):
+    x = data.draw(values((3, 4)))
+    index = data.draw(hnp.arrays(np.int64, (2, 3), elements=st.integers(0, x.shape[axis] - 1)))
+    check("gather", lambda t: t.gather(axis, index), x)              # repeated indices add up
+    check("expand", lambda t: t[:, :1].expand(2, 3, 5), x)
+    check("expand", lambda t: t.expand(-1, 4), x)
+    check("repeat", lambda t: t.repeat(2, 1, 3), x)
+    check("flip", lambda t: t.flip(axis), x)
+    check("flip", lambda t: t.flip((0, 1)), x)
+    check("tril", lambda t: t.tril(), x)
+    check("triu", lambda t: t.triu(1), x)
+    check("tril", lambda t: t.reshape(2, 2, 3).tril(-1), x)
+
+
+@covers("softplus", "gelu", "silu", "elu", "leaky_relu")
+@SETTINGS
+@given(st.data(), small_shapes)
+def test_activations(data, shape):
+    x = data.draw(away_from_zero(shape, 0.05, 4.0))
+    check("softplus", lambda t: t.softplus(), x)
+    check("softplus", lambda t: t.softplus(beta=2.0, threshold=3.0), x * 0.9 + 0.01)
+    check("gelu", lambda t: t.gelu(), x)
+    check("gelu", lambda t: t.gelu(approximate="tanh"), x)
+    check("silu", lambda t: t.silu(), x)
+    check("elu", lambda t: t.elu(alpha=0.7), x)
+    check("leaky_relu", lambda t: t.leaky_relu(0.2), x)
+
+
+@covers("binary_cross_entropy")
+@SETTINGS
+@given(st.data(), small_shapes)
+def test_binary_cross_entropy(data, shape):
+    p = data.draw(values(shape, 0.05, 0.95))
+    y = data.draw(values(shape, 0.0, 1.0))
+    check("binary_cross_entropy", lambda a, b: mg.nn.functional.binary_cross_entropy(a, b, reduction="none"), p, y)
+
+
+@covers("cross_entropy")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 1])
+def test_fused_cross_entropy_row(reduction, ignore_index):
+    from minigrad.nn.functional import cross_entropy
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 4)) * 2
+    targets = np.array([0, 1, 3, 1, 2])
+    options = {"ignore_index": ignore_index, "reduction": reduction}
+    assert cross_entropy(leaf(x), targets, **options).op == "cross_entropy"   # the fused row
+    check("cross_entropy", lambda t: cross_entropy(t, targets, **options), x)

@@ -20,6 +20,11 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
 F64 = np.float64
 
 
+def ones(shape: tuple[int, ...]) -> np.ndarray:
+    """float32, the layers' default dtype (a float64 array is refused, as PyTorch does)."""
+    return np.ones(shape, dtype=np.float32)
+
+
 def randn(*shape: int, seed: int = 0) -> mg.Tensor:
     return mg.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
 
@@ -108,8 +113,10 @@ def test_repr_names_the_options_like_pytorch():
 
 def test_float32_by_default_and_float64_after_double():
     model = mg.nn.GRU(2, 3)
-    out, h_n = model(np.ones((4, 2)))                  # arrays and lists are taken as the parameters' dtype
+    out, h_n = model([[1.0, 1.0]] * 4)                 # lists carry no dtype: they take the parameters'
     assert out.dtype == np.float32 and h_n.dtype == np.float32
+    with pytest.raises(TypeError, match="GRU: input has dtype float64 but the parameters are float32"):
+        model(np.ones((4, 2)))                         # a float64 array is refused, as nn.Linear does (issue 16)
     model.double()
     out, _ = model(randn(4, 1, 2))
     assert out.dtype == np.float64
@@ -144,7 +151,7 @@ def test_scopes_name_layer_direction_and_input_timestep():
 def test_missing_states_share_one_zero_tensor():
     model = mg.nn.GRU(2, 3, num_layers=2, bidirectional=True)
     with mg.trace() as tape:
-        model(np.ones((3, 2, 2)))
+        model(ones((3, 2, 2)))
     first_steps = [r for r in tape.records if r.op == "matmul" and r.scope in
                    ("gru/l0/fwd/t0", "gru/l0/bwd/t2", "gru/l1/fwd/t0", "gru/l1/bwd/t2")]
     assert len(first_steps) == 4
@@ -155,7 +162,7 @@ def test_missing_states_share_one_zero_tensor():
 def test_cells_open_their_own_scope():
     cell = mg.nn.LSTMCell(2, 3)
     with mg.trace() as tape, mg.scope("t7"):
-        cell(np.ones((1, 2)))
+        cell(ones((1, 2)))
     assert tape.records and {r.scope for r in tape.records} == {"t7/lstmcell"}
 
 
@@ -163,28 +170,28 @@ def test_gru_step_op_counts_per_variant():
     """reset_before needs r * h before its candidate matmul: two matmuls a step, the others one."""
     for variant, matmuls in (("reset_after", 1), ("reset_before", 2), ("minimal", 1)):
         with mg.trace() as tape:
-            mg.nn.GRU(2, 3, variant=variant)(np.ones((2, 1, 2)))
+            mg.nn.GRU(2, 3, variant=variant)(ones((2, 1, 2)))
         assert [r.op for r in tape.in_scope("gru/l0/fwd/t1")].count("matmul") == matmuls
 
 
 # ---- errors ------------------------------------------------------------------------------------
 
 LAYER_ERRORS = [
-    (lambda: mg.nn.LSTM(3, 4)(np.ones((2, 2, 2, 3))), ValueError, r"LSTM: Expected input to be 2D or 3D, got 4D"),
-    (lambda: mg.nn.LSTM(3, 4)(np.ones((5, 2, 2))), ValueError, r"input_size. Expected 3, got 2"),
-    (lambda: mg.nn.GRU(3, 4, num_layers=2)(np.ones((5, 2, 3)), np.ones((2, 3, 4))), ValueError,
+    (lambda: mg.nn.LSTM(3, 4)(ones((2, 2, 2, 3))), ValueError, r"LSTM: Expected input to be 2D or 3D, got 4D"),
+    (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 2))), ValueError, r"input_size. Expected 3, got 2"),
+    (lambda: mg.nn.GRU(3, 4, num_layers=2)(ones((5, 2, 3)), ones((2, 3, 4))), ValueError,
      r"GRU: Expected hidden size \(2, 2, 4\), got \(2, 3, 4\)"),
-    (lambda: mg.nn.LSTM(3, 4, bidirectional=True)(np.ones((5, 2, 3)), (np.ones((1, 2, 4)), np.ones((2, 2, 4)))),
+    (lambda: mg.nn.LSTM(3, 4, bidirectional=True)(ones((5, 2, 3)), (ones((1, 2, 4)), ones((2, 2, 4)))),
      ValueError, r"Expected hidden\[0\] size \(2, 2, 4\), got \(1, 2, 4\)"),
-    (lambda: mg.nn.LSTM(3, 4, proj_size=2)(np.ones((5, 2, 3)), (np.ones((1, 2, 2)), np.ones((1, 2, 2)))),
+    (lambda: mg.nn.LSTM(3, 4, proj_size=2)(ones((5, 2, 3)), (ones((1, 2, 2)), ones((1, 2, 2)))),
      ValueError, r"Expected hidden\[1\] size \(1, 2, 4\), got \(1, 2, 2\)"),
-    (lambda: mg.nn.RNN(3, 4)(np.ones((5, 3)), np.ones((1, 1, 4))), ValueError,
+    (lambda: mg.nn.RNN(3, 4)(ones((5, 3)), ones((1, 1, 4))), ValueError,
      r"For unbatched 2-D input, hx should also be 2-D"),
-    (lambda: mg.nn.LSTM(3, 4)(np.ones((5, 2, 3)), (np.ones((1, 4)), np.ones((1, 4)))), ValueError,
+    (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), (ones((1, 4)), ones((1, 4)))), ValueError,
      r"For batched 3-D input, hx and cx should also be 3-D"),
-    (lambda: mg.nn.LSTM(3, 4)(np.ones((5, 2, 3)), (np.ones((1, 2, 4)), None)), ValueError, r"both h0 and c0"),
-    (lambda: mg.nn.LSTM(3, 4)(np.ones((5, 2, 3)), np.ones((1, 2, 4))), TypeError, r"a pair \(h, c\)"),
-    (lambda: mg.nn.RNN(3, 4)(np.ones((0, 2, 3))), ValueError, r"sequence length to be larger than 0"),
+    (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), (ones((1, 2, 4)), None)), ValueError, r"both h0 and c0"),
+    (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), ones((1, 2, 4))), TypeError, r"a pair \(h, c\)"),
+    (lambda: mg.nn.RNN(3, 4)(ones((0, 2, 3))), ValueError, r"sequence length to be larger than 0"),
     (lambda: mg.nn.RNN(3, 4)(randn(5, 2, 3)), TypeError, r"RNN: input has dtype float64 but the parameters are float32"),
     (lambda: mg.nn.RNN(3, 4, nonlinearity="sigmoid"), ValueError, r"RNN: Unknown nonlinearity 'sigmoid'"),
     (lambda: mg.nn.GRU(3, 4, variant="cho"), ValueError, r"GRU: Unknown variant 'cho'"),
@@ -197,13 +204,13 @@ LAYER_ERRORS = [
 ]
 
 CELL_ERRORS = [
-    (lambda: mg.nn.LSTMCell(3, 4)(np.ones((2, 2, 3))), ValueError, r"LSTMCell: Expected input to be 1D or 2D, got 3D"),
-    (lambda: mg.nn.RNNCell(3, 4)(np.ones((2, 5))), ValueError, r"inconsistent input_size: got 5, expected 3"),
-    (lambda: mg.nn.GRUCell(3, 4)(np.ones((2, 3)), np.ones((3, 4))), ValueError,
+    (lambda: mg.nn.LSTMCell(3, 4)(ones((2, 2, 3))), ValueError, r"LSTMCell: Expected input to be 1D or 2D, got 3D"),
+    (lambda: mg.nn.RNNCell(3, 4)(ones((2, 5))), ValueError, r"inconsistent input_size: got 5, expected 3"),
+    (lambda: mg.nn.GRUCell(3, 4)(ones((2, 3)), ones((3, 4))), ValueError,
      r"GRUCell: expected h of shape \(2, 4\) .* got \(3, 4\)"),
-    (lambda: mg.nn.LSTMCell(3, 4)(np.ones((2, 3)), (np.ones((2, 4)), np.ones((2, 5)))), ValueError,
+    (lambda: mg.nn.LSTMCell(3, 4)(ones((2, 3)), (ones((2, 4)), ones((2, 5)))), ValueError,
      r"expected c of shape \(2, 4\)"),
-    (lambda: mg.nn.LSTMCell(3, 4)(np.ones(3), (np.ones((2, 4)), np.ones((2, 4)))), ValueError,
+    (lambda: mg.nn.LSTMCell(3, 4)(ones(3), (ones((2, 4)), ones((2, 4)))), ValueError,
      r"expected h of shape \(4,\)"),
     (lambda: mg.nn.RNNCell(3, 4, nonlinearity="gelu"), ValueError, r"RNNCell: Unknown nonlinearity 'gelu'"),
     (lambda: mg.nn.GRUCell(3, 4, variant="keras"), ValueError, r"GRUCell: Unknown variant 'keras'"),

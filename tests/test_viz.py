@@ -347,19 +347,31 @@ def test_show_grads_without_backward_needs_no_retain_grad():
     assert "gradient norm" in draw_graph(m.loss, params=m.params).source
 
 
-def test_grad_shares_are_each_steps_contribution():
+def projected(use, total):
+    """<g_k, G> / ||G||: a use's share of the whole gradient G (the shares add up to ||G||)."""
+    return np.vdot(use, total) / np.linalg.norm(total)
+
+
+def test_grad_shares_are_each_steps_contribution_and_add_up_to_the_gradient():
     m = handmade_rnn(T=4, retain=True)
     m.loss.backward()
     g = build_graph(m.loss, params=m.params, grad_shares=True)
-    shares = {step_of(g, e.dst): e.grad_share for e in params_of(g, "rnn.weight_hh_l0")}
+    edges = {step_of(g, e.dst): e for e in params_of(g, "rnn.weight_hh_l0")}
+    whole = m.params["rnn.weight_hh_l0"].grad
     total = np.zeros((4, 4))
     for t in range(4):
         h_prev = m.hs[(0, "fwd", t - 1)].data if t else np.zeros((2, 4))
         contribution = (h_prev.T @ m.pre[(0, "fwd", t)].grad).T         # d a_t / d W_hh, written out
         total += contribution
-        np.testing.assert_allclose(shares[t], np.linalg.norm(contribution), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(total, m.params["rnn.weight_hh_l0"].grad, rtol=1e-10)
-    assert shares[0] == 0.0                                   # h_{-1} = 0: step 0 adds nothing to W_hh
+        np.testing.assert_allclose(edges[t].grad_share, projected(contribution, whole), rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(edges[t].grad_share_norm, np.linalg.norm(contribution), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(total, whole, rtol=1e-10)
+    assert edges[0].grad_share == 0.0                          # h_{-1} = 0: step 0 adds nothing to W_hh
+    # The shares add up to the norm painted on the parameter, and the percentages to 100.
+    node = g.param("rnn.weight_hh_l0")
+    np.testing.assert_allclose(sum(e.grad_share for e in edges.values()), node.grad_norm, rtol=1e-10)
+    percents = [int(re.search(r"\((-?\d+)%\)", e.label).group(1)) for e in edges.values()]
+    assert abs(sum(percents) - 100) <= len(percents)           # each rounded to a whole percent
     assert "share " in draw_graph(m.loss, params=m.params, grad_shares=True).source
 
 
@@ -369,19 +381,23 @@ def test_grad_shares_of_the_input_projection_are_each_steps_contribution():
     g = build_graph(m.loss, params=m.params, grad_shares=True)
     w_ih = {step_of(g, e.dst): e.grad_share for e in params_of(g, "rnn.weight_ih_l0")}
     b = {step_of(g, e.dst): e.grad_share for e in params_of(g, "rnn.bias_l0")}
+    whole_w, whole_b = m.params["rnn.weight_ih_l0"].grad, m.params["rnn.bias_l0"].grad
     total_w, total_b = np.zeros((4, 3)), np.zeros(4)
     for t in range(4):
         da = m.pre[(0, "fwd", t)].grad                          # dL/da_t, a_t = x_t W_ih^T + b + h W_hh^T
         total_w += da.T @ m.x.data[t]
         total_b += da.sum(axis=0)
-        np.testing.assert_allclose(w_ih[t], np.linalg.norm(da.T @ m.x.data[t]), rtol=1e-10)
-        np.testing.assert_allclose(b[t], np.linalg.norm(da.sum(axis=0)), rtol=1e-10)
-    np.testing.assert_allclose(total_w, m.params["rnn.weight_ih_l0"].grad, rtol=1e-10)
-    np.testing.assert_allclose(total_b, m.params["rnn.bias_l0"].grad, rtol=1e-10)
+        np.testing.assert_allclose(w_ih[t], projected(da.T @ m.x.data[t], whole_w), rtol=1e-10)
+        np.testing.assert_allclose(b[t], projected(da.sum(axis=0), whole_b), rtol=1e-10)
+    np.testing.assert_allclose(total_w, whole_w, rtol=1e-10)
+    np.testing.assert_allclose(total_b, whole_b, rtol=1e-10)
+    np.testing.assert_allclose(sum(w_ih.values()), np.linalg.norm(whole_w), rtol=1e-10)
     elided = build_graph(m.loss, params=m.params, grad_shares=True, max_timesteps=2)   # t = 1, 2 hidden
     (hidden,) = [e for e in params_of(elided, "rnn.weight_ih_l0") if elided.nodes[e.dst].kind == "elided"]
     expected = sum(m.pre[(0, "fwd", t)].grad.T @ m.x.data[t] for t in (1, 2))
-    np.testing.assert_allclose(hidden.grad_share, np.linalg.norm(expected), rtol=1e-10)
+    np.testing.assert_allclose(hidden.grad_share, projected(expected, whole_w), rtol=1e-10)
+    np.testing.assert_allclose(sum(e.grad_share for e in params_of(elided, "rnn.weight_ih_l0")),
+                               np.linalg.norm(whole_w), rtol=1e-10)
 
 
 # ---- elision, fold, backward graph, cuts --------------------------------------------------------

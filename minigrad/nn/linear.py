@@ -9,7 +9,7 @@ import numpy as np
 from ..tensor import Tensor, where
 from . import init
 from .functional import dropout
-from .module import Module, Parameter
+from .module import Module, Parameter, as_layer_input
 
 
 def _float_dtype(dtype: Any, layer: str) -> np.dtype:
@@ -50,13 +50,9 @@ class Linear(Module):
             init.uniform_fan_in_(self.bias, self.in_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = as_layer_input(x, self.weight.dtype, "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input of shape (..., {self.in_features}), got {x.shape}")
-        if x.dtype != self.weight.dtype:
-            raise TypeError(f"Linear: input dtype {x.dtype} does not match the weight's {self.weight.dtype}; "
-                            f"convert the input (x.astype) or the layer (.to(dtype))")
         y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 

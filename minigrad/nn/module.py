@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..tensor import Tensor, as_array
+
+
+def as_layer_input(value: Any, dtype: Any, owner: str, label: str = "input") -> Tensor:
+    """The one dtype rule of every layer (as PyTorch): an array or Tensor must have the parameters' dtype.
+
+    A float64 array fed to a float32 layer is an error naming the layer and the argument, never
+    a silent cast (which would hide a lost precision, or a model that the user meant to be
+    float64). Python numbers and lists carry no dtype of their own: they become ``dtype``.
+    """
+    if not isinstance(value, (Tensor, np.ndarray, np.generic)):
+        try:
+            array = np.asarray(value)
+        except ValueError as err:
+            raise TypeError(f"{owner}: {label} must be a Tensor or a numeric array ({err})") from None
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: {label} must be a Tensor or a numeric array, got {type(value).__name__}")
+        return Tensor(array.astype(dtype))
+    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if data.dtype != dtype:
+        fix = f"convert the {label} ({label}.astype(np.{np.dtype(dtype)}))"
+        if data.dtype.kind == "f":
+            fix += f" or the layer (.to(np.{data.dtype}))"
+        raise TypeError(f"{owner}: {label} has dtype {data.dtype} but the parameters are {np.dtype(dtype)}; {fix}")
+    return value if isinstance(value, Tensor) else Tensor(data)
 
 
 class Parameter(Tensor):
@@ -116,6 +140,9 @@ class Module:
 
         With ``strict``, missing or unexpected keys raise, listing them; a shape mismatch always raises.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a mapping of parameter names "
+                            f"to arrays (model.state_dict() or mg.load(path)), got {type(state_dict).__name__}")
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -127,6 +154,9 @@ class Module:
                 continue
             value = state_dict[name]
             value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict for {type(self).__name__}: '{name}' is not a numeric array "
+                                f"(got {type(state_dict[name]).__name__} of dtype {value.dtype})")
             if value.shape != param.shape:
                 raise ValueError(f"load_state_dict for {type(self).__name__}: '{name}' has shape "
                                  f"{value.shape} in the state dict but {param.shape} in the model")

@@ -56,7 +56,7 @@ from ..autograd import EMPTY_TAGS, tag
 from ..tensor import Tensor, concat, split, stack
 from . import init
 from .functional import dropout
-from .module import Module, Parameter
+from .module import Module, Parameter, as_layer_input
 
 __all__ = ["COURSE_NOTATION", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 
@@ -545,7 +545,8 @@ class RNNBase(Module):
         for name, weight in zip(w._fields, w):        # tag what each step reads, made once per call
             if weight is not None and weight.op is not None:     # (never a parameter: it outlives the call)
                 tag(weight, where, role="weight", name=name)
-        x_proj = cell.project(x.reshape(T * B, features), w).reshape(T, B, -1)   # every timestep, one matmul
+        x_proj = cell.project(x.reshape(T * B, features), w)                     # every timestep, one matmul
+        x_proj = x_proj.reshape(T, B, x_proj.shape[-1])           # not -1: a batch of 0 is legal (PyTorch)
         tag(x_proj, where, role="input_projection", cell=cell.kind)
         outputs: list[Any] = [None] * T
         # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
@@ -674,15 +675,7 @@ class _Zeros:
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:
-    if not isinstance(value, Tensor):
-        value = np.asarray(value)
-        if value.dtype.kind not in "iuf":
-            raise TypeError(f"{owner}: {label} must be a Tensor or numeric array, got dtype {value.dtype}")
-        return Tensor(value.astype(dtype, copy=False))
-    if value.dtype != dtype:
-        raise TypeError(f"{owner}: {label} has dtype {value.dtype} but the parameters are {np.dtype(dtype)}; "
-                        f"cast one of them ({label}.astype(...) or module.to(...))")
-    return value
+    return as_layer_input(value, dtype, owner, label)     # the dtype rule every layer shares
 
 
 def _state_pair(state: Any, owner: str) -> tuple[Any, Any]:

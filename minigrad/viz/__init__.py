@@ -7,7 +7,9 @@
 ``draw_graph`` reads the autograd graph (every op output keeps its primitive, inputs and scope
 path), builds a plain model of it (:mod:`.graph`), turns that into a ``graphviz.Digraph``
 (:mod:`.dot`), and ``save`` renders it with Graphviz's ``dot`` or, on a pip-only machine, with
-graphviz-pure (:mod:`.render`). The engine and ``nn`` know nothing about this package.
+graphviz-pure (:mod:`.render`). ``explore(loss, "bptt.html")`` writes one self-contained page
+that replays the backward pass on the picture (:mod:`.explore`). The engine and ``nn`` know
+nothing about this package.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import dot, graph, render
+from . import explore as explorer
+from .explore import explore
 from .graph import Cluster, Edge, Graph, Node, build_graph
 from .render import Digraph, Renderer, RendererNotFoundError, find_renderer, save
 
@@ -71,4 +75,4 @@ def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool
 
 
 __all__ = ["Cluster", "Digraph", "Edge", "Graph", "Node", "Renderer", "RendererNotFoundError", "build_graph",
-           "dot", "draw_graph", "find_renderer", "graph", "render", "save"]
+           "dot", "draw_graph", "explore", "explorer", "find_renderer", "graph", "render", "save"]

@@ -24,6 +24,7 @@ Reading the picture:
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -45,6 +46,10 @@ _RECURRENT_COLOR = {"fwd": "#1f4e99", "bwd": "#b45f06"}
 _PARAM_EDGE = "#bf9000"
 _CUT_COLOR = "#cc0000"
 _ZERO = "#d9d9d9"
+_CONST_INK = "#595959"      # "zeros (2, 4)": soft, yet AA on every cluster fill
+_NOTE_INK = "#333333"       # captions inside boxes (||dL/dh_t||), on white or near-white fills
+_RECURRENT_INK = {"fwd": "#1f4e99", "bwd": "#8a4a05"}   # edge label text: AA on every cluster fill
+_PARAM_INK = "#7f6000"
 
 
 def text(value: Any) -> str:
@@ -54,12 +59,38 @@ def text(value: Any) -> str:
     return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", '<BR ALIGN="CENTER"/>')
 
 
-_PLAIN_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._,:;()[]/'=+-*#")
+_PLAIN_UNSAFE = re.compile(r"[^a-zA-Z0-9 ._,:;()\[\]/'=+\-*#]")
 
 
 def _plain(value: str) -> str:
     """Text for a plain (non-HTML) attribute, where DOT reads escapes and entities: safe characters only."""
-    return "".join(c if c in _PLAIN_SAFE else "?" for c in value)
+    return _PLAIN_UNSAFE.sub("?", value)
+
+
+_DOT_ID = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?))$")
+_DOT_KEYWORDS = frozenset(("node", "edge", "graph", "digraph", "subgraph", "strict"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    """A DOT attribute value as graphviz's own quoting writes it: an HTML-like label ``<...>`` and
+    a plain identifier as they are, anything else double-quoted. Our values hold no backslash
+    (``_plain`` and ``text`` keep them out), so ``\\"`` is the only escape needed."""
+    if (value[:1] == "<" and value[-1:] == ">") or (_DOT_ID.match(value) and value.lower() not in _DOT_KEYWORDS):
+        return value
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def _attr_list(attrs: dict[str, str], cache: dict[tuple, str], label_first: bool = True) -> str:
+    """`` [label=... k=v ...]`` in graphviz's order (a node's or edge's label first, then by name;
+    a ``graph [...]`` line all by name); each distinct attribute set is formatted once (most
+    edges share theirs)."""
+    key = (label_first, *attrs.items())
+    line = cache.get(key)
+    if line is None:
+        items = sorted(key[1:], key=lambda kv: (label_first and kv[0] != "label", kv[0]))
+        line = cache[key] = (" [" + " ".join(f"{k}={_quote(v)}" for k, v in items) + "]") if attrs else ""
+    return line
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -87,14 +118,50 @@ class Palette:
             return None
         if value <= 0:
             return _ZERO
-        f = self.fraction(value) * (len(_VIRIDIS) - 1)
-        i = min(int(f), len(_VIRIDIS) - 2)
-        a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
-        rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
-        return "#" + "".join(f"{c:02x}" for c in rgb)
+        return _ramp(round(self.fraction(value) * 1000))
 
-    def dark(self, value: float | None) -> bool:
-        return value is not None and value > 0 and self.fraction(value) < 0.6
+
+@functools.lru_cache(maxsize=1001)
+def _ramp(step: int) -> str:
+    """Viridis at ``step / 1000`` of the way from dark to bright, interpolated (1001 shades, each computed once)."""
+    f = step / 1000 * (len(_VIRIDIS) - 1)
+    i = min(int(f), len(_VIRIDIS) - 2)
+    a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
+    rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+_NAMED = {"white": "#ffffff", "black": "#000000"}
+
+
+def relative_luminance(color: str) -> float:
+    """WCAG 2 relative luminance of ``#rrggbb`` (or ``white``/``black``): 0 for black, 1 for white."""
+    hex_ = _NAMED.get(color, color).lstrip("#")[:6]
+    channels = [int(hex_[k:k + 2], 16) / 255 for k in (0, 2, 4)]
+    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(text_color: str, fill: str) -> float:
+    """WCAG 2 contrast ratio (L_light + 0.05) / (L_dark + 0.05), from 1 to 21; AA asks >= 4.5 for text."""
+    a, b = relative_luminance(text_color), relative_luminance(fill)
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+AA = 4.5     # WCAG AA contrast for normal-size text: every label in the picture meets it
+# A label's main text and its second, softer lines (shape, gradient): black and a dark grey on
+# light fills, white and a light grey on dark ones. The greys are the softest that keep AA on
+# every fill they are used on (checked by ``ink``, which falls back to black or white).
+_INKS = {False: ("black", "#444444"), True: ("white", "#e8e8e8")}
+
+
+@functools.lru_cache(maxsize=4096)
+def ink(fill: str) -> tuple[str, str]:
+    """(main, soft) text colours for a label on ``fill``: whichever of black and white contrasts
+    more, and a grey of the same side if it still has AA contrast (else the main colour)."""
+    on_dark = contrast_ratio("white", fill) > contrast_ratio("black", fill)
+    main, soft = _INKS[on_dark]
+    return main, soft if contrast_ratio(soft, fill) >= AA else main
 
 
 def _font(size: int, color: str, body: str) -> str:
@@ -112,7 +179,7 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     }, node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box", "style": "rounded,filled",
                   "fillcolor": "white", "color": "#555555", "margin": "0.07,0.03", "height": "0.3", "penwidth": "1"},
         edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
-    if palette is not None or any(e.kind == "cut" for e in graph.edges):
+    if graph.nodes:
         dot.node("legend", label=f"<{_legend(graph, palette)}>", shape="plaintext", style="", margin="0")
     children: dict[tuple[str, ...], list[Cluster]] = {}
     for path, cluster in graph.clusters.items():
@@ -120,27 +187,34 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     members: dict[tuple[str, ...], list[Node]] = {}
     for node in graph.nodes.values():
         members.setdefault(node.cluster, []).append(node)
+    # Node and edge statements go straight into ``body`` (graphviz's public list of DOT lines),
+    # formatted by _attr_list: graphviz's per-call quoting was most of the time for 20,000 steps.
+    cache: dict[tuple, str] = {}
     for node in members.get((), []):
-        dot.node(node.id, **_node_attrs(node, palette, graph))
-    # Build clusters deepest first, so each is complete when its parent takes it (no recursion).
-    subgraphs: dict[tuple[str, ...], Digraph] = {}
+        dot.body.append(f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n")
+    # Clusters as DOT lines, deepest first, so each is complete when its parent takes it (no
+    # recursion); a child's lines are indented once more inside its parent's braces.
+    lines_of: dict[tuple[str, ...], list[str]] = {}
     chunks = _chunks(graph)                 # truncated BPTT: laid out chunk after chunk
     offsets = _chunk_offsets(chunks)
     used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
-        sub = Digraph(_cluster_id(path, k, used), graph_attr=_cluster_attrs(graph.clusters[path], palette,
-                                                                 offsets.get(path[0])))
-        for node in members.get(path, []):
-            sub.node(node.id, **_node_attrs(node, palette, graph))
+        attrs = _cluster_attrs(graph.clusters[path], palette, offsets.get(path[0]))
+        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n",
+                 f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
+        lines += [f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n"
+                  for node in members.get(path, [])]
         for child in sorted(children.get(path, []), key=_order):
-            sub.subgraph(subgraphs.pop(child.path))
-        subgraphs[path] = sub
+            lines += ["\t" + line for line in lines_of.pop(child.path)]
+        lines.append("}\n")
+        lines_of[path] = lines
     for top in sorted(children.get((), []), key=_order):
-        dot.subgraph(subgraphs.pop(top.path))
+        dot.body += ["\t" + line for line in lines_of.pop(top.path)]
+    bounds = _step_bounds(graph)
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, chunked=bool(chunks))
-        dot.edge(tail, head, **attrs)
-    if chunks:
+        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded)
+        dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
+    if chunks and not graph.folded:          # a folded cell has no time columns to line up
         _lay_out_chunks(dot, graph, chunks)
     return dot
 
@@ -157,12 +231,15 @@ def _chunks(graph: Graph) -> list[tuple[str, list[int]]]:
     scopes (``chunk0``, ``chunk1``, ...); else ``[]``."""
     if not any(e.kind == "cut" for e in graph.edges):
         return []
-    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided")]
+    steps = [c for c in graph.clusters.values() if c.kind in ("timestep", "elided", "folded")]
     if not steps or any(len(c.path) < 2 for c in steps):
         return []
     length: dict[str, dict[tuple[str, ...], int]] = {}
     for c in steps:
-        last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
+        if c.kind == "folded":
+            last = c.span[1]
+        else:
+            last = c.timestep + (c.hidden - 1 if c.kind == "elided" else 0)
         chains = length.setdefault(c.path[0], {})
         chains[c.path[:-1]] = max(chains.get(c.path[:-1], 0), last + 1)
     if len(length) < 2:
@@ -234,6 +311,12 @@ def _title(graph: Graph) -> str:
                      f"in {len(sizes)} chunks {split}, {ops} ops drawn")
         parts.append("each chunk starts from the previous one's last state, cut by detach(): "
                      "no gradient flows back across a cut")
+    elif graph.folded and chunks:
+        sizes = [max(lengths) for _, lengths in chunks]
+        parts.append(f"Folded (rolled) view of truncated BPTT: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+                     f"in {len(sizes)} chunks, one cell per layer, direction and chunk")
+        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
+                     "no gradient flows back across a cut")
     elif graph.folded:
         parts.append("Folded (rolled) view: one cell per layer and direction, the loop runs once per step")
     elif steps:
@@ -249,56 +332,108 @@ def _title(graph: Graph) -> str:
     return "\n".join(parts)
 
 
+def legend_keys(graph: Graph) -> list[tuple[str, str]]:
+    """(mark, meaning) for every kind of mark this picture contains, in reading order: what the
+    legend explains. Marks absent from the picture are left out, so the legend stays short."""
+    nodes, edges = list(graph.nodes.values()), graph.edges
+    kinds = {n.kind for n in nodes}
+    keys: list[tuple[str, str]] = []
+    if "op" in kinds:
+        keys.append(("rounded box", "an op: its primitive, output shape" + (" and ||dL/d output||" if graph.grads
+                                                                          else "")))
+    if "param" in kinds:
+        keys.append(("double border", "a parameter, drawn once (its name and shape); .T once: transposed once "
+                                      "before the loop"))
+    if "input" in kinds:
+        keys.append(("arrow box", "an input (data, or a state cut by detach())"))
+    if "target" in kinds:
+        keys.append(("folded corner", "a target the loss compares with"))
+    if kinds & {"loss", "output"}:
+        keys.append(("double octagon", "the loss (or the output drawn from)"))
+    if "const" in kinds:
+        keys.append(("small grey text", "a zero initial state, drawn in each box that reads it"))
+    if any(n.kind == "op" and not n.tracked for n in nodes):
+        keys.append(("grey dashed box", "an op on tensors needing no gradient (seen by mg.trace): no gradient"))
+    if "ghost" in kinds:
+        keys.append(("dashed box", "a tensor outside this graph, where a detach() cut started"))
+    if "elided" in kinds:
+        keys.append(("dashed box '... hidden ...'", "timesteps not drawn (max_timesteps); its arrows stand for all"
+                                                    " of them, dotted"))
+    if any(n.batched for n in nodes):
+        keys.append(("green border", "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
+                                     "before the loop; each step reads its rows, so W_ih and the biases feed "
+                                     "every step"))
+    elif any(n.step_input for n in nodes):
+        keys.append(("green border", "x_t, the input entering step t"))
+    if any(e.kind == "recurrent" for e in edges):
+        keys.append(("thick blue/orange arrow", "the state (h, c) carried to the next step"
+                                                + ("; loop: N steps, the cell runs N times" if graph.folded else "")))
+    if any(e.kind == "parameter" for e in edges):
+        keys.append(("thin gold arrow", "a parameter read by an op"))
+    if any(e.kind == "data" for e in edges):
+        keys.append(("grey arrow", "a tensor passed to the next op"))
+    if any(e.kind == "cut" for e in edges):
+        keys.append(("dashed red arrow", "cut by detach(): no gradient passes"))
+    if any(e.count > 1 and re.search(r"(^|\s)x\d+", e.label) for e in edges):
+        keys.append(("x4 on an arrow", "4 arrows drawn as one (the same tensor read 4 times, or by 4 hidden or "
+                                       "folded steps)"))
+    if any(e.grad_share is not None for e in edges):
+        keys.append(("share s (p%)", "this use's part of the parameter's gradient G: its gradient g projected on"
+                                     " G, <g, G>/||G||; a parameter's shares add up to its ||G|| (100%)"))
+    if graph.backward:
+        keys.append(("(VJP)", "the op's vector-Jacobian product; arrows carry dL/d(tensor), labelled grad "
+                              "with its shape"))
+    if graph.grads:
+        keys.append(("grad g", "||dL/d node||, the Frobenius norm of the gradient reaching the node"))
+        if any(c.kind in ("timestep", "folded") for c in graph.clusters.values()):
+            keys.append(("step border and label", "||dL/dh_t||, the gradient reaching step t's hidden state"))
+        keys.append(("light grey fill", "zero gradient"))
+    return keys
+
+
 def _legend(graph: Graph, palette: Palette | None) -> str:
     rows = []
+    count = 1
     if palette is not None:
         lo, hi = graph.grad_range
         count = 6 if hi > lo else 1
         cells = []
         for k in range(count):
             value = lo * (hi / lo) ** (k / (count - 1)) if count > 1 else lo
-            font = "white" if palette.dark(value) else "black"
-            cells.append(f'<TD BGCOLOR="{palette.color(value)}">{_font(8, font, _sci(value))}</TD>')
-        title = "<B>gradient norm ||dL/d node||, log scale</B>"
-        note = "dark: smallest (vanishing) ... bright: largest<BR/>step border and label: ||dL/dh_t||"
+            fill = palette.color(value)
+            cells.append(f'<TD BGCOLOR="{fill}">{_font(8, ink(fill)[0], _sci(value))}</TD>')
+        title = "<B>fill: gradient norm ||dL/d node||, log scale</B>"
+        note = "dark: smallest (vanishing) ... bright: largest"
         rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(9, "black", title)}</TD></TR>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
-        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, "#333333", note)}</TD></TR>')
-    keys = []
-    if any(e.kind == "recurrent" for e in graph.edges):
-        keys.append('<FONT COLOR="#1f4e99"><B>thick</B></FONT>: state h, c carried to the next step')
-    if any(e.kind == "parameter" for e in graph.edges):
-        keys.append(f'<FONT COLOR="{_PARAM_EDGE}"><B>gold</B></FONT>: shared parameter')
-    if any(n.batched for n in graph.nodes.values()):
-        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t W_ih^T + b, step t\'s input term. '
-                    'It is computed for all steps by ONE matmul<BR ALIGN="LEFT"/>before the loop; each step '
-                    'reads its rows, so W_ih and the biases also feed every step')
-    elif any(n.step_input for n in graph.nodes.values()):
-        keys.append('<FONT COLOR="#38761d"><B>green border</B></FONT>: x_t, the input entering step t')
-    if any(e.kind == "cut" for e in graph.edges):
-        keys.append(f'<FONT COLOR="{_CUT_COLOR}"><B>dashed</B></FONT>: cut by detach(), no gradient passes')
-    if keys:
-        span = count if palette is not None else 1
-        rows.append(f'<TR><TD COLSPAN="{span}" BORDER="0" ALIGN="LEFT">'
-                    + _font(8, "#333333", '<BR ALIGN="LEFT"/>'.join(keys) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
-    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(8, _NOTE_INK, note)}</TD></TR>')
+    lines = [f"<B>{text(mark)}</B>: {text(meaning)}" for mark, meaning in legend_keys(graph)]
+    if lines:
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0" ALIGN="LEFT">'
+                    + _font(8, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>') + "</TD></TR>")
+    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="white">'
             + "".join(rows) + "</TABLE>")
+
+
+_UNTRACKED_FILL = "#f3f3f3"     # an op on tensors needing no gradient (seen by a trace): no colour
 
 
 def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, str]:
     shape = _KIND_SHAPE.get(node.kind, "box")
-    fill = _KIND_FILL.get(node.kind, "#ffffff")
     grad = node.grad_norm
     if node.kind == "elided" and node.grad_range:
         grad = node.grad_range[1]
-    color = palette.color(grad) if palette is not None and grad is not None else None
-    dark = palette is not None and palette.dark(grad)
-    ink, soft = ("white", "#dddddd") if dark else ("black", "#555555")
+    untracked = node.kind == "op" and not node.tracked
+    fill = (palette.color(grad) if palette is not None and grad is not None else None) \
+        or _KIND_FILL.get(node.kind, "#ffffff")
+    if untracked:
+        fill = _UNTRACKED_FILL
+    main, soft = ink(fill)                      # text colours with AA contrast on this fill
     name = text(node.label)
     if graph.backward and node.kind in ("op", "param", "loss", "output"):
         name += " (VJP)"
-    if node.kind == "const":
-        label = _font(8, "#777777", f"{name} {_shape(node.shape)}")
+    if node.kind == "const":                    # drawn on its cluster's fill, which is near white
+        label = _font(8, _CONST_INK, f"{name} {_shape(node.shape)}")
         return {"label": f"<{label}>", "shape": "plain", "style": ""}
     lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
              else name]
@@ -319,12 +454,11 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         lines.append(_font(8, soft, f"grad {_sci(grad)}"))
     if node.step_input and not node.batched:           # x_t entering its step: an input's green border
         lines[0] = f"<B>x_t</B>  {lines[0]}"
-    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": color or fill,
-             "fontcolor": ink}
+    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": fill, "fontcolor": main}
     if node.step_input:
         attrs.update(color="#38761d", penwidth="2.5")
-    if node.kind == "op" and not node.tracked:      # no gradient flows here (seen via a trace)
-        attrs.update(style="rounded,filled,dashed", fillcolor="#f3f3f3", fontcolor="#555555")
+    if untracked:                                   # no gradient flows here (seen via a trace)
+        attrs["style"] = "rounded,filled,dashed"
     elif node.kind == "op":
         attrs["style"] = "rounded,filled"
     elif node.kind in ("ghost", "elided"):
@@ -365,7 +499,7 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
             label = f"<B>t = {offset + cluster.timestep}</B> ({text(cluster.path[0])}, step {cluster.timestep})"
         attrs["fillcolor"] = "white"
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, "#333333", f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh_t|| {_sci(cluster.grad_norm)}")
             if palette is not None:
                 attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
         attrs["label"] = f"<{label}>"
@@ -376,8 +510,12 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
                      label=f"<<B>{text(span)}</B>>")
     elif cluster.kind == "folded":
         label = f"<B>{text(cluster.label)}</B>"
+        if offset is not None:        # truncated BPTT: the steps' global time, as the unfolded picture has it
+            first, last = offset + cluster.span[0], offset + cluster.span[1]
+            label = (f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
+                     f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})")
         if cluster.grad_norm is not None:
-            label += "<BR/>" + _font(8, "#333333", f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
+            label += "<BR/>" + _font(8, _NOTE_INK, f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
         attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
     elif name in ("fwd", "forward"):
         attrs.update(fillcolor=_DIRECTION_FILL["fwd"], label=f"<<B>forward direction</B> ({text(name)}) --&gt;>")
@@ -401,35 +539,55 @@ def _in_backward_steps(node: Node, graph: Graph) -> bool:
     return cluster is not None and cluster.kind in ("timestep", "elided", "folded") and cluster.direction == "bwd"
 
 
-def _first_step(node: Node, graph: Graph, leftmost: bool = False) -> bool:
+def _step_bounds(graph: Graph) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Each chain's first and last drawn timestep, computed once (per edge it made drawing quadratic)."""
+    bounds: dict[tuple[str, ...], tuple[int, int]] = {}
+    for c in graph.clusters.values():
+        if c.kind == "timestep":
+            lo, hi = bounds.get(c.path[:-1], (c.timestep, c.timestep))
+            bounds[c.path[:-1]] = (min(lo, c.timestep), max(hi, c.timestep))
+    return bounds
+
+
+def _first_step(node: Node, graph: Graph, bounds: dict[tuple[str, ...], tuple[int, int]],
+                leftmost: bool = False) -> bool:
     """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward), or
     with ``leftmost``, in its chain's step t = 0 (drawn leftmost in both directions)."""
     cluster = graph.clusters.get(node.cluster)
     if cluster is None or cluster.kind != "timestep":
         return False
-    chain = node.cluster[:-1]
-    steps = [c.timestep for c in graph.clusters.values() if c.kind == "timestep" and c.path[:-1] == chain]
-    return cluster.timestep == (max(steps) if cluster.direction == "bwd" and not leftmost else min(steps))
+    lo, hi = bounds[node.cluster[:-1]]
+    return cluster.timestep == (hi if cluster.direction == "bwd" and not leftmost else lo)
 
 
 def _layer(node: Node) -> tuple[str, ...] | None:
     """The layer scope a node is drawn in (``lstm/l1``), if any."""
-    for k in range(len(node.cluster), 0, -1):
-        part = node.cluster[k - 1]
+    return _layer_of(node.cluster)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
+    for k in range(len(cluster), 0, -1):
+        part = cluster[k - 1]
         if len(part) > 1 and part[0] == "l" and part[1:].isdigit():
-            return node.cluster[:k]
+            return cluster[:k]
     return None
 
 
 def _backward_region(node: Node) -> tuple[str, ...] | None:
     """The backward-direction scope a node is drawn in (``lstm/l0/bwd``), if any."""
-    for k in range(len(node.cluster), 0, -1):
-        if node.cluster[k - 1] in _BACKWARD_NAMES:
-            return node.cluster[:k]
+    return _backward_region_of(node.cluster)
+
+
+@functools.lru_cache(maxsize=4096)
+def _backward_region_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
+    for k in range(len(cluster), 0, -1):
+        if cluster[k - 1] in _BACKWARD_NAMES:
+            return cluster[:k]
     return None
 
 
-def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
+def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[tuple[str, ...], tuple[int, int]],
                 chunked: bool = False) -> tuple[str, str, dict[str, str]]:
     """DOT tail, head and attributes of ``edge``. ``chunked``: truncated BPTT (``_chunks``), whose
     parameters are placed by ``_lay_out_chunks`` and whose chunks follow each other along the cuts."""
@@ -437,20 +595,22 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
     # Layout works in forward terms: producer -> consumer (a gradient graph's edges point back).
     producer, consumer = (edge.dst, edge.src) if graph.backward else (edge.src, edge.dst)
     a, b = graph.nodes[producer], graph.nodes[consumer]
-    feed = _steps_cluster(b, graph) is not None and _steps_cluster(a, graph) is None
-    leaving = _steps_cluster(a, graph) is not None and _steps_cluster(b, graph) is None
-    region = _backward_region(a)
+    a_in_steps, b_in_steps = _steps_cluster(a, graph) is not None, _steps_cluster(b, graph) is not None
+    feed = b_in_steps and not a_in_steps
+    leaving = a_in_steps and not b_in_steps
+    region, b_region = _backward_region(a), _backward_region(b)
+    a_layer, b_layer = _layer(a), _layer(b)
     parameter = edge.kind == "parameter"
     # The backward direction is drawn mirrored (its edges laid out consumer -> producer, the
     # arrowhead kept right with dir=back): it visibly runs right to left under the forward one.
     # A parameter edge is always written parameter -> op, so following edges from a parameter
     # finds every step that reads it, in either direction.
-    mirrored = not parameter and region is not None and region == _backward_region(b) and not leaving
+    mirrored = not parameter and region is not None and region == b_region and not leaving
     tail, head = (consumer, producer) if mirrored else (producer, consumer)
     if tail != edge.src:
         attrs["dir"] = "back"
-    if (_layer(a) is not None and _layer(b) is not None and _layer(a) != _layer(b)) or \
-            (_backward_region(b) is not None and region != _backward_region(b)):
+    if (a_layer is not None and b_layer is not None and a_layer != b_layer) or \
+            (b_region is not None and region != b_region):
         # Layer k+1 reads layer k's whole output sequence, and the mirrored backward direction
         # reads x: such entries are drawn but do not rank, so layers and directions keep the
         # same time columns.
@@ -463,9 +623,9 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
     elif parameter and region is not None:
         # A backward-direction parameter sits left of its steps, as a forward one does: it pulls
         # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
-        if not _first_step(b, graph, leftmost=True):
+        if not _first_step(b, graph, bounds, leftmost=True):
             attrs["constraint"] = "false"
-    elif feed and _first_step(b, graph):
+    elif feed and _first_step(b, graph, bounds):
         pass   # the feed into the step that runs first keeps its pull: it anchors x, W_ih, W_hh
     elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
         # Other feeds into a step must not pull it to the feed's rank: the steps line up in time
@@ -479,12 +639,12 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None,
             attrs["weight"] = "0"
     if edge.kind == "recurrent":
         direction = "bwd" if _in_backward_steps(a, graph) else "fwd"
-        attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_COLOR[direction])
+        attrs.update(color=_RECURRENT_COLOR[direction], penwidth="2.4", fontcolor=_RECURRENT_INK[direction])
         if graph.folded:
             attrs["constraint"] = "false"
     elif edge.kind == "parameter":
         # Half transparent: many of them cross the steps, which stay the figure.
-        attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor="#7f6000")
+        attrs.update(color=_PARAM_EDGE + "88", penwidth="0.8", arrowsize="0.5", fontcolor=_PARAM_INK)
     elif edge.kind == "cut":
         attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
     if edge.label:

@@ -46,6 +46,11 @@ class Example:
         from . import draw_graph
         return draw_graph(self.roots, params=self.model, targets=self.targets, tape=self.tape, **options)
 
+    def explore(self, path: Any, **options: Any) -> Any:
+        """``explore`` of this example (the HTML page replaying its backward pass); returns the path."""
+        from .explore import explore
+        return explore(self.roots, path, params=self.model, targets=self.targets, tape=self.tape, **options)
+
 
 def bptt_example(cell: str = "lstm", steps: int = 4, layers: int = 1, bidirectional: bool = False,
                  hidden: int = 4, input_size: int = 3, batch: int = 2, truncate: int | None = None,

@@ -27,12 +27,14 @@ small, once per cluster that reads them, so they add no long edges.
 Gradients (``show_grads``) are computed by a second reverse sweep over the same graph, with the
 same VJP rows as ``backward()`` (``minigrad.ops``), seeded with ones at the root: it writes no
 ``.grad`` and runs no hooks, so drawing never changes what training sees. A parameter node's
-norm is its whole gradient, the sum over every timestep that used it; ``grad_shares=True``
-labels each parameter edge with that use's share.
+norm is its whole gradient G, the sum over every timestep that used it; ``grad_shares=True``
+labels each parameter edge with that use's share: its gradient g_k projected on G,
+``<g_k, G> / ||G||``, so the shares of a parameter's edges add up to the ``||G||`` it shows.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +63,7 @@ class Node:
     kind: str
     label: str
     shape: tuple[int, ...]
+    op: str = ""                       # the primitive that made it ("" for a leaf)
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
@@ -85,7 +88,9 @@ class Edge:
     shape: tuple[int, ...]            # shape of the tensor carried, which is also its gradient's shape
     label: str = ""
     count: int = 1                    # edges merged into this one (elision, fold)
-    grad_share: float | None = None   # parameter edges, grad_shares=True: ||this use's gradient||
+    grad_share: float | None = None   # parameter edges, grad_shares=True: this use's gradient projected
+    #                                   on the parameter's whole gradient G, <g_k, G>/||G||: they sum to ||G||
+    grad_share_norm: float | None = None   # ||g_k||, this use's gradient alone
 
 
 @dataclass(eq=False)
@@ -101,6 +106,7 @@ class Cluster:
     state: str | None = None           # id of the node taken as h_t
     hidden: int = 0                    # elided: how many timesteps it stands for
     steps: int = 0                     # folded: how many timesteps the one cell stands for
+    span: tuple[int, int] | None = None    # folded: the first and last timestep it stands for
 
 
 @dataclass(eq=False)
@@ -115,6 +121,13 @@ class Graph:
     grads: bool = False                # gradients painted
     grad_range: tuple[float, float] | None = None   # smallest and largest non-zero norm shown
     title: str = ""
+    # What the explorer reads (mg.viz.explore): the tensor each drawn node shows, its gradient
+    # dL/d node from the painting sweep, and the drawn node of every tensor the graph reached
+    # (a parameter's views map to the parameter, a folded step's ops to the cell's, hidden steps'
+    # to the elided box), so the engine's backward order can be replayed on the picture.
+    tensors: dict[str, Any] = field(default_factory=dict)
+    gradients: dict[str, np.ndarray] = field(default_factory=dict)
+    drawn_of: dict[int, str] = field(default_factory=dict)
 
     def nodes_of(self, kind: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.kind == kind]
@@ -234,8 +247,17 @@ def gradient_sweep(order: list[Tensor], roots: list[Tensor],
             if edge_keys is not None:
                 share_key = edge_keys.get((id(node), i))
                 if share_key is not None:
+                    gi = back_to_leaf(parent, gi)
                     shares[share_key] = gi if share_key not in shares else shares[share_key] + gi
     return grads, shares
+
+
+def back_to_leaf(view: Tensor, g: np.ndarray) -> np.ndarray:
+    """The gradient ``g`` of a parameter's view (``W.T``, ``W.reshape``, a fixed slice of ``W``),
+    carried back through the view ops to the parameter itself, in its own layout."""
+    while view._op is not None:
+        ((_, view, g),) = vjps(view, g)            # a view op has exactly one input
+    return g
 
 
 _DTYPE_NAMES: dict[np.dtype, str] = {}
@@ -261,6 +283,7 @@ def _has_grads(order: list[Tensor]) -> bool:
 # Scopes -> clusters
 # --------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)
 def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
     """``"lstm/l0/fwd/t3/gates"`` -> cluster path ``(lstm, l0, fwd, t3)``, chain ``(lstm, l0, fwd)``, 3."""
     if not scope:
@@ -326,6 +349,19 @@ def _scalar(t: Tensor) -> str:
 
 def _clip(formula: str, limit: int = 48) -> str:
     return formula if len(formula) <= limit else "x_t's input term"
+
+
+def _share(use: np.ndarray, total: np.ndarray) -> tuple[float, float, float]:
+    """One use's share of a parameter's gradient ``G = sum of its uses' gradients g_k``.
+
+    Norms do not add up (``||g_1|| + ||g_2|| >= ||G||``), so the share is ``g_k`` projected on
+    ``G``: ``<g_k, G> / ||G||``. These add up to exactly ``||G||``, the norm shown on the
+    parameter (a use pulling against the others gets a negative share). Returns the share,
+    ``||g_k||`` and the share as a fraction of ``||G||`` (fractions add up to 1)."""
+    use64, total64 = np.asarray(use, dtype=np.float64), np.asarray(total, dtype=np.float64)
+    norm = float(np.sqrt(np.vdot(total64, total64)))
+    projection = float(np.vdot(use64, total64)) / norm if norm else 0.0
+    return projection, float(np.sqrt(np.vdot(use64, use64))), (projection / norm if norm else 0.0)
 
 
 def _fmt(x: float) -> str:
@@ -451,7 +487,7 @@ class _Builder:
         elif self.max_timesteps is not None:
             self._elide()
         grads, shares = self._gradients()
-        edges = self._edges(shares)
+        edges = self._edges(shares, grads)
         if self.backward:    # no gradient flows into inputs, targets or constants
             edges = [e for e in edges if e.kind == "cut" or self._differentiable(e.src)]
             linked = {e.src for e in edges} | {e.dst for e in edges}
@@ -462,6 +498,13 @@ class _Builder:
         for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge or nid in self.absorbed]:
             del self.nodes[nid]
         graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint)
+        graph.tensors = {nid: self.tensor_of[nid] for nid in self.nodes if nid in self.tensor_of}
+        graph.gradients = {nid: grads[id(t)] for nid, t in graph.tensors.items() if id(t) in grads}
+        for tid, nid in self.rep.items():
+            if nid not in self.absorbed:
+                drawn = self._drawn(nid)
+                if drawn in self.nodes:
+                    graph.drawn_of[tid] = drawn
         # The colour scale spans the model's gradients; the root's seed (dL/dL = 1) would only squash it.
         seeds = {self.rep.get(id(r)) for r in self.roots}
         values = [n.grad_norm for n in self.nodes.values() if n.grad_norm and n.id not in seeds]
@@ -637,15 +680,17 @@ class _Builder:
     def _op_node(self, t: Tensor, roots: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
         if id(t) in roots:
             if t.data.size == 1:
-                self._new("loss", t.name or "loss", t, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
+                self._new("loss", t.name or "loss", t, op=name,
+                          detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
             else:
-                self._new("output", t.name or "output", t, detail=name)
+                self._new("output", t.name or "output", t, op=name, detail=name)
             return
         cluster, chain, step = self._place(t)
         detail = _format_index((kwargs or {}).get("index")) if name == "getitem" else ""
         if not tracked:
             detail = (detail + "  no grad").strip()
-        node = self._new("op", t.name or name, t, cluster=cluster, timestep=step, detail=detail, tracked=tracked)
+        node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
+                         tracked=tracked)
         if step is not None:
             self.chain_of[node.id] = chain
 
@@ -661,7 +706,7 @@ class _Builder:
             node = self.nodes[e.dst]
             if e.src is not None and node.label == "getitem" and node.timestep is not None \
                     and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
-                    and re.match(rf"\[{node.timestep}[,\]]", node.detail):
+                    and node.detail.startswith((f"[{node.timestep},", f"[{node.timestep}]")):
                 node.step_input = True
 
     def _absorb_projections(self) -> None:
@@ -707,10 +752,11 @@ class _Builder:
             self.raw = [e for e in self.raw if e.src not in ids and e.dst not in ids]
             self.absorbed |= ids
             self.projections.append(_Projection(order, steps, set(params)))
+            once = f"{_op_summary(names)}: once for all {len(steps)} steps"
             for g in steps:
                 node = self.nodes[g]
                 node.label, node.batched = formula, names
-                node.detail = f"{node.detail}\n{_op_summary(names)}: once for all {len(steps)} steps"
+                node.detail = f"{node.detail}\n{once}"
                 for src in [*params, *data]:
                     self.raw.append(_RawEdge(src, g, edge_shape[src]))
 
@@ -885,6 +931,7 @@ class _Builder:
                     pid = self.rep.get(id(parent))
                     if pid in proj.params:
                         key = (pid, self._drawn(step))
+                        gi = back_to_leaf(parent, gi)
                         shares[key] = gi if key not in shares else shares[key] + gi
                     else:
                         local[id(parent)] = gi if id(parent) not in local else local[id(parent)] + gi
@@ -909,7 +956,7 @@ class _Builder:
         return norms
 
     # ---- pass 5: edges and clusters -----------------------------------------------------------
-    def _edges(self, shares: dict[Any, np.ndarray]) -> list[Edge]:
+    def _edges(self, shares: dict[Any, np.ndarray], grads: dict[int, np.ndarray]) -> list[Edge]:
         merged: dict[tuple[str, str, str], Edge] = {}
         names: dict[tuple[str, str, str], str] = {}
         const_nodes: dict[tuple[int, tuple[str, ...]], str] = {}
@@ -959,8 +1006,9 @@ class _Builder:
             if edge.count > 1 and not inside_cell and edge.kind != "recurrent":
                 parts.append(f"x{edge.count}")
             if edge.kind == "parameter" and (edge.src, edge.dst) in shares:
-                edge.grad_share = _norm(shares[(edge.src, edge.dst)])
-                parts.append(f"share {_fmt(edge.grad_share)}")
+                edge.grad_share, edge.grad_share_norm, fraction = _share(
+                    shares[(edge.src, edge.dst)], grads[id(self.tensor_of[edge.src])])
+                parts.append(f"share {_fmt(edge.grad_share)} ({100 * fraction:.0f}%)")
             edge.label = "  ".join(parts)
         return list(merged.values())
 
@@ -989,6 +1037,7 @@ class _Builder:
             elif chain in self.folds and last == "cell":
                 rep_step, ts = self.folds[chain]
                 cl.kind, cl.steps, cl.direction, cl.timestep = "folded", len(ts), _direction(chain), rep_step
+                cl.span = (ts[0], ts[-1])
                 cl.label = f"one cell, run {len(ts)} times (t = {ts[0]} ... {ts[-1]})"
                 cl.state = self.h_of.get((chain, rep_step))
                 cl.grad_norm = self.nodes[cl.state].grad_norm if cl.state else None

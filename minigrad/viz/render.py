@@ -178,6 +178,20 @@ class Digraph(graphviz.Digraph):
         return _render
 
 
+def svg(graph: Any, *, timeout: float | None = None) -> str:
+    """``graph`` (a graphviz graph, or DOT source text) drawn as SVG text by :func:`find_renderer`'s program."""
+    source = graph if isinstance(graph, str) else getattr(graph, "source", None)
+    if not isinstance(source, str):
+        raise TypeError(f"svg: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
+                        f"got {type(graph).__name__}")
+    cmd = _command("dot", "svg")
+    proc = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"svg: {Path(cmd[0]).name} failed (exit {proc.returncode}): "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode("utf-8")
+
+
 def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: float | None = None) -> Path:
     """Write ``graph`` (a graphviz graph, or DOT source text) to ``path``; the suffix picks the format.
 
@@ -192,6 +206,11 @@ def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: floa
     if not isinstance(source, str):
         raise TypeError(f"save: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
                         f"got {type(graph).__name__}")
+    if not path.parent.is_dir():        # say so before the renderer runs (its own message names no folder)
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"save: cannot write {path}: the folder {path.parent} {what}")
+    if path.is_dir():
+        raise IsADirectoryError(f"save: cannot write {path}: it is a directory")
     suffix = path.suffix.lower()
     if suffix in (".dot", ".gv"):
         path.write_text(source, encoding="utf-8")

@@ -1,5 +1,9 @@
 """Optimizers with PyTorch's update rules, step for step: SGD, Adam, Adagrad.
 
+Learning-rate schedules that adjust them as training goes live in :mod:`.lr_scheduler`
+(``mg.optim.lr_scheduler.StepLR`` ...): they write ``group["lr"]`` (and OneCycleLR the momentum)
+of each parameter group, and the next ``step()`` reads it.
+
 A step reads each parameter's ``.grad`` and writes the parameter in place through the
 versioned ``Tensor.add_`` (so a stale graph that still needs the old values refuses to
 run backward). State lives in numpy arrays of the parameter's dtype: a float32 model
@@ -14,10 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad
-from .tensor import Tensor
+from ..autograd import enable_grad
+from ..tensor import Tensor
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+def _floats(owner: str, **options: Any) -> dict[str, float]:
+    """Each hyperparameter as a float; a str, None or list is a TypeError naming the option."""
+    converted = {}
+    for key, value in options.items():
+        is_number = isinstance(value, (int, float, np.integer, np.floating)) or (
+            isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+        if isinstance(value, bool) or not is_number:
+            raise TypeError(f"{owner}: {key} must be a number, got {type(value).__name__} ({value!r:.40})")
+        converted[key] = float(value)
+    return converted
 
 
 class Optimizer:
@@ -38,6 +54,7 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         self.defaults = defaults
+        self.step_count = 0          # calls of step(): a scheduler checks that one came before its own
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         for group in groups:
@@ -96,8 +113,11 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self.step_count += 1
         for group in self.param_groups:
-            options = {k: v for k, v in group.items() if k != "params"}
+            # The update rule's own options only: schedulers keep their bookkeeping in the group too
+            # (initial_lr, max_lr, ...), as in PyTorch.
+            options = {k: group[k] for k in self.defaults}
             for p in group["params"]:
                 if p.grad is not None:
                     state = self.state.get(p)
@@ -177,8 +197,8 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
                              f"got momentum={momentum}, dampening={dampening}")
-        super().__init__(params, {"lr": float(lr), "momentum": float(momentum), "dampening": float(dampening),
-                                  "weight_decay": float(weight_decay), "nesterov": bool(nesterov)})
+        super().__init__(params, {**_floats("SGD", lr=lr, momentum=momentum, dampening=dampening,
+                                            weight_decay=weight_decay), "nesterov": bool(nesterov)})
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         return {"momentum_buffer": None}
@@ -210,8 +230,11 @@ class Adam(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
-        super().__init__(params, {"lr": float(lr), "betas": tuple(float(b) for b in betas), "eps": float(eps),
-                                  "weight_decay": float(weight_decay), "amsgrad": bool(amsgrad)})
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
+        super().__init__(params, {**_floats("Adam", lr=lr, eps=eps, weight_decay=weight_decay),
+                                  "betas": tuple(_floats("Adam", beta1=betas[0], beta2=betas[1]).values()),
+                                  "amsgrad": bool(amsgrad)})
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data)}
@@ -258,8 +281,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
-        super().__init__(params, {"lr": float(lr), "lr_decay": float(lr_decay), "weight_decay": float(weight_decay),
-                                  "initial_accumulator_value": float(initial_accumulator_value), "eps": float(eps)})
+        super().__init__(params, _floats("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                         initial_accumulator_value=initial_accumulator_value, eps=eps))
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0, "sum": np.full_like(p.data, options["initial_accumulator_value"])}
@@ -280,4 +303,6 @@ class Adagrad(Optimizer):
         p.add_(buf)
 
 
-__all__ = ["Adagrad", "Adam", "Optimizer", "SGD"]
+from . import lr_scheduler  # noqa: E402  (mg.optim.lr_scheduler, as torch.optim.lr_scheduler)
+
+__all__ = ["Adagrad", "Adam", "Optimizer", "SGD", "lr_scheduler"]

@@ -1,0 +1,257 @@
+"""mg.compile: the replay equals eager (values and .grad), and every guard falls back or recompiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.nn.functional import cross_entropy, dropout
+
+VOCAB, HIDDEN, STEPS, BATCH = 7, 5, 4, 3
+
+
+class RawRNN:
+    """min-char-rnn written op by op, as the course and Karpathy's script do."""
+
+    def __init__(self, dtype=np.float64, seed=0):
+        rng = np.random.default_rng(seed)
+        self.W_ih = nn.Parameter((rng.standard_normal((HIDDEN, VOCAB)) * 0.3).astype(dtype))
+        self.W_hh = nn.Parameter((rng.standard_normal((HIDDEN, HIDDEN)) * 0.3).astype(dtype))
+        self.b = nn.Parameter(np.zeros(HIDDEN, dtype))
+        self.W_hy = nn.Parameter((rng.standard_normal((VOCAB, HIDDEN)) * 0.3).astype(dtype))
+        self.b_y = nn.Parameter(np.zeros(VOCAB, dtype))
+        for name in ("W_ih", "W_hh", "b", "W_hy", "b_y"):
+            getattr(self, name).name = name
+        self.params = [self.W_ih, self.W_hh, self.b, self.W_hy, self.b_y]
+
+    def loss(self, x, y, h):
+        total = 0
+        for t in range(x.shape[0]):
+            h = (x[t] @ self.W_ih.T + h @ self.W_hh.T + self.b).tanh()
+            total = total + cross_entropy(h @ self.W_hy.T + self.b_y, y[t])
+        return total / x.shape[0], h
+
+
+def batch(rng, dtype=np.float64, steps=STEPS):
+    x = mg.tensor(rng.standard_normal((steps, BATCH, VOCAB)).astype(dtype))
+    return x, rng.integers(0, VOCAB, (steps, BATCH)), mg.tensor(rng.standard_normal((BATCH, HIDDEN)).astype(dtype))
+
+
+def eager_grads(model, *inputs):
+    for p in model.params:
+        p.grad = None
+    loss, h = model.loss(*inputs)
+    loss.backward()
+    return loss.data.copy(), h.data.copy(), [p.grad.copy() for p in model.params]
+
+
+def compiled_grads(step, model, *inputs):
+    for p in model.params:
+        p.grad = None
+    loss, h = step(*inputs)
+    return loss.data.copy(), h.data.copy(), [p.grad.copy() for p in model.params]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-6), (np.float64, 1e-12)])
+def test_replay_equals_eager_and_fills_grad(dtype, tol):
+    model = RawRNN(dtype)
+    step = mg.compile(model.loss)
+    rng = np.random.default_rng(1)
+    for call in range(5):
+        inputs = batch(rng, dtype)
+        got = compiled_grads(step, model, *inputs)
+        want = eager_grads(model, *inputs)
+        if call >= 2:
+            assert step.last_fallback is None  # this call was a replay
+        np.testing.assert_allclose(got[0], want[0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol)
+        for a, b in zip(got[2], want[2]):
+            assert a.dtype == dtype
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_gradients_accumulate_like_backward_and_a_training_loop_matches_eager():
+    compiled_model, eager_model = RawRNN(), RawRNN()
+    step = mg.compile(compiled_model.loss)
+    opt_c = mg.optim.Adagrad(compiled_model.params, lr=0.1)
+    opt_e = mg.optim.Adagrad(eager_model.params, lr=0.1)
+    rng = np.random.default_rng(2)
+    for _ in range(6):
+        inputs = batch(rng)
+        opt_c.zero_grad()
+        opt_e.zero_grad()
+        loss_c, _ = step(*inputs)
+        loss_e, _ = eager_model.loss(*inputs)
+        loss_e.backward()
+        opt_c.step()
+        opt_e.step()
+        assert loss_c.item() == pytest.approx(loss_e.item(), abs=1e-12)
+    for a, b in zip(compiled_model.params, eager_model.params):
+        np.testing.assert_allclose(a.data, b.data, atol=1e-12)
+    before = compiled_model.W_hh.grad.copy()
+    step(*inputs)  # no zero_grad: it adds, as backward() does
+    assert not np.allclose(compiled_model.W_hh.grad, before)
+
+
+def test_source_is_one_line_per_op_and_per_vjp_calling_the_table():
+    model = RawRNN()
+    step = mg.compile(model.loss)
+    rng = np.random.default_rng(3)
+    step(*batch(rng))
+    with pytest.raises(RuntimeError, match="no replay compiled yet"):
+        _ = step.source
+    step(*batch(rng))
+    source = step.source
+    assert "def compiled_step(" in source
+    assert source.count("= tanh(") == STEPS and source.count("tanh_vjp0(") == STEPS
+    assert source.count("= cross_entropy(") == STEPS and "cross_entropy_vjp0(g_v" in source
+    assert "_accumulate_into(W_hh, g_W_hh)" in source
+    compile(source, "<test>", "exec")  # valid Python
+
+
+def test_new_input_shapes_compile_a_second_replay():
+    model = RawRNN()
+    step = mg.compile(model.loss)
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        step(*batch(rng))
+    longer = batch(rng, steps=STEPS + 2)
+    got = compiled_grads(step, model, *longer)
+    assert step.last_fallback == "recording (the step compiles at its second call)"
+    want = eager_grads(model, *longer)
+    np.testing.assert_allclose(got[0], want[0], atol=1e-12)
+    step(*batch(rng, steps=STEPS + 2))
+    step(*batch(rng))
+    assert step.last_fallback is None  # the first signature still replays
+
+
+def test_a_data_dependent_branch_that_differs_between_the_recorded_calls_stays_eager():
+    w = nn.Parameter(np.array([1.0, -2.0]))
+
+    def loss_fn(x):
+        if x.data.sum() > 0:  # Python branch on a value: invisible to a tracer
+            return (x * w).sum()
+        return (x * w).exp().sum()
+
+    step = mg.compile(loss_fn)
+    step(mg.tensor(np.array([1.0, 1.0])))
+    step(mg.tensor(np.array([-1.0, -1.0])))
+    assert "differ" in step.last_fallback and "data-dependent" in step.last_fallback
+    w.grad = None
+    x = mg.tensor(np.array([-3.0, 1.0]))
+    loss = step(x)
+    assert loss.item() == pytest.approx(np.exp([-3.0, -2.0]).sum())
+    np.testing.assert_allclose(w.grad, x.data * np.exp(x.data * w.data))
+
+
+def test_check_every_n_calls_catches_a_branch_that_flips_after_capture():
+    w = nn.Parameter(np.array([0.5, 0.5]))
+
+    def loss_fn(x):
+        if x.data[0] < 10:
+            return (x * w).sum()
+        return (x * w * w).sum()
+
+    step = mg.compile(loss_fn, check=1)
+    for _ in range(3):
+        step(mg.tensor(np.array([1.0, 2.0])))
+    w.grad = None
+    with pytest.warns(RuntimeWarning, match="disagreed with eager"):
+        loss = step(mg.tensor(np.array([20.0, 2.0])))
+    assert loss.item() == pytest.approx(20 * 0.25 + 2 * 0.25)  # eager's answer, not the replay's
+    np.testing.assert_allclose(w.grad, 2 * w.data * np.array([20.0, 2.0]))
+    assert "disagreed" in step.last_fallback
+    step(mg.tensor(np.array([1.0, 2.0])))
+    assert "disagreed" in step.last_fallback  # eager from then on
+
+
+def test_a_replaced_parameter_recompiles():
+    layer = nn.Linear(3, 2).double()
+    step = mg.compile(lambda x: layer(x).tanh().sum())
+    x = mg.tensor(np.ones((1, 3)))
+    step(x)
+    step(x)
+    step(x)
+    assert step.last_fallback is None
+    layer.weight = nn.Parameter(np.full((2, 3), 0.1))
+    layer.weight.grad = None
+    loss = step(x)
+    assert "recompiling" in step.last_fallback
+    np.testing.assert_allclose(loss.item(), np.tanh(0.3 + layer.bias.data).sum(), rtol=1e-12)
+    assert layer.weight.grad is not None
+
+
+def test_parameter_updates_in_place_are_seen_by_the_replay():
+    w = nn.Parameter(np.array([1.0, 2.0]))
+    step = mg.compile(lambda x: (x * w).sum())
+    x = mg.tensor(np.array([3.0, 4.0]))
+    for _ in range(3):
+        step(x)
+    w.add_(np.array([1.0, 1.0]))
+    assert step(x).item() == pytest.approx(3 * 2 + 4 * 3)
+
+
+def test_hooks_grad_mode_trace_and_anomaly_run_eagerly_with_the_reason():
+    w = nn.Parameter(np.array([1.0, 2.0]))
+    step = mg.compile(lambda x: (x * w).sum())
+    x = mg.tensor(np.array([3.0, 4.0]))
+    for _ in range(3):
+        step(x)
+    seen = []
+    handle = w.register_hook(lambda g: seen.append(g))
+    step(x)
+    assert "hook" in step.last_fallback and len(seen) == 1
+    handle.remove()
+    step(x)
+    assert step.last_fallback is None
+    with mg.no_grad():
+        step(x)
+    assert "grad mode is off" in step.last_fallback
+    with mg.trace() as tape:
+        step(x)
+    assert "trace()" in step.last_fallback and tape.ops() == ["mul", "sum"]
+    with mg.detect_anomaly():
+        step(x)
+    assert "detect_anomaly" in step.last_fallback
+
+
+def test_dropout_and_in_place_changes_and_hooks_inside_stay_eager():
+    w = nn.Parameter(np.ones(4))
+    mg.manual_seed(0)
+    step = mg.compile(lambda x: dropout(x * w, p=0.5).sum())
+    step(mg.tensor(np.ones(4)))
+    assert "random" in step.last_fallback
+    step(mg.tensor(np.ones(4)))
+    assert "random" in step.last_fallback
+
+    def modifies(x):
+        w.add_(1.0)
+        return (x * w).sum()
+
+    step = mg.compile(modifies)
+    step(mg.tensor(np.ones(4)))
+    assert "in place" in step.last_fallback
+
+    def hooked(x):
+        y = x * w
+        y.register_hook(lambda g: None)
+        return y.sum()
+
+    step = mg.compile(hooked)
+    step(mg.tensor(np.ones(4)))
+    assert "hook" in step.last_fallback
+
+
+def test_bad_arguments_name_compile():
+    with pytest.raises(TypeError, match="compile: loss_fn must be callable"):
+        mg.compile(3)
+    with pytest.raises(ValueError, match="compile: check must be a positive int"):
+        mg.compile(lambda: None, check=0)
+    step = mg.compile(lambda x: x * 2)
+    with pytest.raises(ValueError, match="compile: loss_fn's loss must be a scalar"):
+        step(mg.tensor(np.ones(3), requires_grad=True))
+    step = mg.compile(lambda x: 3.0)
+    with pytest.raises(TypeError, match="compile: loss_fn must return a loss tensor"):
+        step(mg.tensor(np.ones(3)))
