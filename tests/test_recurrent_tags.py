@@ -54,8 +54,9 @@ def test_lstm_tags_every_gate_and_state_of_every_layer_direction_and_step():
                 def at(role, name, key=(layer, direction, t)):
                     return found[(role, name, *key)].data
 
-                step_input = found[("step_input", None, layer, direction, t)]
-                assert step_input.op == "getitem" and step_input.parents == (projection,)
+                pre = found[("gate", "i", layer, direction, t)].parents[0]  # split of x_t + h W_hh^T
+                x_t = pre.parents[0].parents[0]
+                assert x_t.op == "getitem" and x_t.parents == (projection,) and x_t.attrs["index"] == t
                 i, f, g, o = at("gate", "i"), at("gate", "f"), at("candidate", "g"), at("gate", "o")
                 c, h = at("state", "c"), at("state", "h")
                 np.testing.assert_allclose(c, f * c_prev + i * g, rtol=1e-12)

@@ -556,9 +556,8 @@ class RNNBase(Module):
         try:
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
                 at_step = {**where, "step": t}
-                with tracing.scope(f"t{t}"):
-                    x_t = tag(x_proj[t], at_step, role="step_input")
-                    state = cell.step(x_t, state, w, at_step)
+                with tracing.scope(f"t{t}"):                  # x_proj[t]: its attrs["index"] is t
+                    state = cell.step(x_proj[t], state, w, at_step)
                 outputs[t] = state[0]
         finally:
             if gc_was_enabled:
