@@ -31,7 +31,7 @@ import numpy as np
 
 from . import autograd, random
 from .ops import Primitive
-from .tensor import Tensor
+from .tensor import Tensor, apply
 
 
 class _Segment:
@@ -71,12 +71,8 @@ def checkpoint(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if not autograd.is_grad_enabled():
         return fn(*args, **kwargs)  # no graph wanted: nothing to save or recompute
     reads = _TensorsRead()
-    previous_tape = autograd._set_tape(reads)
-    try:
-        with autograd.no_grad():
-            result = fn(*args, **kwargs)
-    finally:
-        autograd._set_tape(previous_tape)
+    with autograd.state_changed(tape=reads, grad_enabled=False):
+        result = fn(*args, **kwargs)
     outputs = _outputs(result)
     known = {id(t) for t in inputs}
     for t in reads.needing_grad:
@@ -100,7 +96,7 @@ def checkpoint(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if len(dtypes) != 1:
             raise TypeError(f"checkpoint: fn's outputs must share one dtype, got {sorted(map(str, dtypes))}")
         segment.packed = np.concatenate([t.data.reshape(-1) for t in outputs])
-    node = autograd.apply(CHECKPOINT, (*inputs, *segment.closure), {"segment": segment})
+    node = apply(CHECKPOINT, (*inputs, *segment.closure), {"segment": segment})
     if segment.shapes is None:
         return node
     pieces, start = [], 0
@@ -126,7 +122,7 @@ class _TensorsRead:
         self.needing_grad: list[Tensor] = []
         self._seen: set[int] = set()
 
-    def _record(self, op: str, inputs: tuple, output: Any, kwargs: Any, scope: str) -> None:
+    def record(self, op: str, inputs: tuple, output: Any, kwargs: Any, scope: str) -> None:
         for t in inputs:
             if t.requires_grad and id(t) not in self._seen:
                 self._seen.add(id(t))

@@ -184,9 +184,9 @@ class CompiledStep:
 def _mode_guard() -> str | None:
     if not autograd.is_grad_enabled():
         return "grad mode is off (no_grad): ran loss_fn eagerly, without backward (evaluation)"
-    if autograd._tape is not None:
+    if autograd.engine_state().tape is not None:
         return "a trace() is active: ran eagerly so that it records every op"
-    if autograd._anomaly:
+    if autograd.is_anomaly_enabled():
         return "detect_anomaly() is active: ran eagerly so that every op is checked"
     return None
 
@@ -339,7 +339,7 @@ class _Recording:
     def of(cls, fn: Callable, inputs: tuple) -> _Recording:
         rec = cls()
         rec.reachable = _reachable_tensors(fn, inputs)
-        versions = {id(t): autograd._version_of(t) for t in rec.reachable}
+        versions = {id(t): autograd.version_of(t) for t in rec.reachable}
         rng_before = random.generator().bit_generator.state
         with tracing.trace() as tape:
             result = fn(*inputs)
@@ -355,7 +355,7 @@ class _Recording:
         if random.generator().bit_generator.state != rng_before:
             raise refuse("loss_fn draws random numbers (dropout?): a replay would reuse one draw")
         for t in rec.reachable:
-            if autograd._version_of(t) != versions[id(t)]:
+            if autograd.version_of(t) != versions[id(t)]:
                 raise refuse(f"loss_fn modifies a tensor in place (shape {t.shape}): a replay would not")
         rec.records = tape.records
         produced = {id(r.output): k for k, r in enumerate(rec.records)}
@@ -471,7 +471,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _primitive_of(record: tracing.Record) -> Any:
-    return record.output._op if record.output._op is not None else ops.PRIMITIVES.get(record.op)
+    return record.output.primitive if record.output.primitive is not None else ops.PRIMITIVES.get(record.op)
 
 
 # --------------------------------------------------------------------------------------

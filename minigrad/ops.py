@@ -14,325 +14,64 @@ Rows marked ``accumulate=True`` (``getitem``) write into a gradient buffer of th
 input's full shape instead of returning a fresh array: slicing a (T, B, 4H) tensor
 T times must not cost T full-size zero arrays in the backward pass.
 
-Nothing here knows about Tensors, graphs or RNNs; ``autograd.apply`` runs the rows.
+Nothing here knows about Tensors, graphs or RNNs; ``tensor.apply`` runs the forwards and
+``autograd.backward`` the VJPs. The row type (``Primitive``) and the helpers that do not fit
+on a line live in ``ops_helpers.py``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
-Array = np.ndarray
-
-
-class Primitive:
-    """One row of the table: a forward function and one VJP per input."""
-
-    __slots__ = ("name", "forward", "vjps", "accumulate", "explain", "variadic")
-
-    def __init__(
-        self,
-        name: str,
-        forward: Callable[..., Array],
-        vjps: Any,
-        accumulate: bool = False,
-        explain: Callable[..., str] | None = None,
-    ) -> None:
-        self.name = name
-        self.forward = forward
-        self.vjps = vjps
-        self.accumulate = accumulate
-        # Called only when the forward raised: turns numpy's message into one that
-        # names the op, the shapes and what was expected (zero cost on the happy path).
-        self.explain = explain
-        # A variadic row has one VJP giving every input's gradient at once (O(N), not O(N^2)).
-        self.variadic = not isinstance(vjps, tuple)
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
-
-
-PRIMITIVES: dict[str, Primitive] = {}
-
-
-def defvjp(name: str, forward: Callable[..., Array], *vjps: Callable[..., Array] | None,
-           accumulate: bool = False, explain: Callable[..., str] | None = None) -> Primitive:
-    """Register a primitive with one VJP per positional input (``None``: not differentiable)."""
-    prim = Primitive(name, forward, vjps, accumulate, explain)
-    PRIMITIVES[name] = prim
-    return prim
-
-
-def defvjp_variadic(name: str, forward: Callable[..., Array], vjp: Callable[..., list[Array]],
-                    explain: Callable[..., str] | None = None) -> Primitive:
-    """Register a primitive over a list of inputs; ``vjp(g, out, *xs)`` returns every input's gradient."""
-    prim = Primitive(name, forward, vjp, False, explain)
-    PRIMITIVES[name] = prim
-    return prim
-
-
-# --------------------------------------------------------------------------------------
-# Helpers the rows share
-# --------------------------------------------------------------------------------------
-
-def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
-    """Sum ``grad`` back to ``shape``: the adjoint of numpy broadcasting."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0 or grad.shape[extra:] != shape and any(
-            n != m and n != 1 for n, m in zip(shape, grad.shape[extra:])):
-        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot be summed back to an "
-                         f"input of shape {shape} (a VJP returned the wrong shape)")
-    if grad.size == math.prod(shape):     # only axes of length 1 were added: nothing to sum
-        return grad.reshape(shape)
-    if extra:
-        grad = np.add.reduce(grad, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = np.add.reduce(grad, axis=axes, keepdims=True)
-    return grad.reshape(shape)
-
-
-def _expand_reduced(g: Array, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Array:
-    """Give a reduction's gradient back the reduced axes so it broadcasts against x."""
-    if axis is None or keepdims:
-        return g if g.ndim == len(shape) else g.reshape((1,) * len(shape))
-    return np.expand_dims(g, axis)
-
-
-def _reduced_size(shape: tuple[int, ...], axis: Any) -> int:
-    if axis is None:
-        return int(np.prod(shape))
-    axes = (axis,) if isinstance(axis, int) else axis
-    return int(np.prod([shape[a] for a in axes]))
-
-
-def _shapes(*xs: Any) -> str:
-    return " and ".join(str(np.shape(x)) for x in xs)
-
-
-def _non_numeric(xs: tuple) -> str | None:
-    """Describe the first operand that is not numbers (a str, None, an object), if any."""
-    for position, x in enumerate(xs, 1):
-        kind = np.asarray(x).dtype.kind
-        if kind not in "biufc":
-            if np.ndim(x) == 0 and kind == "O":
-                value = np.asarray(x).item()
-                what = "None" if value is None else f"a {type(value).__name__}"
-            else:
-                what = "a str" if kind in "US" else f"an array of dtype {np.asarray(x).dtype}"
-            return f"operand {position} is {what}, expected a Tensor, a number or a numeric array"
-    return None
-
-
-def _explain_broadcast(name: str) -> Callable[..., str]:
-    def explain(*xs: Any, **kw: Any) -> str:
-        wrong_type = _non_numeric(xs)
-        if wrong_type:
-            return f"{name}: {wrong_type}"
-        return (f"{name}: shapes {_shapes(*xs)} cannot be broadcast together "
-                "(numpy broadcasting: trailing axes must be equal or 1)")
-    return explain
-
-
-def _explain_matmul(a: Array, b: Array) -> str:
-    if a.ndim == 0 or b.ndim == 0:
-        return f"matmul: needs at least 1-d operands, got shapes {_shapes(a, b)}"
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if k_a != k_b:
-        return f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} != {k_b}"
-    return f"matmul: batch axes of shapes {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
-
-
-def _explain_axis(name: str) -> Callable[..., str]:
-    def explain(x: Array, axis: Any = None, **kw: Any) -> str:
-        shape, ndim = np.shape(x), np.ndim(x)
-        axes = range(ndim) if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
-        if any(not -max(ndim, 1) <= int(a) < max(ndim, 1) for a in axes):
-            return f"{name}: axis {axis} is out of range for a tensor of shape {shape} (ndim {ndim})"
-        normalized = [int(a) % max(ndim, 1) for a in axes]
-        if len(set(normalized)) != len(normalized):
-            return f"{name}: duplicate axis in {axis} (each axis may be reduced once)"
-        if any(shape[a] == 0 for a in normalized) if ndim else False:
-            return (f"{name}: cannot reduce over an empty axis of a tensor of shape {shape} "
-                    f"(axis={axis}): {name} of no elements is undefined")
-        return f"{name}: invalid axis {axis} for a tensor of shape {shape} (ndim {ndim})"
-    return explain
-
-
-def _matmul(a: Array, b: Array) -> Array:
-    # np.dot beats np.matmul on 2-d operands, outer products above all (issue 7, fact 1).
-    if a.ndim == 2 and b.ndim == 2:
-        return np.dot(a, b)
-    return np.matmul(a, b)
-
-
-def _matmul_vjp_a(g: Array, out: Array, a: Array, b: Array) -> Array:
-    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
-        return np.multiply.outer(g, b) if a.ndim == 1 or g.ndim == 0 else g[..., None] * b
-    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
-        return np.matmul(b, g[..., None])[..., 0]
-    if g.ndim == 2 and b.ndim == 2:
-        return np.dot(g, b.T)
-    return np.matmul(g, np.swapaxes(b, -1, -2))
-
-
-def _matmul_vjp_b(g: Array, out: Array, a: Array, b: Array) -> Array:
-    if a.ndim == 1:                       # (k,) @ (..., k, m) -> (..., m)
-        return np.multiply.outer(a, g) if b.ndim == 1 else a[:, None] * g[..., None, :]
-    if b.ndim == 1:                       # (..., k) @ (k,) -> (...)
-        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
-    if a.ndim == 2 and g.ndim == 2:
-        return np.dot(a.T, g)
-    return np.matmul(np.swapaxes(a, -1, -2), g)
-
-
-def _max_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    # Ties share the gradient equally (the subgradient PyTorch's amax uses).
-    out = _expand_reduced(out, x.shape, axis, keepdims)
-    mask = x == out
-    return _expand_reduced(g, x.shape, axis, keepdims) * mask / mask.sum(axis=axis, keepdims=True)
-
-
-def _getitem_vjp(buf: Array, g: Array, out: Array, x: Array, index: Any) -> None:
-    if _is_basic_index(index):
-        view = buf[index]                 # a view: no index repeats
-        if isinstance(view, np.ndarray):
-            view += g                     # (``buf[index] += g`` would also copy the view onto itself)
-        else:
-            buf[index] += g
-    else:
-        np.add.at(buf, index, g)          # repeated integer indices accumulate
-
-
-def _is_basic_index(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
-
-
-def _explain_getitem(x: Array, index: Any) -> str:
-    return f"getitem: index {index!r} is invalid for a tensor of shape {np.shape(x)}"
-
-
-def _concat_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
-    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
-    return np.split(g, ends, axis=axis)
-
-
-def _explain_concat(*xs: Array, axis: int = 0) -> str:
-    return (f"concat: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be joined "
-            f"along axis {axis}: every other axis must match")
-
-
-def _stack_vjp(g: Array, out: Array, *xs: Array, axis: int = 0) -> list[Array]:
-    return list(np.moveaxis(g, axis, 0))
-
-
-def _explain_stack(*xs: Array, axis: int = 0) -> str:
-    return (f"stack: tensors of shapes {', '.join(str(x.shape) for x in xs)} cannot be stacked "
-            f"along axis {axis}: all shapes must be equal")
-
-
-def _xlogy(out: Array, a: Array, b: Array) -> Array:
-    """``out * log(a)`` for ``out = a ** b``, taken as 0 where ``a == 0`` and ``b >= 0`` (then ``out`` is
-    0 or 1: PyTorch's convention); at ``a == 0, b < 0`` it is ``inf * -inf = -inf``, as PyTorch."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where((a == 0) & (b >= 0), 0.0, out * np.log(a)).astype(out.dtype, copy=False)
-
-
-def _power_base_grad(a: Array, b: Array) -> Array:
-    """``b * a^(b-1)``, taken as 0 where ``b == 0`` (d(a^0)/da = 0 even at a = 0, as PyTorch)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b == 0, 0, b * np.power(a, b - 1))
-
-
-def _log_softmax(x: Array, axis: int = -1) -> Array:
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def _softmax(x: Array, axis: int = -1) -> Array:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _sigmoid(x: Array) -> Array:
-    # tanh form: stable for large |x| and one ufunc cheaper than 1 / (1 + exp(-x)); one buffer.
-    y = np.asarray(np.multiply(x, 0.5))
-    np.tanh(y, out=y)
-    y *= 0.5
-    y += 0.5
-    return y
-
-
-def _sigmoid_vjp(g: Array, out: Array, x: Array) -> Array:
-    d = np.subtract(1, out, out=np.empty_like(out))       # g * out * (1 - out), one buffer
-    d *= out
-    d *= g
-    return d
-
-
-def _tanh_vjp(g: Array, out: Array, x: Array) -> Array:
-    d = np.multiply(out, out, out=np.empty_like(out))     # g * (1 - out^2), one buffer
-    np.subtract(1, d, out=d)
-    d *= g
-    return d
-
-
-def _cross_entropy(logits: Array, targets: Array, keep: Array | None = None, reduction: str = "mean",
-                   saved: dict | None = None) -> Array:
-    """``l_n = log sum_c exp(x_nc) - x_n,y_n`` for logits (N, C), class indices (N,); then mean, sum or none.
-
-    ``keep`` (bool (N,), or None for all): rows whose target is ``ignore_index`` count 0 and
-    leave the mean. The softmax is left in ``saved["softmax"]``: the VJP is ``softmax - onehot``.
-    """
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    normaliser = probs.sum(axis=1, keepdims=True)
-    losses = np.log(normaliser[:, 0]) - shifted[np.arange(len(targets)), targets]
-    probs /= normaliser
-    if saved is not None:
-        saved["softmax"] = probs
-    if keep is not None:
-        losses *= keep
-    if reduction == "none":
-        return losses
-    total = losses.sum()
-    if reduction == "sum":
-        return total
-    count = len(targets) if keep is None else int(np.count_nonzero(keep))
-    return total / count if count else np.array(np.nan, dtype=total.dtype)   # all ignored: NaN, as PyTorch
-
-
-def _cross_entropy_vjp(g: Array, out: Array, logits: Array, targets: Array, keep: Array | None = None,
-                       reduction: str = "mean", saved: dict | None = None) -> Array:
-    """``dx_nc = g_n (softmax(x)_nc - [c = y_n])``, ``g_n = g / count`` for the mean (0 on ignored rows)."""
-    probs = saved["softmax"] if saved else _softmax(logits, axis=1)
-    rows = np.arange(len(targets))
-    per_row = g                                               # "sum": g; "none": (N,), each row its own
-    if reduction == "mean":
-        count = len(targets) if keep is None else int(np.count_nonzero(keep))
-        per_row = g / count if count else np.zeros_like(g)    # every row ignored: gradient 0, as PyTorch
-    dx = probs * (per_row[:, None] if reduction == "none" else per_row)   # new: the saved softmax is kept
-    dx[rows, targets] -= per_row
-    if keep is not None:
-        dx *= keep[:, None]
-    return dx
-
-
-def _explain_cross_entropy(logits: Array, targets: Array, **kw: Any) -> str:
-    return (f"cross_entropy: logits of shape {np.shape(logits)} (N, C) need class indices of shape (N,) "
-            f"in [0, C), got targets of shape {np.shape(targets)}")
-
-
-def _inverse_axes(axes: Any, ndim: int) -> Any:
-    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]))   # -1 means ndim - 1
-
+from .ops_helpers import (  # noqa: F401 - Primitive, defvjp, unbroadcast: the table's API
+    PRIMITIVES,
+    Primitive,
+    bce_vjp_input,
+    bce_vjp_target,
+    binary_cross_entropy_forward,
+    concat_vjp,
+    cross_entropy_forward,
+    cross_entropy_vjp,
+    defvjp,
+    defvjp_variadic,
+    dot_or_matmul,
+    expand_reduced,
+    explain_axis,
+    explain_broadcast,
+    explain_concat,
+    explain_cross_entropy,
+    explain_gather,
+    explain_getitem,
+    explain_matmul,
+    explain_stack,
+    g_times_one_minus_out_squared,
+    g_times_out_times_one_minus_out,
+    gather_rows,
+    gather_vjp,
+    gelu_forward,
+    gelu_vjp,
+    getitem_vjp,
+    inverse_axes,
+    logsumexp_forward,
+    logsumexp_vjp,
+    matmul_vjp_a,
+    matmul_vjp_b,
+    max_vjp,
+    maximum_vjp,
+    power_base_grad,
+    reduced_size,
+    repeat_vjp,
+    sigmoid_via_tanh,
+    softplus_forward,
+    softplus_vjp,
+    stable_log_softmax,
+    stable_softmax,
+    stack_vjp,
+    unbroadcast,
+    var_forward,
+    var_vjp,
+    xlogy,
+)
 
 # --------------------------------------------------------------------------------------
 # The table.      name       forward                          d input (given g, out, inputs)
@@ -341,16 +80,16 @@ def _inverse_axes(axes: Any, ndim: int) -> Any:
 # Elementwise arithmetic (numpy broadcasting; the engine unbroadcasts every gradient).
 add = defvjp("add", np.add,
              lambda g, out, a, b: g,
-             lambda g, out, a, b: g, explain=_explain_broadcast("add"))
+             lambda g, out, a, b: g, explain=explain_broadcast("add"))
 sub = defvjp("sub", np.subtract,
              lambda g, out, a, b: g,
-             lambda g, out, a, b: -g, explain=_explain_broadcast("sub"))
+             lambda g, out, a, b: -g, explain=explain_broadcast("sub"))
 mul = defvjp("mul", np.multiply,
              lambda g, out, a, b: g * b,
-             lambda g, out, a, b: g * a, explain=_explain_broadcast("mul"))
+             lambda g, out, a, b: g * a, explain=explain_broadcast("mul"))
 div = defvjp("div", np.true_divide,
              lambda g, out, a, b: g / b,
-             lambda g, out, a, b: -g * out / b, explain=_explain_broadcast("div"))
+             lambda g, out, a, b: -g * out / b, explain=explain_broadcast("div"))
 neg = defvjp("neg", np.negative,
              lambda g, out, x: -g)
 pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
@@ -358,19 +97,23 @@ pow_ = defvjp("pow", lambda x, exponent: np.power(x, exponent),
              else np.zeros_like(g))                    # d(x^0)/dx = 0, at x = 0 too (PyTorch)
 
 power = defvjp("power", np.power,                       # a ** b with a tensor exponent
-               lambda g, out, a, b: g * _power_base_grad(a, b),
-               lambda g, out, a, b: g * _xlogy(out, a, b), explain=_explain_broadcast("power"))
+               lambda g, out, a, b: g * power_base_grad(a, b),
+               lambda g, out, a, b: g * xlogy(out, a, b), explain=explain_broadcast("power"))
 
 # Linear algebra: a @ b, batched and 1-d as numpy's matmul.
-matmul = defvjp("matmul", _matmul, _matmul_vjp_a, _matmul_vjp_b, explain=_explain_matmul)
+matmul = defvjp("matmul", dot_or_matmul,                   # a @ b
+                matmul_vjp_a,                              # g @ b.T   (1-d and batched cases inside)
+                matmul_vjp_b, explain=explain_matmul)      # a.T @ g
 
 # Elementwise functions.
 exp = defvjp("exp", np.exp,
              lambda g, out, x: g * out)
 log = defvjp("log", np.log,
              lambda g, out, x: g / x)
-tanh = defvjp("tanh", np.tanh, _tanh_vjp)                  # g * (1 - out^2)
-sigmoid = defvjp("sigmoid", _sigmoid, _sigmoid_vjp)        # g * out * (1 - out)
+tanh = defvjp("tanh", np.tanh,
+              g_times_one_minus_out_squared)               # g * (1 - out**2), in one new array
+sigmoid = defvjp("sigmoid", sigmoid_via_tanh,              # 1 / (1 + exp(-x)), as (1 + tanh(x/2)) / 2
+                 g_times_out_times_one_minus_out)          # g * out * (1 - out), in one new array
 relu = defvjp("relu", lambda x: np.maximum(x, 0),
               lambda g, out, x: g * (x > 0))
 sqrt = defvjp("sqrt", np.sqrt,
@@ -384,32 +127,32 @@ cast = defvjp("cast", lambda x, dtype: x.astype(dtype),
 where = defvjp("where", np.where,
                None,
                lambda g, out, cond, a, b: np.where(cond, g, 0),
-               lambda g, out, cond, a, b: np.where(cond, 0, g), explain=_explain_broadcast("where"))
+               lambda g, out, cond, a, b: np.where(cond, 0, g), explain=explain_broadcast("where"))
 
 # Reductions (axis: None, an int or a tuple, as numpy).
 sum_ = defvjp("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
              lambda g, out, x, axis=None, keepdims=False:
-                 np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims), x.shape),
-             explain=_explain_axis("sum"))
+                 np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims), x.shape),
+             explain=explain_axis("sum"))
 mean = defvjp("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
               lambda g, out, x, axis=None, keepdims=False:
-                  np.broadcast_to(_expand_reduced(g, x.shape, axis, keepdims) / _reduced_size(x.shape, axis),
+                  np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims) / reduced_size(x.shape, axis),
                                   x.shape),
-              explain=_explain_axis("mean"))
+              explain=explain_axis("mean"))
 max_ = defvjp("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-             _max_vjp, explain=_explain_axis("max"))
+             max_vjp, explain=explain_axis("max"))    # g where x == max, shared equally among ties
 
 # Normalisers, fused for stability (max-shifted) and speed; gradchecked like the rest.
-log_softmax = defvjp("log_softmax", _log_softmax,
+log_softmax = defvjp("log_softmax", stable_log_softmax,
                      lambda g, out, x, axis=-1: g - np.exp(out) * g.sum(axis=axis, keepdims=True),
-                     explain=_explain_axis("log_softmax"))
-softmax = defvjp("softmax", _softmax,
+                     explain=explain_axis("log_softmax"))
+softmax = defvjp("softmax", stable_softmax,
                  lambda g, out, x, axis=-1: out * (g - (g * out).sum(axis=axis, keepdims=True)),
-                 explain=_explain_axis("softmax"))
+                 explain=explain_axis("softmax"))
 # The commonest loss as one node (log_softmax + pick + mean would be four); its VJP reuses the softmax.
-cross_entropy = defvjp("cross_entropy", _cross_entropy,
-                       _cross_entropy_vjp,                # g * (softmax(x) - onehot(y)) / N
-                       explain=_explain_cross_entropy)
+cross_entropy = defvjp("cross_entropy", cross_entropy_forward,
+                       cross_entropy_vjp,                # g * (softmax(x) - onehot(y)) / N
+                       explain=explain_cross_entropy)
 
 # Shape and indexing: views forward, gradients routed back.
 reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
@@ -417,14 +160,15 @@ reshape = defvjp("reshape", lambda x, shape: np.reshape(x, shape),
                  explain=lambda x, shape: f"reshape: cannot reshape a tensor of shape {x.shape} "
                                           f"(size {x.size}) into shape {shape}")
 transpose = defvjp("transpose", lambda x, axes=None: np.transpose(x, axes),
-                   lambda g, out, x, axes=None: np.transpose(g, _inverse_axes(axes, x.ndim)),
+                   lambda g, out, x, axes=None: np.transpose(g, inverse_axes(axes, x.ndim)),
                    explain=lambda x, axes=None: f"transpose: axes {axes} do not fit a tensor of shape {x.shape}")
 getitem = defvjp("getitem", lambda x, index: x[index],
-                 _getitem_vjp, accumulate=True, explain=_explain_getitem)
+                 getitem_vjp, accumulate=True,     # dx[index] += g (np.add.at for repeated indices)
+                 explain=explain_getitem)
 concat = defvjp_variadic("concat", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
-                         _concat_vjp, explain=_explain_concat)
+                         concat_vjp, explain=explain_concat)     # dx_k = g split at the inputs' ends
 stack = defvjp_variadic("stack", lambda *xs, axis=0: np.stack(xs, axis=axis),
-                        _stack_vjp, explain=_explain_stack)
+                        stack_vjp, explain=explain_stack)       # dx_k = g taken at index k of axis
 
 
 # --------------------------------------------------------------------------------------
@@ -433,174 +177,23 @@ stack = defvjp_variadic("stack", lambda *xs, axis=0: np.stack(xs, axis=axis),
 # in tensor.py as plain numpy and never build a graph.
 # --------------------------------------------------------------------------------------
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_GELU_TANH_CUBIC = 0.044715           # the tanh approximation's constant (Hendrycks & Gimpel, PyTorch)
-
-
-def _erf(z: Array) -> Array:
-    """The error function, elementwise, to float64 precision (numpy has none; scipy is no dependency).
-
-    ``erf z = 2/sqrt(pi) * exp(-z^2) * sum_n (2 z^2)^n z / (1*3*5*...*(2n+1))`` (Abramowitz & Stegun
-    7.1.6): every term is positive, so nothing cancels. ``|z| >= 6`` rounds to +-1 in float64.
-    The loop runs over series terms (at most ~110), never over elements.
-    """
-    a = np.minimum(np.abs(np.asarray(z, dtype=np.float64)), 6.0)
-    two_a2 = 2.0 * a * a
-    term = a.copy()
-    total = a.copy()
-    n = 0
-    while True:
-        n += 1
-        term *= two_a2 / (2 * n + 1)
-        total += term
-        if not (term > 1e-17 * total).any():
-            break
-    series = (2.0 / math.sqrt(math.pi)) * np.exp(-a * a) * total
-    return np.sign(z) * np.where(a >= 6.0, 1.0, series)
-
-
-def _normal_cdf(x: Array) -> Array:
-    """``Phi(x) = (1 + erf(x / sqrt 2)) / 2``, the standard normal's CDF."""
-    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
-
-
-def _gelu(x: Array, approximate: str = "none") -> Array:
-    if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_CUBIC * x ** 3)
-        return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype, copy=False)
-    return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
-
-
-def _gelu_vjp(g: Array, out: Array, x: Array, approximate: str = "none") -> Array:
-    if approximate == "tanh":
-        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_CUBIC * x ** 3))
-        d_inner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * x * x)
-        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
-    density = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)      # phi(x)
-    return g * (_normal_cdf(x) + x * density)
-
-
-def _softplus(x: Array, beta: float = 1.0, threshold: float = 20.0) -> Array:
-    # log(1 + exp(beta x)) / beta through logaddexp (no overflow); linear above the threshold, as PyTorch.
-    smooth = np.logaddexp(0, beta * x) / beta
-    return np.where(beta * x > threshold, x, smooth).astype(x.dtype, copy=False)
-
-
-def _softplus_vjp(g: Array, out: Array, x: Array, beta: float = 1.0, threshold: float = 20.0) -> Array:
-    return g * np.where(beta * x > threshold, 1.0, _sigmoid(beta * x))
-
-
-def _logsumexp(x: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    # Shift by the max (an infinite max shifts by 0, so -inf rows give -inf and inf rows inf, as PyTorch).
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-def _logsumexp_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    # d logsumexp / dx = softmax(x) = exp(x - out); an all -inf row gives NaN, as PyTorch
-    with np.errstate(invalid="ignore"):
-        return _expand_reduced(g, x.shape, axis, keepdims) * np.exp(x - _expand_reduced(out, x.shape, axis, keepdims))
-
-
-def _maximum_vjp(g: Array, out: Array, a: Array, b: Array) -> Array:
-    # g where a wins, g/2 on ties (PyTorch's maximum), 0 where b wins; minimum swaps the roles.
-    return g * ((a > b) + 0.5 * (a == b))
-
-
-def _gather_rows(x: Array, axis: int, index: Array) -> Array:
-    # torch.gather: index may be smaller than x on the other axes; only its own extent is read.
-    window = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
-    return np.take_along_axis(x[window], index, axis=axis)
-
-
-def _gather_vjp(buf: Array, g: Array, out: Array, x: Array, axis: int, index: Array) -> None:
-    # Scatter-add: out[i, j] = x[i, index[i, j]] sends g[i, j] back to x[i, index[i, j]] (repeats add up).
-    where_ = list(np.ix_(*(np.arange(n) for n in index.shape)))
-    where_[axis] = index
-    np.add.at(buf, tuple(where_), g)
-
-
-def _explain_gather(x: Array, axis: int, index: Array) -> str:
-    return (f"gather: index of shape {np.shape(index)} does not fit a tensor of shape {np.shape(x)} "
-            f"along axis {axis}")
-
-
-def _repeat_vjp(g: Array, out: Array, x: Array, repeats: tuple[int, ...]) -> Array:
-    # out = tile(x, repeats): view g as (r0, n0, r1, n1, ...) and sum over every copy r_k.
-    shape = (1,) * (len(repeats) - x.ndim) + x.shape
-    interleaved = [size for pair in zip(repeats, shape) for size in pair]
-    return g.reshape(interleaved).sum(axis=tuple(range(0, 2 * len(repeats), 2))).reshape(x.shape)
-
-
-def _var(x: Array, axis: Any = None, correction: float = 1, keepdims: bool = False) -> Array:
-    # N <= correction gives inf/NaN, as PyTorch, without numpy's "degrees of freedom" warning: the
-    # divisor is max(0, N - correction) (PyTorch's clamp), so a correction above N is never a negative variance.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = _mean_or_nan(x, axis)
-        squares = np.sum((x - mean) ** 2, axis=axis, keepdims=keepdims)
-        return np.asarray(squares / _var_divisor(x.shape, axis, correction)).astype(x.dtype, copy=False)
-
-
-def _mean_or_nan(x: Array, axis: Any) -> Array:
-    """The mean over ``axis`` (kept), NaN for an empty axis without numpy's "Mean of empty slice" warning."""
-    return np.sum(x, axis=axis, keepdims=True) / x.dtype.type(_reduced_size(x.shape, axis))
-
-
-def _var_divisor(shape: tuple[int, ...], axis: Any, correction: float) -> np.float64:
-    """``max(0, N - correction)``: the variance's divisor, clamped at 0 as PyTorch does."""
-    return np.float64(max(0.0, _reduced_size(shape, axis) - correction))
-
-
-def _var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float = 1,
-             keepdims: bool = False) -> Array:
-    # d var / dx_i = 2 (x_i - mean) / (N - correction)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centred = x - _mean_or_nan(x, axis)
-        scale = np.divide(2.0, _var_divisor(x.shape, axis, correction))    # N <= correction: inf, as PyTorch
-        return _expand_reduced(g, x.shape, axis, keepdims) * scale * centred
-
-
-def _binary_cross_entropy(x: Array, y: Array) -> Array:
-    # -(y log x + (1 - y) log(1 - x)), each log clamped at -100 so that x = 0 or 1 stays finite (PyTorch).
-    with np.errstate(divide="ignore"):
-        return -(y * np.maximum(np.log(x), -100) + (1 - y) * np.maximum(np.log1p(-x), -100))
-
-
-_BCE_EPSILON = float(np.float32(1e-12))    # PyTorch's EPSILON is a C float: 9.9999999600419720e-13
-
-
-def _bce_vjp_input(g: Array, out: Array, x: Array, y: Array) -> Array:
-    # d/dx = (x - y) / (x (1 - x)), the denominator kept >= 1e-12 (PyTorch's EPSILON)
-    return g * (x - y) / np.maximum(x * (1 - x), _BCE_EPSILON)
-
-
-def _bce_vjp_target(g: Array, out: Array, x: Array, y: Array) -> Array:
-    # d/dy = log(1 - x) - log(x), unclamped as PyTorch's (+-inf at x = 0 or 1)
-    with np.errstate(divide="ignore"):
-        return g * (np.log1p(-x) - np.log(x))
-
-
-# Elementwise maxima and minima of two tensors (broadcasting).
 maximum = defvjp("maximum", np.maximum,
-                 _maximum_vjp,
-                 lambda g, out, a, b: _maximum_vjp(g, out, b, a), explain=_explain_broadcast("maximum"))
+                 maximum_vjp,
+                 lambda g, out, a, b: maximum_vjp(g, out, b, a), explain=explain_broadcast("maximum"))
 minimum = defvjp("minimum", np.minimum,
-                 lambda g, out, a, b: _maximum_vjp(g, out, b, a),
-                 _maximum_vjp, explain=_explain_broadcast("minimum"))
+                 lambda g, out, a, b: maximum_vjp(g, out, b, a),
+                 maximum_vjp, explain=explain_broadcast("minimum"))
 
 # Reductions.
 min_ = defvjp("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
-              _max_vjp, explain=_explain_axis("min"))          # x == out marks the minima: ties share
-logsumexp = defvjp("logsumexp", _logsumexp,
-                   _logsumexp_vjp, explain=_explain_axis("logsumexp"))
-var = defvjp("var", _var,
-             _var_vjp, explain=_explain_axis("var"))
+              max_vjp, explain=explain_axis("min"))          # x == out marks the minima: ties share
+logsumexp = defvjp("logsumexp", logsumexp_forward,
+                   logsumexp_vjp, explain=explain_axis("logsumexp"))
+var = defvjp("var", var_forward,
+             var_vjp, explain=explain_axis("var"))
 cumsum = defvjp("cumsum", lambda x, axis: np.cumsum(x, axis=axis),
                 lambda g, out, x, axis: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis),
-                explain=_explain_axis("cumsum"))
+                explain=explain_axis("cumsum"))
 
 # Shape: copies and views whose gradient routes back.
 expand = defvjp("expand", lambda x, shape: np.broadcast_to(x, shape),
@@ -608,21 +201,21 @@ expand = defvjp("expand", lambda x, shape: np.broadcast_to(x, shape),
                 explain=lambda x, shape: f"expand: a tensor of shape {np.shape(x)} cannot expand to {shape} "
                                          "(only axes of size 1 grow; new axes go in front)")
 repeat = defvjp("repeat", lambda x, repeats: np.tile(x, repeats),
-                _repeat_vjp)
+                repeat_vjp)
 flip = defvjp("flip", lambda x, axis: np.flip(x, axis),
-              lambda g, out, x, axis: np.flip(g, axis), explain=_explain_axis("flip"))
+              lambda g, out, x, axis: np.flip(g, axis), explain=explain_axis("flip"))
 tril = defvjp("tril", lambda x, diagonal=0: np.tril(x, diagonal),
               lambda g, out, x, diagonal=0: np.tril(g, diagonal))
 triu = defvjp("triu", lambda x, diagonal=0: np.triu(x, diagonal),
               lambda g, out, x, diagonal=0: np.triu(g, diagonal))
-gather = defvjp("gather", _gather_rows,
-                _gather_vjp, accumulate=True, explain=_explain_gather)
+gather = defvjp("gather", gather_rows,
+                gather_vjp, accumulate=True, explain=explain_gather)
 
 # Activations.
-softplus = defvjp("softplus", _softplus, _softplus_vjp)        # g * sigmoid(beta x)
-gelu = defvjp("gelu", _gelu, _gelu_vjp)                        # g * (Phi(x) + x phi(x))
-silu = defvjp("silu", lambda x: x * _sigmoid(x),
-              lambda g, out, x: g * _sigmoid(x) * (1 + x * (1 - _sigmoid(x))))
+softplus = defvjp("softplus", softplus_forward, softplus_vjp)        # g * sigmoid(beta x)
+gelu = defvjp("gelu", gelu_forward, gelu_vjp)                        # g * (Phi(x) + x phi(x))
+silu = defvjp("silu", lambda x: x * sigmoid_via_tanh(x),
+              lambda g, out, x: g * sigmoid_via_tanh(x) * (1 + x * (1 - sigmoid_via_tanh(x))))
 elu = defvjp("elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype),
              lambda g, out, x, alpha=1.0: g * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))))
 leaky_relu = defvjp("leaky_relu",
@@ -630,6 +223,6 @@ leaky_relu = defvjp("leaky_relu",
                     lambda g, out, x, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope))
 
 # Losses that need their own derivative (clamped logs).
-binary_cross_entropy = defvjp("binary_cross_entropy", _binary_cross_entropy,
-                              _bce_vjp_input, _bce_vjp_target,
-                              explain=_explain_broadcast("binary_cross_entropy"))
+binary_cross_entropy = defvjp("binary_cross_entropy", binary_cross_entropy_forward,
+                              bce_vjp_input, bce_vjp_target,
+                              explain=explain_broadcast("binary_cross_entropy"))

@@ -1,25 +1,80 @@
 """Tensor: a numpy array, its gradient, and the link to the op that made it.
 
-Everything here is sugar over ``autograd.apply(primitive, inputs, kwargs)``; the maths
-lives in ``ops.py``, the graph walk in ``autograd.py``.
+``apply(primitive, inputs, attrs)`` is the forward pass's one function: it runs a row of the
+derivative table (``ops.py``) on the inputs' arrays and links the output into the graph.
+Every operator and method below is sugar over it. The backward pass is ``autograd.py``.
+
+A tensor is also its graph node; read it through the public, read-only graph API:
+``t.op``, ``t.parents``, ``t.attrs``, ``t.scope``, ``t.tags``, ``t.id``, ``t.primitive``,
+``t.detached_from`` (see ``docs/engine.md``).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import autograd, dtypes, ops
-from .autograd import apply
+from .autograd import AnomalyError, engine_state, inplace_clock, next_node_id, user_source_line
+from .ops import Primitive
 
 DTypeLike = Any
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndarray:
-    """Python floats, ints and lists become float32; numpy arrays keep their dtype."""
+def apply(op: Primitive, inputs: tuple[Tensor, ...], attrs: dict | None = None) -> Tensor:
+    """Run ``op`` forward on the inputs' arrays; link the output into the graph if any input needs a gradient."""
+    args = [t.data for t in inputs]
+    try:
+        data = op.forward(*args, **attrs) if attrs else op.forward(*args)
+    except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as err:
+        raise _op_error(op, args, attrs, err) from err
+    if type(data) is not np.ndarray:      # ufuncs and reductions hand back numpy scalars for 0-d results
+        data = np.asarray(data)
+    state = engine_state()                # this thread's grad mode, scope, trace, anomaly mode
+    needs_grad = False
+    if state.grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                needs_grad = True
+                break
+    if needs_grad:
+        out = _init_tensor(_NEW(Tensor), data, True, state.scope, op, inputs, attrs, inplace_clock.now)
+    else:
+        out = _init_tensor(_NEW(Tensor), data, False, state.scope)
+    if state.tape is not None:
+        state.tape.record(op.name, inputs, out, attrs, state.scope)
+    if state.anomaly:
+        _check_finite_output(op, out, state.scope)
+    return out
+
+
+def _init_tensor(t: Tensor, data: np.ndarray, requires_grad: bool, scope: str, op: Primitive | None = None,
+                 inputs: tuple = (), attrs: dict | None = None, stamp: int = 0) -> Tensor:
+    """The one constructor: every tensor (leaf, constant or op output) gets its fields here."""
+    t.data = data
+    t._grad = None
+    t.requires_grad = requires_grad
+    t._op = op                # the primitive (a row of ops.py); None for a leaf
+    t._inputs = inputs        # the tensors it was computed from
+    t._kwargs = attrs         # the row's keyword arguments (axis=..., index=...)
+    t._stamp = stamp          # the in-place clock when the op ran (version checks)
+    t._seq = next_node_id()   # creation order: sorting by it is a topological order
+    t._scope = scope
+    t._version = 0
+    return t
+
+
+_NEW = object.__new__
+
+
+def as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndarray:
+    """What a tensor holds for ``data``: Python floats, ints and lists become float32; numpy
+    arrays keep their dtype (``dtype`` converts); a Tensor gives its array."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (np.ndarray, np.generic)):
@@ -38,6 +93,33 @@ def _as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndar
     if dtype is not None and array.dtype != np.dtype(dtype):
         array = array.astype(dtype)
     return array
+
+
+def _op_error(op: Primitive, args: list, attrs: dict | None, err: Exception) -> Exception:
+    """numpy's error, reworded by the row's ``explain`` to name the op, the shapes and what was expected."""
+    message = None
+    if op.explain is not None:
+        try:
+            message = op.explain(*args, **(attrs or {}))
+        except Exception:  # an explainer must never hide the real error
+            message = None
+    if message is None:
+        shapes = ", ".join(f"{np.shape(a)} {getattr(a, 'dtype', type(a).__name__)}" for a in args)
+        message = f"{op.name}: invalid inputs of shapes/dtypes {shapes}"
+    if isinstance(err, IndexError) and not isinstance(err, ValueError):
+        return IndexError(f"{message} ({err})")
+    if isinstance(err, TypeError):
+        return TypeError(f"{message} ({err})")
+    return ValueError(f"{message} ({err})")
+
+
+def _check_finite_output(op: Primitive, out: Tensor, scope: str) -> None:
+    """Anomaly mode: remember where the user made this tensor; refuse a NaN/Inf output."""
+    out._origin = user_source_line()
+    data = out.data
+    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+        raise AnomalyError(f"{op.name} produced NaN/Inf in its output (shape {data.shape}) "
+                           f"at scope '{scope or '<top>'}', created at {out._origin}")
 
 
 class GradAssignmentError(TypeError, ValueError, RuntimeError):
@@ -63,23 +145,70 @@ class Tensor:
     _retain = False
     _origin: str | None = None          # user source line, recorded under detect_anomaly()
     _cut_from: Any = None               # weakref to the tensor this one was detached from
+    _tags: tuple | None = None          # mappings of structural tags (autograd.tag), merged on read
     name: str | None = None             # e.g. a parameter's dotted name, for the renderer
 
     __array_priority__ = 1000           # ndarray <op> Tensor defers to Tensor's reflected ops
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> None:
-        self.data = _as_array(data, dtype)
-        self.grad = None
-        self._op = None
-        self._inputs = ()
-        self._kwargs = None
-        self._stamp = 0
-        self._seq = 0
-        self._scope = autograd._scope_path
-        self._version = 0
-        self.requires_grad = False
+        _init_tensor(self, as_array(data, dtype), False, engine_state().scope)
         if requires_grad:
             self.requires_grad_(True)
+
+    # ---- graph API (read-only) -----------------------------------------------------------
+    @property
+    def op(self) -> str | None:
+        """Name of the primitive that produced this tensor (None for a leaf)."""
+        return None if self._op is None else self._op.name
+
+    @property
+    def primitive(self) -> Primitive | None:
+        """The row of the derivative table (``ops.PRIMITIVES[t.op]``) that produced it; None for a leaf."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The op's input tensors, in argument order (empty for a leaf)."""
+        return self._inputs
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        """The op's keyword attributes (``axis``, ``index``, ``shape`` ...), read-only; empty for a leaf."""
+        return _EMPTY if not self._kwargs else MappingProxyType(self._kwargs)
+
+    @property
+    def scope(self) -> str:
+        """The ``"/"``-separated scope path the tensor was made in (``"lstm/l0/fwd/t3"``; "" at top level)."""
+        return self._scope
+
+    @property
+    def tags(self) -> Mapping[str, Any]:
+        """Structural tags set by ``nn`` through ``autograd.tag`` (``role``, ``name``, ...), read-only."""
+        if self._tags is None:
+            return _EMPTY
+        merged: dict[str, Any] = {}
+        for mapping in self._tags:
+            merged.update(mapping)
+        return MappingProxyType(merged)
+
+    @property
+    def id(self) -> int:
+        """A unique, stable number: tensors are numbered in the order they were made, so an op's
+        output always has a larger id than its parents (sorting by id is a topological order)."""
+        return self._seq
+
+    @property
+    def detached_from(self) -> Tensor | None:
+        """For ``t.detach()`` of a tensor that required grad: that tensor, while it is alive (the cut)."""
+        return None if self._cut_from is None else self._cut_from()
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    @property
+    def version(self) -> int:
+        return self._version
 
     # ---- the gradient -----------------------------------------------------------------
     @property
@@ -125,18 +254,8 @@ class Tensor:
     def size(self) -> int:
         return self.data.size
 
-    @property
-    def is_leaf(self) -> bool:
-        return self._op is None
 
-    @property
-    def op(self) -> str | None:
-        """Name of the primitive that produced this tensor (None for a leaf)."""
-        return None if self._op is None else self._op.name
 
-    @property
-    def version(self) -> int:
-        return self._version
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -228,12 +347,12 @@ class Tensor:
             self.data += other
         else:
             self.data += alpha * other
-        autograd._bump_version(self)
+        autograd.mark_modified(self)
         return self
 
     def mul_(self, other: Any) -> Tensor:
         self.data *= other.data if isinstance(other, Tensor) else other
-        autograd._bump_version(self)
+        autograd.mark_modified(self)
         return self
 
     def copy_(self, values: Any) -> Tensor:
@@ -242,12 +361,12 @@ class Tensor:
         if values.shape != self.shape:
             raise ValueError(f"copy_: values of shape {values.shape} do not fit a tensor of shape {self.shape}")
         self.data[...] = values
-        autograd._bump_version(self)
+        autograd.mark_modified(self)
         return self
 
     def zero_(self) -> Tensor:
         self.data[...] = 0
-        autograd._bump_version(self)
+        autograd.mark_modified(self)
         return self
 
     # ---- arithmetic (PyTorch's type promotion: see dtypes.py) ---------------------------
@@ -255,8 +374,8 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float)) and self.data.dtype.kind == "f":
-            return _constant(np.array(other, dtype=self.data.dtype))
-        return _constant(np.asarray(other))
+            return constant(np.array(other, dtype=self.data.dtype))
+        return constant(np.asarray(other))
 
     def _pair(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
         """``(self, other)`` as two tensors of PyTorch's promoted dtype (``dtypes.result_type``).
@@ -267,7 +386,7 @@ class Tensor:
             if other.data.dtype == self.data.dtype:
                 return self, other
         elif type(other) in (float, int) and self.data.dtype.kind == "f":    # the hot path: x * 2.0
-            return self, _constant(np.array(other, dtype=self.data.dtype))
+            return self, constant(np.array(other, dtype=self.data.dtype))
         dtype = _promoted(op, self, other)
         return self.astype(dtype), _operand(other, dtype)
 
@@ -478,7 +597,7 @@ class Tensor:
             except ValueError:
                 raise ValueError(f"{compare.__name__}: shapes {a.shape} and {b.shape} cannot be compared elementwise "
                                  "(numpy broadcasting: trailing axes must be equal or 1)") from None
-        return _constant(np.asarray(compare(a.data, b.data)))
+        return constant(np.asarray(compare(a.data, b.data)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)
@@ -521,7 +640,7 @@ class Tensor:
         a, b = self._pair(other, fn)
         if a.data.dtype.kind not in "biu":
             raise TypeError(f"{fn}: needs boolean or integer tensors, got dtype {a.data.dtype}")
-        return _constant(np.asarray(ufunc(a.data, b.data)))
+        return constant(np.asarray(ufunc(a.data, b.data)))
 
     def __and__(self, other: Any) -> Tensor:
         return self._logical(other, "&", np.bitwise_and)
@@ -541,7 +660,7 @@ class Tensor:
     def __invert__(self) -> Tensor:
         if self.data.dtype.kind not in "biu":
             raise TypeError(f"~: needs a boolean or integer tensor, got dtype {self.data.dtype}")
-        return _constant(np.invert(self.data))
+        return constant(np.invert(self.data))
 
     def long(self) -> Tensor:
         """An int64 copy, outside the graph (no gradient flows through rounding)."""
@@ -554,7 +673,7 @@ class Tensor:
         over the flattened tensor when ``axis`` is None."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         _no_bool("argmax", self)
-        return _constant(np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims),
+        return constant(np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims),
                                     dtype=np.int64))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
@@ -562,7 +681,7 @@ class Tensor:
         """Index of the smallest value along ``axis`` (the first one on ties)."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         _no_bool("argmin", self)
-        return _constant(np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims),
+        return constant(np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims),
                                     dtype=np.int64))
 
     def _axis(self, axis: Any, fn: str) -> Any:
@@ -596,7 +715,7 @@ class Tensor:
             raise TypeError(f"{fn}: dim must be one int (values and indices along one axis), got {dim!r}")
         axis = self._axis(dim, fn)
         if self.ndim == 0:
-            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), _constant(np.zeros((), np.int64)))
+            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), constant(np.zeros((), np.int64)))
         if self.shape[axis] == 0:
             raise ValueError(f"{fn}: cannot reduce over the empty axis {dim} of a tensor of shape {self.shape}")
         pick = np.argmax if fn == "max" else np.argmin
@@ -604,7 +723,7 @@ class Tensor:
         values = apply(ops.gather, (self,), {"axis": axis, "index": indices})
         if not keepdim:
             values, indices = values.squeeze(axis), np.squeeze(indices, axis)
-        return SortResult(values, _constant(indices))
+        return SortResult(values, constant(indices))
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise ``max(a, b)``; on ties each side gets half the gradient (PyTorch)."""
@@ -751,10 +870,10 @@ class Tensor:
         axis, _ = _alias(axis, dim, False, None)
         if self.ndim == 0:
             self._axis(axis, "sort")
-            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), _constant(np.zeros((), np.int64)))
+            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), constant(np.zeros((), np.int64)))
         axis = self._axis(axis, "sort")
         indices = _argsort(self.data, axis, descending)
-        return SortResult(apply(ops.gather, (self,), {"axis": axis, "index": indices}), _constant(indices))
+        return SortResult(apply(ops.gather, (self,), {"axis": axis, "index": indices}), constant(indices))
 
     def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
              dim: int | None = None) -> SortResult:
@@ -767,7 +886,7 @@ class Tensor:
         if self.ndim == 0:
             return SortResult(values, indices)
         window = (slice(None),) * self._axis(axis, "topk") + (slice(0, k),)
-        return SortResult(values[window], _constant(np.ascontiguousarray(indices.data[window])))
+        return SortResult(values[window], constant(np.ascontiguousarray(indices.data[window])))
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """``value`` where ``mask`` is True, this tensor elsewhere (``mask`` broadcasts to its shape)."""
@@ -783,8 +902,8 @@ class Tensor:
         if shape != self.shape:
             raise ValueError(f"masked_fill: mask of shape {cond.shape} does not broadcast to the tensor's "
                              f"shape {self.shape}")
-        fill = value.astype(self.dtype) if isinstance(value, Tensor) else _constant(np.asarray(value, dtype=self.dtype))
-        return apply(ops.where, (_constant(cond), fill, self))
+        fill = value.astype(self.dtype) if isinstance(value, Tensor) else constant(np.asarray(value, dtype=self.dtype))
+        return apply(ops.where, (constant(cond), fill, self))
 
     # ---- activations (functional and nn modules call these) ------------------------------
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -825,9 +944,6 @@ class Tensor:
                             "(convert with .float() or .double() first, as in PyTorch)")
 
 
-autograd.Tensor = Tensor  # apply() builds Tensors; the class lives here, the engine there
-
-
 class _HookHandle:
     def __init__(self, tensor: Tensor, hook: Callable) -> None:
         self._tensor = weakref.ref(tensor)
@@ -846,10 +962,11 @@ def _cached_transpose(leaf: Tensor) -> Tensor:
     records the line that made it). The cache holds the transpose weakly: it lives as long as a
     graph that uses it, and no cycle ties it to the leaf.
     """
-    data, version, grad_enabled = leaf.data, autograd._version_of(leaf), autograd._grad_enabled
+    state = engine_state()
+    data, version, grad_enabled = leaf.data, autograd.version_of(leaf), state.grad_enabled
     cached = leaf.__dict__.get("_transpose_cache")
     if (cached is not None and cached[0] is data and cached[1] == version and cached[2] == grad_enabled
-            and autograd._tape is None and not autograd._anomaly):
+            and state.tape is None and not state.anomaly):
         out = cached[3]()
         if out is not None:
             return out
@@ -858,19 +975,12 @@ def _cached_transpose(leaf: Tensor) -> Tensor:
     return out
 
 
-def _constant(array: np.ndarray) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t.data = array
-    t.grad = None
-    t.requires_grad = False
-    t._op = None
-    t._inputs = ()
-    t._kwargs = None
-    t._stamp = 0
-    t._seq = 0
-    t._scope = autograd._scope_path
-    t._version = 0
-    return t
+def constant(array: np.ndarray) -> Tensor:
+    """A leaf that never requires grad, wrapping ``array`` as is (no copy, no dtype change).
+
+    For values an op needs but nothing differentiates: masks, targets, scalars lifted to tensors.
+    """
+    return _init_tensor(_NEW(Tensor), array, False, engine_state().scope)
 
 
 # ---- helpers of the issue-14 methods ----------------------------------------------------
@@ -898,7 +1008,7 @@ def _operand(other: Any, dtype: np.dtype) -> Tensor:
     """``other`` (a tensor, array or number) as a tensor of ``dtype``."""
     if isinstance(other, Tensor):
         return other.astype(dtype)
-    return _constant(np.asarray(other, dtype=dtype))
+    return constant(np.asarray(other, dtype=dtype))
 
 
 def _is_bool(x: Any) -> bool:
@@ -981,7 +1091,7 @@ def _normalise_index_part(part: Any) -> Any:
 
 def tensor(data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (float32 for Python numbers and lists)."""
-    return Tensor(_as_array(data, dtype, copy=True), requires_grad=requires_grad)
+    return Tensor(as_array(data, dtype, copy=True), requires_grad=requires_grad)
 
 
 def _tensors(ts: Sequence[Any], op: str) -> tuple[Tensor, ...]:
@@ -1033,6 +1143,6 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     if not isinstance(a, Tensor):
-        a = _constant(np.asarray(a)) if not isinstance(b, Tensor) else a
+        a = constant(np.asarray(a)) if not isinstance(b, Tensor) else a
     dtype = dtypes.result_type(a, b)     # PyTorch's promotion of the two branches
-    return apply(ops.where, (_constant(cond), _operand(a, dtype), _operand(b, dtype)))
+    return apply(ops.where, (constant(cond), _operand(a, dtype), _operand(b, dtype)))

@@ -1,8 +1,10 @@
 """The tracer: ``with trace() as tape`` records every op; ``with scope(name)`` names where it ran.
 
-Scopes cost nothing to read on the op path: the joined path string is kept current
-(``autograd._scope_path``) and every graph node stores it, traced or not, so the
-renderer can group nodes by layer, direction and timestep after the fact.
+Scopes cost nothing to read on the op path: the joined path string is kept current in the
+thread's engine state (``autograd.engine_state().scope``) and every tensor stores it as
+``t.scope``, traced or not, so the renderer can group nodes by layer, direction and timestep
+after the fact. Both scopes and traces are per thread: one thread's ops never land in
+another thread's scope or tape.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class Tape:
 
     records: list[Record] = field(default_factory=list)
 
-    def _record(self, op: str, inputs: tuple, output: Any, kwargs: dict | None, scope: str) -> None:
+    def record(self, op: str, inputs: tuple, output: Any, kwargs: dict | None, scope: str) -> None:
+        """Append one op (``tensor.apply`` calls this for every op while the trace is active)."""
         self.records.append(Record(op, inputs, output, kwargs, scope))
 
     def __len__(self) -> int:
@@ -79,34 +82,28 @@ class Tape:
 def trace() -> Iterator[Tape]:
     """Record every op run inside the block (nested traces each see the ops of their block)."""
     tape = Tape()
-    outer = autograd._set_tape(tape)
-    if outer is not None:
-        tape = _ChainedTape(tape, outer)
-        autograd._set_tape(tape)
-    try:
-        yield tape.inner if isinstance(tape, _ChainedTape) else tape
-    finally:
-        autograd._set_tape(outer)
+    outer = autograd.engine_state().tape
+    with autograd.state_changed(tape=tape if outer is None else _ChainedTape(tape, outer)):
+        yield tape
 
 
 class _ChainedTape:
+    """Inside a nested trace: each op goes to the inner tape and on to the outer one(s)."""
+
     def __init__(self, inner: Tape, outer: Any) -> None:
         self.inner, self.outer = inner, outer
 
-    def _record(self, *args: Any) -> None:
-        self.inner._record(*args)
-        self.outer._record(*args)
+    def record(self, *args: Any) -> None:
+        self.inner.record(*args)
+        self.outer.record(*args)
 
 
-@contextmanager
-def scope(name: str) -> Iterator[str]:
-    """Nest a scope name: ops inside run under ``outer/name`` (e.g. ``lstm/l0/fwd/t3``)."""
+def scope(name: str) -> autograd.StateChange:
+    """Nest a scope name: ops inside run under ``outer/name`` (e.g. ``lstm/l0/fwd/t3``).
+
+    ``with mg.scope("enc") as state:`` gives the engine state inside (``state.scope`` is the path).
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"scope: name must be a non-empty string, got {name!r}")
-    outer = autograd._scope_path
-    path = f"{outer}/{name}" if outer else name
-    autograd._set_scope_path(path)
-    try:
-        yield path
-    finally:
-        autograd._set_scope_path(outer)
+    outer = autograd.engine_state().scope
+    return autograd.state_changed(scope=f"{outer}/{name}" if outer else name)

@@ -75,7 +75,7 @@ def test_no_grad_builds_no_graph():
     w = f64([1.0, 2.0])
     with mg.no_grad():
         y = (w * 2.0).tanh()
-    assert not y.requires_grad and y.is_leaf and y._inputs == ()
+    assert not y.requires_grad and y.is_leaf and y.parents == () and y.op is None
     assert mg.is_grad_enabled()
     with mg.no_grad():
         with mg.enable_grad():
@@ -124,7 +124,8 @@ def test_detach_stops_gradient():
     w = f64([2.0])
     h = w * 3.0
     cut = h.detach()
-    assert not cut.requires_grad and cut._cut_from() is h
+    assert not cut.requires_grad and cut.detached_from is h and cut.is_leaf
+    assert h.detach().detached_from is h and f64([1.0], requires_grad=False).detach().detached_from is None
     (cut * w).sum().backward()
     np.testing.assert_allclose(w.grad, [6.0])     # only the direct use of w
 
@@ -296,3 +297,219 @@ def test_a_hook_that_writes_into_its_argument_changes_only_its_own_tensor():
     x.register_hook(halve)
     x.sum().backward()             # sum's gradient is a read-only broadcast view
     np.testing.assert_array_equal(x.grad, [0.5, 0.5])
+
+
+# ---- the public graph API ---------------------------------------------------------------
+
+def test_graph_api_names_op_parents_attrs_scope_and_primitive():
+    x = f64(np.ones((2, 3)))
+    w = f64(np.ones((3, 4)), requires_grad=False)
+    with mg.scope("layer"):
+        y = x @ w
+        s = y.sum(axis=1, keepdims=True)
+    assert (y.op, y.parents, y.scope) == ("matmul", (x, w), "layer")
+    assert y.primitive is ops.matmul and y.attrs == {}
+    assert s.op == "sum" and s.parents == (y,) and dict(s.attrs) == {"axis": 1, "keepdims": True}
+    assert x.op is None and x.parents == () and x.attrs == {} and x.primitive is None and x.scope == ""
+    assert x.tags == {} and y.tags == {}
+    with pytest.raises(TypeError):
+        s.attrs["axis"] = 0        # read-only: the graph is the record of what ran
+    with pytest.raises(AttributeError):
+        s.parents = ()
+
+
+def test_ids_are_unique_stable_and_a_topological_order():
+    x = f64([1.0, 2.0])
+    c = mg.tensor([3.0, 4.0])
+    y = (x * c).tanh()
+    z = y * x + y
+    order = mg.autograd.topological_order(z)
+    assert order[0] is x and order[-1] is z and set(order) == {x, y, z, y.parents[0], z.parents[0]}
+    ids = [t.id for t in order]
+    assert ids == sorted(ids) and len(set(ids + [c.id])) == len(ids) + 1
+    assert x.id < c.id < y.id and x.id == x.id
+    for node in order:
+        assert all(p.id < node.id for p in node.parents)
+
+
+def test_vjps_give_each_inputs_gradient_as_backward_does():
+    rng = np.random.default_rng(0)
+    a = f64(rng.standard_normal((2, 3)))
+    b = f64(rng.standard_normal(3))                          # broadcast: summed back to (3,)
+    frozen = f64(rng.standard_normal((2, 3)), requires_grad=False)
+    g = rng.standard_normal((2, 3))
+    ga, gb = mg.autograd.vjps(a * b, g)
+    np.testing.assert_allclose(ga, g * b.data)
+    np.testing.assert_allclose(gb, (g * a.data).sum(axis=0))
+    assert gb.shape == (3,)
+    assert mg.autograd.vjps(a + frozen, g)[1] is None        # needs no gradient: None
+    # getitem (an accumulating row) and stack (a variadic one) answer the same way.
+    (gx,) = mg.autograd.vjps(a[np.array([0, 0])], np.ones((2, 3)))
+    np.testing.assert_array_equal(gx, [[2, 2, 2], [0, 0, 0]])
+    g0, g1 = mg.autograd.vjps(mg.stack([a, frozen]), np.arange(12.0).reshape(2, 2, 3))
+    np.testing.assert_array_equal(g0, np.arange(6.0).reshape(2, 3))
+    assert g1 is None
+    # And they agree with a real backward pass.
+    y = (a * b).tanh()
+    y.backward(g)
+    (g_product,) = mg.autograd.vjps(y, g)
+    np.testing.assert_allclose(mg.autograd.vjps(y.parents[0], g_product)[0], a.grad)
+
+
+def test_vjps_of_a_leaf_is_an_error_that_says_so():
+    with pytest.raises(ValueError, match="vjps: this tensor is a leaf"):
+        mg.autograd.vjps(f64([1.0]), np.ones(1))
+
+
+def test_tags_are_read_only_and_merge():
+    x = f64([1.0])
+    y = mg.autograd.tag(x * 2.0, role="gate", name="f")
+    assert y.tags == {"role": "gate", "name": "f"}
+    mg.autograd.tag(y, step=3)
+    assert dict(y.tags) == {"role": "gate", "name": "f", "step": 3}
+    with pytest.raises(TypeError):
+        y.tags["role"] = "state"
+
+
+def test_engine_state_is_immutable_and_names_its_fields():
+    state = mg.autograd.engine_state()
+    with pytest.raises(AttributeError, match="immutable"):
+        state.grad_enabled = False
+    with pytest.raises(TypeError, match="unknown engine state field"):
+        with mg.autograd.state_changed(grad=False):
+            pass
+    with mg.autograd.state_changed(scope="a/b") as inside:
+        assert mg.autograd.current_scope() == "a/b" == inside.scope
+    assert mg.autograd.engine_state() is state
+
+
+def test_a_hook_returning_something_that_is_not_an_array_is_named():
+    x = f64([1.0, 2.0])
+    (x * 1.0).register_hook(lambda g: "oops")
+    y = x * 1.0
+    y.register_hook(lambda g: "oops")
+    with pytest.raises(TypeError, match="register_hook: the value hook '<lambda>' returned must be numeric"):
+        y.sum().backward()
+
+
+# ---- engine state is per thread (real concurrent threads, steps forced to interleave) ----
+
+def _run_threads(*targets):
+    import threading
+    errors = []
+
+    def guarded(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as err:       # reported in the main thread below
+                errors.append(err)
+        return run
+
+    threads = [threading.Thread(target=guarded(fn)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def test_no_grad_in_one_thread_does_not_stop_another_threads_graph():
+    import threading
+    inside, built = threading.Event(), threading.Event()
+    w = f64([1.0, 2.0])
+    seen = {}
+
+    def quiet():
+        with mg.no_grad():
+            inside.set()
+            assert built.wait(10)
+            seen["quiet"] = (w * 2.0).requires_grad
+    def learner():
+        assert inside.wait(10)                 # the other thread is inside no_grad() right now
+        y = (w * 3.0).sum()
+        seen["learner"] = y.requires_grad
+        y.backward()
+        built.set()
+
+    _run_threads(quiet, learner)
+    assert seen == {"quiet": False, "learner": True}
+    np.testing.assert_allclose(w.grad, [3.0, 3.0])
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
+    import threading
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    after = {}
+
+    def first():                               # enters first, leaves first
+        with mg.no_grad():
+            a_in.set()
+            assert b_in.wait(10)
+        a_out.set()
+        after["first"] = mg.is_grad_enabled()
+    def second():                              # enters second, leaves last
+        assert a_in.wait(10)
+        with mg.no_grad():
+            b_in.set()
+            assert a_out.wait(10)
+        after["second"] = mg.is_grad_enabled()
+
+    _run_threads(first, second)
+    assert after == {"first": True, "second": True}
+    assert mg.is_grad_enabled() and (f64([1.0]) * 2.0).requires_grad
+
+
+def test_one_threads_ops_never_land_in_another_threads_scope_or_trace():
+    import threading
+    inside, done = threading.Event(), threading.Event()
+    x = f64([1.0])
+    result = {}
+
+    def tracer():
+        with mg.trace() as tape, mg.scope("encoder"), mg.detect_anomaly():
+            inside.set()
+            assert done.wait(10)
+            y = x * 2.0
+        result["tape"] = tape.ops()
+        result["traced_scope"] = y.scope
+    def other():
+        assert inside.wait(10)                 # the tracer is inside its trace, scope and anomaly mode
+        z = x + 1.0
+        result["other_scope"] = z.scope
+        result["other_state"] = mg.autograd.engine_state()
+        done.set()
+
+    _run_threads(tracer, other)
+    assert result["tape"] == ["mul"] and result["traced_scope"] == "encoder"
+    assert result["other_scope"] == ""
+    state = result["other_state"]
+    assert state.tape is None and not state.anomaly and state.grad_enabled and state.scope == ""
+
+
+def test_a_new_thread_starts_from_the_default_state():
+    seen = {}
+
+    def child():
+        seen["state"] = mg.autograd.engine_state()
+        seen["y"] = f64([1.0]) * 2.0
+
+    with mg.no_grad(), mg.scope("outer"), mg.trace() as tape:
+        _run_threads(child)
+    assert seen["state"].grad_enabled and seen["state"].scope == "" and seen["state"].tape is None
+    assert seen["y"].requires_grad and tape.records == []
+
+
+def test_the_one_buffer_helpers_compute_the_formulas_their_names_say():
+    from minigrad import ops_helpers as h
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal((4, 5)) * 10, rng.standard_normal((4, 5))
+    s = h.sigmoid_via_tanh(x)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(s, 1 / (1 + np.exp(-x)), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(h.g_times_out_times_one_minus_out(g, s, x), g * s * (1 - s))
+    t = np.tanh(x)
+    np.testing.assert_allclose(h.g_times_one_minus_out_squared(g, t, x), g * (1 - t ** 2))
+    assert mg.ops.tanh.vjps == (h.g_times_one_minus_out_squared,)

@@ -41,9 +41,9 @@ def test_scopes_nest_and_are_stored_on_records_and_nodes():
     scopes = [r.scope for r in tape.records]
     assert scopes == ["lstm/l0/fwd/t0"] * 2 + ["lstm/l0/fwd/t1"] * 2 + ["lstm/l0/fwd/t2"] * 2 + ["lstm/l0/fwd"]
     assert tape.records[2].scope_parts == ["lstm", "l0", "fwd", "t1"]
-    assert h._scope == "lstm/l0/fwd/t2" and out._scope == "lstm/l0/fwd"
+    assert h.scope == "lstm/l0/fwd/t2" and out.scope == "lstm/l0/fwd"
     assert len(tape.in_scope("lstm/l0/fwd/t1")) == 2
-    assert mg.tracing.scope is mg.scope and (x * 1.0)._scope == ""
+    assert mg.tracing.scope is mg.scope and (x * 1.0).scope == ""
 
 
 def test_trace_records_under_no_grad_but_builds_no_graph():

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import apply
 from ..random import generator
-from ..tensor import Tensor, _constant
+from ..tensor import Tensor, apply, constant
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -110,7 +109,7 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
     index = (safe,) if y.ndim == 0 else (grids[0], safe, *grids[1:])
     losses = -log_probs[index]
     if any_ignored:
-        losses = losses * _constant((~ignored).astype(log_probs.dtype))
+        losses = losses * constant((~ignored).astype(log_probs.dtype))
     if reduction == "none":
         return losses
     total = losses.sum()
@@ -118,7 +117,7 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
         return total
     count = y.size - int(ignored.sum())
     if count == 0:   # 0/0: the loss is NaN, yet every gradient is 0, as PyTorch
-        return total + _constant(np.array(np.nan, dtype=total.dtype))
+        return total + constant(np.array(np.nan, dtype=total.dtype))
     return total / float(count) if any_ignored else losses.mean()
 
 
@@ -154,7 +153,7 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
     log_probs = logits.log_softmax(class_axis)
     if np.shape(targets) == logits.shape and _is_float(targets):
         probs = (targets.astype(logits.dtype) if isinstance(targets, Tensor)
-                 else _constant(np.asarray(targets, dtype=logits.dtype)))
+                 else constant(np.asarray(targets, dtype=logits.dtype)))
         losses = -(probs * log_probs).sum(axis=class_axis)
         if reduction == "none":
             return losses
@@ -208,7 +207,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     if isinstance(target, Tensor):
         target = target.astype(pred.dtype)
     else:
-        target = _constant(np.asarray(target, dtype=pred.dtype))
+        target = constant(np.asarray(target, dtype=pred.dtype))
     if target.shape != pred.shape:
         raise ValueError(f"{fn}: input of shape {pred.shape} and target of shape {target.shape} must match")
     diff = pred - target
@@ -231,9 +230,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return x
     _check_float(x, "dropout", "x")
     if p == 1.0:
-        return x * _constant(np.zeros(x.shape, dtype=x.dtype))
+        return x * constant(np.zeros(x.shape, dtype=x.dtype))
     keep = generator().random(x.shape) >= p
-    return x * _constant(np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype))
+    return x * constant(np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype))
 
 
 # --------------------------------------------------------------------------------------
@@ -295,7 +294,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if bad.any():
         raise IndexError(f"{fn}: class index {int(y[bad].ravel()[0])} is out of range for {num_classes} classes "
                          f"(expected 0 <= index < {num_classes})")
-    return _constant((y[..., None] == np.arange(num_classes)).astype(np.int64))
+    return constant((y[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def _float_operand(x: Any, like: Tensor, fn: str, name: str) -> Tensor:
@@ -305,7 +304,7 @@ def _float_operand(x: Any, like: Tensor, fn: str, name: str) -> Tensor:
     array = np.asarray(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: {name} must be numeric, got dtype {array.dtype}")
-    return _constant(array.astype(like.dtype))
+    return constant(array.astype(like.dtype))
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
@@ -387,7 +386,7 @@ def _weighted_nll_loss(log_probs: Tensor, targets: Any, weight: Any, ignore_inde
     y = _class_indices(targets, fn)
     losses = _nll_loss(log_probs, y, ignore_index, "none", fn)         # checks shapes and ranges
     ignored = y == ignore_index
-    w_n = w[np.where(ignored, 0, y)] * _constant((~ignored).astype(log_probs.dtype))   # w[y_n], 0 if ignored
+    w_n = w[np.where(ignored, 0, y)] * constant((~ignored).astype(log_probs.dtype))   # w[y_n], 0 if ignored
     losses = losses * w_n
     if reduction == "none":
         return losses
@@ -429,7 +428,7 @@ def _smoothed_cross_entropy(logits: Tensor, targets: Any, weight: Any, ignore_in
         return nll
     y = _class_indices(targets, fn)
     ignored = y == ignore_index
-    kept = _constant((~ignored).astype(logits.dtype))
+    kept = constant((~ignored).astype(logits.dtype))
     smooth = smooth * kept
     if reduction == "none":
         pass

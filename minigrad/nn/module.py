@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, _as_array
+from ..tensor import Tensor, as_array
 
 
 def as_layer_input(value: Any, dtype: Any, owner: str, label: str = "input") -> Tensor:
@@ -41,7 +41,7 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        super().__init__(_as_array(data, copy=True), requires_grad=requires_grad)
+        super().__init__(as_array(data, copy=True), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import tracing
-from ..autograd import is_grad_enabled
+from ..autograd import EMPTY_TAGS, is_grad_enabled, tag
 from ..checkpoint import checkpoint
 from ..tensor import Tensor, concat, split, stack, where
 from . import init
@@ -60,24 +60,38 @@ from .functional import dropout
 from .module import Module, Parameter, as_layer_input
 from .utils.rnn import PackedSequence, check_lengths, pack_like, pad_packed_sequence
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
+__all__ = ["COURSE_NOTATION", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 
 _NONLINEARITIES = ("tanh", "relu")
 _GRU_VARIANTS = ("reset_after", "reset_before", "minimal")
+
+# The course's (Sequence Models) name for each tensor the cells tag, by cell kind and tag name.
+# The GRU's update gate is the one place the two notations disagree: PyTorch's z keeps the old
+# state (h' = (1 - z) * n + z * h) where the course's Gamma_u takes the new one, so Gamma_u = 1 - z.
+COURSE_NOTATION: dict[str, dict[str, str]] = {
+    "rnn": {"h": "a"},
+    "lstm": {"i": "Γ_u", "f": "Γ_f", "g": "c̃", "o": "Γ_o", "c": "c", "h": "a"},
+    "gru": {"r": "Γ_r", "z": "1 − Γ_u", "n": "c̃", "h": "c"},
+}
 
 
 class StepWeights(NamedTuple):
     """What a step reads, made once per forward call (transposes, folded biases), not per step."""
 
-    ih_t: Tensor                    # W_ih^T (I, G*H): one matmul projects every timestep's input
+    W_ih_T: Tensor                  # (I, G*H): one matmul projects every timestep's input
     x_bias: Tensor | None           # the biases folded into that projection
-    hh_t: Tensor                    # W_hh^T (H, G*H): one matmul gives every gate's hidden term
-    h_bias: Tensor | None = None    # GRU reset_after: b_hh must stay inside r * (W_hn h + b_hn)
-    hn_t: Tensor | None = None      # GRU reset_before: W_hn^T, applied to r * h
-    ci: Tensor | None = None        # LSTM peepholes (H,)
-    cf: Tensor | None = None
-    co: Tensor | None = None
-    hr_t: Tensor | None = None      # LSTM projection W_hr^T (H, P)
+    W_hh_T: Tensor                  # (H, G*H): one matmul gives every gate's hidden term
+    h_bias: Tensor | None = None    # GRU reset_after: b_hn must stay inside r * (W_hn h + b_hn)
+    W_hn_T: Tensor | None = None    # GRU reset_before: W_hn^T, applied to r * h
+    w_ci: Tensor | None = None      # LSTM peepholes (H,)
+    w_cf: Tensor | None = None
+    w_co: Tensor | None = None
+    W_hr_T: Tensor | None = None    # LSTM projection W_hr^T (H, P)
+
+
+def _tags(cell: str, **roles: str) -> dict[str, dict[str, str]]:
+    """The shared, never-mutated tag dicts of one cell kind: {name: {"role", "name", "cell"}}."""
+    return {name: {"role": role, "name": name, "cell": cell} for name, role in roles.items()}
 
 
 # ----------------------------------------------------------------------------------------
@@ -90,12 +104,16 @@ class RNNCellBase(Module):
     Parameters (PyTorch's names and init, U(-1/sqrt(H), 1/sqrt(H))): ``weight_ih`` (G*H, I),
     ``weight_hh`` (G*H, H), ``bias_ih`` and ``bias_hh`` (G*H,), the rows stacked gate by gate.
 
-    A subclass writes its equations in ``step`` (and, if some bias cannot be folded into the
-    input projection, in ``prepare``); ``forward`` and the layers' time loop both call them.
+    A subclass writes its equations in ``step``. ``x_proj`` is the step's input projection,
+    ``W_ih x + b`` for all G gates at once: the layer computes it for every timestep in one
+    matmul before its time loop (``project``), which is why ``step`` starts from it. ``prepare``
+    transposes the weights and folds the biases once per call.
     """
 
     num_gates = 1
     state_names: tuple[str, ...] = ("h",)
+    kind = ""                                 # "rnn", "gru", "lstm": the ``cell`` tag
+    TAGS: dict[str, dict[str, str]] = {}      # what ``step`` tags, by name (see docs/engine.md)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None,
                  recurrent_size: int | None = None, num_gates: int | None = None) -> None:
@@ -106,6 +124,8 @@ class RNNCellBase(Module):
         for label, size in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
                 raise ValueError(f"{name}: {label} must be a positive integer, got {size!r}")
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"{name}: bias must be True or False, got {bias!r}")
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.bias = bool(bias)
@@ -133,15 +153,20 @@ class RNNCellBase(Module):
     def prepare(self, w: Mapping[str, Tensor | None]) -> StepWeights:
         """Per call: transpose the weights once and fold ``b_ih + b_hh`` into the input projection."""
         bias = None if w.get("bias_ih") is None else w["bias_ih"] + w["bias_hh"]
-        return StepWeights(ih_t=w["weight_ih"].T, x_bias=bias, hh_t=w["weight_hh"].T)
+        return StepWeights(W_ih_T=w["weight_ih"].T, x_bias=bias, W_hh_T=w["weight_hh"].T)
 
-    def project(self, x: Tensor, p: StepWeights) -> Tensor:
-        """``W_ih x + folded biases`` for a (N, I) batch of inputs: (N, G*H)."""
-        x_gates = x @ p.ih_t
-        return x_gates if p.x_bias is None else x_gates + p.x_bias
+    def project(self, x: Tensor, w: StepWeights) -> Tensor:
+        """``x_proj = x W_ih^T + folded biases`` for a (N, I) batch of inputs: (N, G*H)."""
+        x_proj = x @ w.W_ih_T
+        return x_proj if w.x_bias is None else x_proj + w.x_bias
 
-    def step(self, x_gates: Tensor, state: tuple[Tensor, ...], p: StepWeights) -> tuple[Tensor, ...]:
-        """One timestep from the projected input ``x_gates`` (B, G*H) and the state tuple."""
+    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
+             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
+        """One timestep from the projected input ``x_proj`` (B, G*H) and the state tuple.
+
+        ``where`` ({"layer", "direction", "step"} when a layer runs it) joins the tags the step
+        puts on its gates and states.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define step()")
 
     # ---- one step on the cell's own weights --------------------------------------------
@@ -170,8 +195,8 @@ class RNNCellBase(Module):
         with tracing.scope(name.lower()):
             if unbatched:
                 x = x.reshape(1, self.input_size)
-            p = self.prepare(self._parameters)
-            out = self.step(self.project(x, p), tuple(full), p)
+            w = self.prepare(self._parameters)
+            out = self.step(self.project(x, w), tuple(full), w)
             if unbatched:
                 out = tuple(s.reshape(s.shape[-1]) for s in out)
         return out
@@ -190,6 +215,9 @@ class RNNCell(RNNCellBase):
     Input (B, I) or unbatched (I,); h (B, H) or (H,); a missing h means zeros.
     """
 
+    kind = "rnn"
+    TAGS = _tags(kind, h="state")
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  dtype: Any = None) -> None:
         if nonlinearity not in _NONLINEARITIES:
@@ -197,10 +225,13 @@ class RNNCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
-    def step(self, x_gates: Tensor, state: tuple[Tensor, ...], p: StepWeights) -> tuple[Tensor, ...]:
+    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
+             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
         (h,) = state
-        pre_activation = x_gates + h @ p.hh_t          # W_ih x + b_ih + b_hh (projected) + W_hh h
-        return (pre_activation.tanh() if self.nonlinearity == "tanh" else pre_activation.relu(),)
+        pre = x_proj + h @ w.W_hh_T                    # W_ih x + b_ih + W_hh h + b_hh
+        h_next = pre.tanh() if self.nonlinearity == "tanh" else pre.relu()
+        tag(h_next, self.TAGS["h"], where)
+        return (h_next,)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         return self._forward(x, (h,))[0]
@@ -215,14 +246,14 @@ class GRUCell(RNNCellBase):
 
     ``variant="reset_after"`` (PyTorch, cuDNN)::
 
-        reset     r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
-        update    z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-        candidate n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-        h' = (1 - z) * n + z * h                         (computed as n + z * (h - n))
+        r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)          reset gate       (course: Γ_r)
+        z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)          update gate      (course: 1 - Γ_u)
+        n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))       candidate        (course: c̃)
+        h' = (1 - z) * n + z * h                             hidden state     (course: c)
 
-    In the code x_r = W_ir x + b_ir (every timestep in one matmul, before the loop) and
-    h_r = W_hr h + b_hr (all gates in one matmul per step); biases that are not inside
-    ``r * (...)`` are folded into the x side.
+    In the code ``x_r, x_z, x_n`` = W_i* x + b_i* (every timestep in one matmul, before the
+    loop; the biases that are not inside ``r * (...)`` are folded there) and ``h_r, h_z, h_n``
+    = W_h* h + b_h* (all gates in one matmul per step).
 
     ``variant="reset_before"`` (Cho et al. 2014, Keras ``reset_after=False``): the same but
     ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``.
@@ -230,8 +261,8 @@ class GRUCell(RNNCellBase):
     ``variant="minimal"`` (the course's simplified GRU: update gate only): gates stacked z, n
     (G = 2, ``weight_ih`` is (2H, I))::
 
-        update    z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-        candidate n  = tanh(W_in x + b_in + W_hn h + b_hn)
+        z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n  = tanh(W_in x + b_in + W_hn h + b_hn)
         h' = (1 - z) * n + z * h
 
     Course notation (Sequence Models): c<t> = h, c~<t> = n, Gamma_r = r and Gamma_u = 1 - z
@@ -239,6 +270,9 @@ class GRUCell(RNNCellBase):
     c~<t> = tanh(W_c [Gamma_r * c<t-1>, x<t>] + b_c), is ``reset_before``, with
     W_c = [W_hn | W_in] and b_c = b_in + b_hn.
     """
+
+    kind = "gru"
+    TAGS = _tags(kind, r="gate", z="gate", n="candidate", h="state")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, variant: str = "reset_after",
                  dtype: Any = None) -> None:
@@ -250,33 +284,41 @@ class GRUCell(RNNCellBase):
 
     def prepare(self, w: Mapping[str, Tensor | None]) -> StepWeights:
         if self.variant == "reset_after":           # b_hn sits inside r * (...): only b_ih folds
-            return StepWeights(ih_t=w["weight_ih"].T, x_bias=w.get("bias_ih"), hh_t=w["weight_hh"].T,
+            return StepWeights(W_ih_T=w["weight_ih"].T, x_bias=w.get("bias_ih"), W_hh_T=w["weight_hh"].T,
                                h_bias=w.get("bias_hh"))
-        p = super().prepare(w)
+        weights = super().prepare(w)
         if self.variant == "reset_before":          # r and z share one matmul, n needs r * h first
-            rz_t, n_t = split(p.hh_t, [2 * self.hidden_size, self.hidden_size], axis=1)
-            return p._replace(hh_t=rz_t, hn_t=n_t)
-        return p
+            W_hrz_T, W_hn_T = split(weights.W_hh_T, [2 * self.hidden_size, self.hidden_size], axis=1)
+            return weights._replace(W_hh_T=W_hrz_T, W_hn_T=W_hn_T)
+        return weights
 
-    def step(self, x_gates: Tensor, state: tuple[Tensor, ...], p: StepWeights) -> tuple[Tensor, ...]:
+    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
+             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
         (h,) = state
-        H = self.hidden_size
-        h_gates = h @ p.hh_t if p.h_bias is None else h @ p.hh_t + p.h_bias
+        H, tags = self.hidden_size, self.TAGS
+        h_proj = h @ w.W_hh_T if w.h_bias is None else h @ w.W_hh_T + w.h_bias    # W_h* h (+ b_h*)
         if self.variant == "minimal":
-            x_z, x_n = split(x_gates, H, axis=-1)
-            h_z, h_n = split(h_gates, H, axis=-1)
-            update = (x_z + h_z).sigmoid()
-            candidate = (x_n + h_n).tanh()
+            x_z, x_n = split(x_proj, H, axis=-1)
+            h_z, h_n = split(h_proj, H, axis=-1)
+            z = tag((x_z + h_z).sigmoid(), tags["z"], where)
+            n = tag((x_n + h_n).tanh(), tags["n"], where)
         else:
-            x_r, x_z, x_n = split(x_gates, H, axis=-1)
-            h_r, h_z, *h_n = split(h_gates, H, axis=-1)
-            reset = (x_r + h_r).sigmoid()
-            update = (x_z + h_z).sigmoid()
+            x_r, x_z, x_n = split(x_proj, H, axis=-1)
             if self.variant == "reset_after":
-                candidate = (x_n + reset * h_n[0]).tanh()
+                h_r, h_z, h_n = split(h_proj, H, axis=-1)
             else:
-                candidate = (x_n + (reset * h) @ p.hn_t).tanh()
-        return (candidate + update * (h - candidate),)
+                h_r, h_z = split(h_proj, H, axis=-1)
+            r = tag((x_r + h_r).sigmoid(), tags["r"], where)
+            z = tag((x_z + h_z).sigmoid(), tags["z"], where)
+            if self.variant == "reset_after":
+                n = tag((x_n + r * h_n).tanh(), tags["n"], where)
+            else:
+                n = tag((x_n + (r * h) @ w.W_hn_T).tanh(), tags["n"], where)
+        # h' = (1 - z) * n + z * h, written n + z * (h - n): 3 ops per step instead of 5 (the
+        # literal form adds a constant, 1 - z and a mul, each with its backward node); timed on
+        # a 25-step GRU (B=32, H=128) forward + backward, the literal form was slower in 2 of 3 runs.
+        h_next = tag(n + z * (h - n), tags["h"], where)
+        return (h_next,)
 
     def forward(self, x: Any, h: Any = None) -> Tensor:
         return self._forward(x, (h,))[0]
@@ -288,13 +330,16 @@ class GRUCell(RNNCellBase):
 class LSTMCell(RNNCellBase):
     """Long short-term memory cell, ``h', c' = cell(x, None or (h, c))``; gates stacked i, f, g, o.
 
-        a_i, a_f, a_g, a_o = W_i* x + b_i* + W_h* h + b_h*    (one matmul on the stacked weights)
-        input_gate  i  = sigmoid(a_i [+ w_ci * c])
-        forget_gate f  = sigmoid(a_f [+ w_cf * c])
-        candidate   g  = tanh(a_g)
-        c' = f * c + i * g
-        output_gate o  = sigmoid(a_o [+ w_co * c'])
-        h' = o * tanh(c')                                    [then h' = W_hr h' if proj_size]
+        i  = sigmoid(W_ii x + b_ii + W_hi h + b_hi  [+ w_ci * c])    input gate     (course: Γ_u)
+        f  = sigmoid(W_if x + b_if + W_hf h + b_hf  [+ w_cf * c])    forget gate    (course: Γ_f)
+        g  = tanh(W_ig x + b_ig + W_hg h + b_hg)                     cell candidate (course: c̃)
+        c' = f * c + i * g                                           cell state     (course: c)
+        o  = sigmoid(W_io x + b_io + W_ho h + b_ho  [+ w_co * c'])   output gate    (course: Γ_o)
+        h' = o * tanh(c')                                            hidden state   (course: a)
+                                                                     [then h' = W_hr h' if proj_size]
+
+    In the code ``pre_i, pre_f, pre_g, pre_o`` are the four pre-activations, from one matmul on
+    the stacked weights per step plus the input projection made before the loop.
 
     The bracketed terms are the peephole connections (``peephole=True``, Gers & Schmidhuber
     2000): diagonal weights ``weight_ci``, ``weight_cf``, ``weight_co`` (H,); the input and
@@ -307,6 +352,8 @@ class LSTMCell(RNNCellBase):
 
     num_gates = 4
     state_names = ("h", "c")
+    kind = "lstm"
+    TAGS = _tags(kind, i="gate", f="gate", g="candidate", o="gate", c="state", h="state")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False,
                  proj_size: int = 0, dtype: Any = None) -> None:
@@ -327,21 +374,25 @@ class LSTMCell(RNNCellBase):
         return (self.proj_size or self.hidden_size, self.hidden_size)
 
     def prepare(self, w: Mapping[str, Tensor | None]) -> StepWeights:
-        p = super().prepare(w)
-        hr = w.get("weight_hr")
-        return p._replace(ci=w.get("weight_ci"), cf=w.get("weight_cf"), co=w.get("weight_co"),
-                          hr_t=None if hr is None else hr.T)
+        weights = super().prepare(w)
+        W_hr = w.get("weight_hr")
+        return weights._replace(w_ci=w.get("weight_ci"), w_cf=w.get("weight_cf"), w_co=w.get("weight_co"),
+                                W_hr_T=None if W_hr is None else W_hr.T)
 
-    def step(self, x_gates: Tensor, state: tuple[Tensor, ...], p: StepWeights) -> tuple[Tensor, ...]:
+    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
+             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
         h, c = state
-        a_i, a_f, a_g, a_o = split(x_gates + h @ p.hh_t, self.hidden_size, axis=-1)
-        input_gate = (a_i + p.ci * c).sigmoid() if self.peephole else a_i.sigmoid()
-        forget_gate = (a_f + p.cf * c).sigmoid() if self.peephole else a_f.sigmoid()
-        candidate = a_g.tanh()
-        c_next = forget_gate * c + input_gate * candidate
-        output_gate = (a_o + p.co * c_next).sigmoid() if self.peephole else a_o.sigmoid()
-        h_next = output_gate * c_next.tanh()
-        return (h_next if p.hr_t is None else h_next @ p.hr_t, c_next)
+        tags, peep = self.TAGS, self.peephole
+        pre_i, pre_f, pre_g, pre_o = split(x_proj + h @ w.W_hh_T, self.hidden_size, axis=-1)
+        i = tag((pre_i + w.w_ci * c if peep else pre_i).sigmoid(), tags["i"], where)
+        f = tag((pre_f + w.w_cf * c if peep else pre_f).sigmoid(), tags["f"], where)
+        g = tag(pre_g.tanh(), tags["g"], where)
+        c_next = tag(f * c + i * g, tags["c"], where)
+        o = tag((pre_o + w.w_co * c_next if peep else pre_o).sigmoid(), tags["o"], where)
+        h_next = o * c_next.tanh()
+        if w.W_hr_T is not None:
+            h_next = h_next @ w.W_hr_T
+        return (tag(h_next, tags["h"], where), c_next)
 
     def forward(self, x: Any, state: tuple[Any, Any] | None = None) -> tuple[Tensor, Tensor]:
         h, c = _state_pair(state, "LSTMCell")
@@ -371,6 +422,7 @@ class RNNBase(Module):
     """
 
     cell_class: type[RNNCellBase] = RNNCellBase
+    cell_option_defaults: dict[str, Any] = {}     # the cell's own keyword options, e.g. nonlinearity
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -382,6 +434,13 @@ class RNNBase(Module):
             raise ValueError(f"{name}: checkpoint_every must be a positive int (timesteps per recomputed segment) "
                              f"or None, got {checkpoint_every!r}")
         self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
+        unknown = sorted(set(cell_options) - set(self.cell_option_defaults))
+        if unknown:
+            known = ", ".join(self.cell_option_defaults) or "none"
+            raise TypeError(f"{name}: unexpected keyword argument(s) {', '.join(unknown)} (its cell options: {known})")
+        if not isinstance(bias, (bool, np.bool_)):
+            hint = " (cell options are keywords: RNN(..., nonlinearity='relu'))" if isinstance(bias, str) else ""
+            raise TypeError(f"{name}: bias must be True or False, got {bias!r}{hint}")
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be an integer greater than zero, got {num_layers!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
@@ -390,6 +449,7 @@ class RNNBase(Module):
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout applies between recurrent layers, so dropout={dropout} with "
                           "num_layers=1 does nothing", stacklevel=2)
+        cell_options = {**self.cell_option_defaults, **cell_options}
         self.input_size = input_size             # validated by the cells below
         self.hidden_size = hidden_size
         self.num_layers = int(num_layers)
@@ -398,6 +458,8 @@ class RNNBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self._cell_options = cell_options
+        for key, value in cell_options.items():   # rnn.nonlinearity, gru.variant, lstm.proj_size ...
+            setattr(self, key, value)
         directions = 2 if bidirectional else 1
         cells = []
         for layer in range(self.num_layers):
@@ -413,6 +475,11 @@ class RNNBase(Module):
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         # Not registered: the layer's own attributes are the parameters; the cells give equations.
         object.__setattr__(self, "cells", tuple(cells))
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
+        """``out, h_n = layer(x, h0=None, lengths=None)`` (RNN and GRU; LSTM's state is a pair)."""
+        out, (h_n,) = self._run(x, (h0,), lengths)
+        return out, h_n
 
     @staticmethod
     def _suffix(layer: int, direction: int) -> str:
@@ -479,14 +546,15 @@ class RNNBase(Module):
                         with tracing.scope("bwd" if direction else "fwd"):
                             state = tuple(zeros(batch, size) if s is None else s[index]
                                           for s, size in zip(initial, sizes))
+                            at = {"layer": layer, "direction": "bwd" if direction else "fwd"}
                             # checkpointed segments cover full-length batches; a variable-length batch
                             # (running is not None) runs the plain loop: same results, no memory saving
                             if self.checkpoint_every and is_grad_enabled() and running is None:
                                 out, state = _run_direction_checkpointed(cell, weights, x, state, direction == 1,
                                                                          self.checkpoint_every)
                             else:
-                                out, state = self._run_direction(cell, weights, x, state, reverse=direction == 1,
-                                                                 running=running)
+                                out, state = self._run_direction(cell, weights, x, state, direction == 1, at,
+                                                                 running)
                         outputs.append(out)
                         for k, s in enumerate(state):
                             finals[k].append(s)
@@ -506,8 +574,11 @@ class RNNBase(Module):
     @staticmethod
     def _run_direction(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
                        state: tuple[Tensor, ...], reverse: bool,
+                       at: Mapping[str, Any] = EMPTY_TAGS,
                        running: np.ndarray | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
         """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state.
+
+        ``at`` ({"layer", "direction"}) joins the tags of everything the loop makes.
 
         With ``running`` (T, B) (a variable-length batch), a step where some sequence has ended
         keeps that sequence's state, and its outputs there are zero::
@@ -519,9 +590,13 @@ class RNNBase(Module):
         each sequence's own end (from h0), and padded steps pass no gradient to anything.
         """
         T, B, features = x.shape
-        p = cell.prepare(weights)
-        projected = cell.project(x.reshape(T * B, features), p)                  # every timestep, one matmul
-        x_gates = projected.reshape(T, B, projected.shape[-1])     # not -1: a batch of 0 is legal (PyTorch)
+        w = cell.prepare(weights)
+        for name, weight in zip(w._fields, w):        # tag what each step reads, made once per call
+            if weight is not None and weight.op is not None:     # (never a parameter: it outlives the call)
+                tag(weight, at, role="weight", name=name)
+        x_proj = cell.project(x.reshape(T * B, features), w)                     # every timestep, one matmul
+        x_proj = x_proj.reshape(T, B, x_proj.shape[-1])           # not -1: a batch of 0 is legal (PyTorch)
+        tag(x_proj, at, role="input_projection", cell=cell.kind)
         outputs: list[Any] = [None] * T
         # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
         # collector, which would otherwise rescan the growing graph (cost per step grows with T).
@@ -529,8 +604,9 @@ class RNNBase(Module):
         gc.disable()
         try:
             for t in (range(T - 1, -1, -1) if reverse else range(T)):
-                with tracing.scope(f"t{t}"):
-                    new_state = cell.step(x_gates[t], state, p)
+                at_step = {**at, "step": t}
+                with tracing.scope(f"t{t}"):                  # x_proj[t]: its attrs["index"] is t
+                    new_state = cell.step(x_proj[t], state, w, at_step)
                     if running is None or running[t].all():
                         state = new_state
                     else:                          # a sequence has ended (reversed: not begun): it keeps its state
@@ -582,9 +658,8 @@ class RNNBase(Module):
             text += f", dropout={self.dropout}"
         if self.bidirectional:
             text += ", bidirectional=True"
-        defaults = {"nonlinearity": "tanh", "variant": "reset_after", "peephole": False, "proj_size": 0}
         for key, value in self._cell_options.items():
-            if key != "proj_size" and value != defaults.get(key):
+            if key != "proj_size" and value != self.cell_option_defaults[key]:
                 text += f", {key}={value}"
         return text
 
@@ -592,66 +667,43 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN layers: ``out, h_n = rnn(x, h0=None)``; each step is ``RNNCell``'s equation.
 
-    Parameters per layer k (and ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H),
-    ``weight_hh_l{k}`` (H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
+    ``RNN(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, dtype=None, *, nonlinearity="tanh")``. Parameters per layer k (and
+    ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}`` (H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
     """
 
     cell_class = RNNCell
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None, checkpoint_every: int | None = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, checkpoint_every, nonlinearity=nonlinearity)
-        self.nonlinearity = nonlinearity
-
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
-        out, (h_n,) = self._run(x, (h0,), lengths)
-        return out, h_n
+    cell_option_defaults = {"nonlinearity": "tanh"}
 
 
 class GRU(RNNBase):
     """GRU layers: ``out, h_n = gru(x, h0=None)``; each step is ``GRUCell``'s equations.
 
-    ``variant`` as ``GRUCell`` ("reset_after" is PyTorch's). Parameters per layer k (and
-    ``_reverse``): ``weight_ih_l{k}`` (G*H, I or D*H), ``weight_hh_l{k}`` (G*H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), G = 3 (2 for "minimal").
+    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, dtype=None, *, variant="reset_after")`` (variants as ``GRUCell``;
+    "reset_after" is PyTorch's). Parameters per layer k (and ``_reverse``): ``weight_ih_l{k}``
+    (G*H, I or D*H), ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,),
+    G = 3 (2 for "minimal").
     """
 
     cell_class = GRUCell
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 variant: str = "reset_after", dtype: Any = None, checkpoint_every: int | None = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, checkpoint_every, variant=variant)
-        self.variant = variant
-
-    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Any, Tensor]:
-        out, (h_n,) = self._run(x, (h0,), lengths)
-        return out, h_n
+    cell_option_defaults = {"variant": "reset_after"}
 
 
 class LSTM(RNNBase):
     """LSTM layers: ``out, (h_n, c_n) = lstm(x, None or (h0, c0))``; each step is ``LSTMCell``'s.
 
-    Parameters per layer k (and ``_reverse``): ``weight_ih_l{k}`` (4H, I or D*H),
-    ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,); with ``proj_size=P``
-    also ``weight_hr_l{k}`` (P, H), h and the outputs have size P and ``weight_hh_l{k}`` is (4H, P);
-    with ``peephole=True`` also ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,).
-    c_n is (D*num_layers, B, H).
+    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, dtype=None, *, proj_size=0, peephole=False)``. Parameters per layer k
+    (and ``_reverse``): ``weight_ih_l{k}`` (4H, I or D*H), ``weight_hh_l{k}`` (4H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,); with ``proj_size=P`` also ``weight_hr_l{k}`` (P, H),
+    h and the outputs have size P and ``weight_hh_l{k}`` is (4H, P); with ``peephole=True`` also
+    ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}`` (H,). c_n is (D*num_layers, B, H).
     """
 
     cell_class = LSTMCell
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, peephole: bool = False, dtype: Any = None,
-                 checkpoint_every: int | None = None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, checkpoint_every, peephole=peephole, proj_size=proj_size)
-        self.proj_size = proj_size
-        self.peephole = peephole
+    cell_option_defaults = {"proj_size": 0, "peephole": False}
 
     def forward(self, x: Any, state: tuple[Any, Any] | None = None,
                 lengths: Any = None) -> tuple[Any, tuple[Tensor, Tensor]]:

@@ -6,14 +6,15 @@ from its own output (if the loss reads it) and from every later step (through ``
 That is neither ``dL/d out[t]`` (the layer's stacked output is only the first of those paths)
 nor anything we could write down by hand for every cell kind, so we let the engine tell us.
 
-Mechanism (no edits to ``nn`` or the engine). The forward pass runs inside ``mg.trace()``.
+Mechanism (the engine's public API only: the tape, tags and hooks). The forward pass runs inside ``mg.trace()``.
 The recurrent layers run each step in a scope ending in ``t{t}`` (``lstm/l1/bwd/t3``: layer
 ``lstm``, stacked layer 1, backward direction, INPUT time index 3); a hand-written loop that
 opens ``mg.scope(f"t{t}")`` around its cell call is read the same way. A *state* of step ``t``
 is a tensor made inside step ``t`` and read outside it: by the next step, by the op that stacks
 the layer's outputs, or by the one that stacks the final states ``h_n, c_n``. (The tape sees
 those readers even when the loss ignores them, which a walk back from the loss would not.)
-A step with one state names it ``h``; an LSTM step has two, and makes ``c_t`` before
+A state tagged by ``nn`` (``t.tags["role"] == "state"``) keeps its tag's name, ``h`` or ``c``.
+Otherwise a step with one state names it ``h``; an LSTM step has two, and makes ``c_t`` before
 ``h_t = o * tanh(c_t)``, so the earlier one is ``c`` and the later one ``h``.
 
 One hook on every state records ``||g||`` of the gradient ``g`` it receives. The engine calls
@@ -91,6 +92,9 @@ def find_states(tape: Tape) -> dict[str, dict[int, Tensor]]:
         ordered = [tensors[i] for i, _ in sorted(found.items(), key=lambda item: item[1])]
         names = ["h"] if len(ordered) == 1 else ["c", "h"] if len(ordered) == 2 else \
             [f"s{k}" for k in range(len(ordered))]
+        # nn's cells tag their states (t.tags: role "state", name "h" or "c"); the order made is
+        # the fallback for a hand-written step that tags nothing.
+        names = [t.tags["name"] if t.tags.get("role") == "state" else name for t, name in zip(ordered, names)]
         for name, tensor in zip(names, ordered):
             states.setdefault(f"{group}/{name}" if group else name, {})[t] = tensor
     return states
