@@ -58,14 +58,24 @@ class _Segment:
         return self.fn(*args, **self.kwargs)
 
 
-def checkpoint(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = None,
+               preserve_rng_state: bool = True, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, its graph dropped now and rebuilt during ``backward()``.
 
     Returns what ``fn`` returns (a tensor, or a tuple/list of tensors). See the module
     docstring for the semantics (those of ``torch.utils.checkpoint``).
+
+    ``use_reentrant`` and ``preserve_rng_state`` are PyTorch's keywords, taken (not passed on to
+    ``fn``) so that code written for ``torch.utils.checkpoint`` runs: minigrad has one
+    implementation (PyTorch's non-reentrant semantics, any ``use_reentrant``), and it always
+    restores the random state for the recomputation, so dropout masks match (a
+    ``preserve_rng_state=False`` would only make the gradient wrong).
     """
     if not callable(fn):
         raise TypeError(f"checkpoint: fn must be callable, got {type(fn).__name__}")
+    for name, value in (("use_reentrant", use_reentrant), ("preserve_rng_state", preserve_rng_state)):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"checkpoint: {name} must be a bool (PyTorch's keyword), got {value!r}")
     segment = _Segment(fn, args, kwargs)
     inputs = [args[i] for i in segment.tensor_slots]
     if not autograd.is_grad_enabled():

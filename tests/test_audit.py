@@ -53,3 +53,27 @@ def test_comparison_of_shapes_that_do_not_broadcast_names_the_op(compare):
     a, b = mg.tensor(np.zeros((3, 4))), mg.tensor(np.zeros(3))
     with pytest.raises(ValueError, match=r"shapes \(3, 4\) and \(3,\) cannot be compared"):
         compare(a, b)
+
+
+@pytest.mark.parametrize("options", [{"use_reentrant": False}, {"use_reentrant": True}, {"preserve_rng_state": True}])
+def test_checkpoint_takes_torchs_keywords_instead_of_passing_them_to_fn(options):
+    # torch.utils.checkpoint(fn, x, use_reentrant=False) is how PyTorch code calls it; the keyword
+    # reached fn ("unexpected keyword argument 'use_reentrant'").
+    w = mg.tensor(np.random.default_rng(1).standard_normal((3, 3)), requires_grad=True)
+    x = mg.tensor(np.random.default_rng(2).standard_normal((2, 3)), requires_grad=True)
+
+    def block(a, scale=1.0):
+        return (a @ w * scale).tanh()
+
+    mg.checkpoint(block, x, scale=2.0, **options).sum().backward()
+    grad_x, grad_w = x.grad.copy(), w.grad.copy()
+    x.grad = w.grad = None
+    block(x, scale=2.0).sum().backward()
+    np.testing.assert_allclose(grad_x, x.grad, rtol=1e-12)
+    np.testing.assert_allclose(grad_w, w.grad, rtol=1e-12)
+
+
+def test_checkpoint_rejects_a_non_bool_use_reentrant():
+    x = mg.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(TypeError, match="checkpoint: use_reentrant must be a bool"):
+        mg.checkpoint(lambda a: a * 2, x, use_reentrant="no")
