@@ -667,14 +667,18 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN layers: ``out, h_n = rnn(x, h0=None)``; each step is ``RNNCell``'s equation.
 
-    ``RNN(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False, dtype=None, *, nonlinearity="tanh")``. Parameters per layer k (and
-    ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}`` (H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False, dtype=None)``: PyTorch's order, ``nonlinearity`` fourth.
+    Parameters per layer k (and ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}``
+    (H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
     """
 
     cell_class = RNNCell
     cell_option_defaults = {"nonlinearity": "tanh"}
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(input_size, hidden_size, num_layers, *args, nonlinearity=nonlinearity, **kwargs)
 
 
 class GRU(RNNBase):
