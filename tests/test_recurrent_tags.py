@@ -124,9 +124,11 @@ def test_every_tag_name_has_a_course_name():
     assert COURSE_NOTATION["lstm"]["f"] == "Γ_f" and COURSE_NOTATION["gru"]["z"] == "1 − Γ_u"
 
 
-def test_layer_options_are_keywords_and_a_misplaced_positional_is_named():
-    with pytest.raises(TypeError, match="RNN: bias must be True or False, got 'relu'.*nonlinearity='relu'"):
-        mg.nn.RNN(3, 4, 1, "relu")
+def test_cell_options_are_keywords_and_a_misplaced_positional_is_named():
+    # RNN keeps PyTorch's positional order (nonlinearity fourth); GRU's variant is keyword-only
+    assert mg.nn.RNN(3, 4, 1, "relu").nonlinearity == "relu"
+    with pytest.raises(TypeError, match="GRU: bias must be True or False, got 'minimal'"):
+        mg.nn.GRU(3, 4, 1, "minimal")
     with pytest.raises(TypeError, match="GRU: unexpected keyword argument.*nonlinearity.*variant"):
         mg.nn.GRU(3, 4, nonlinearity="relu")
     rnn = mg.nn.RNN(3, 4, nonlinearity="relu")
