@@ -15,12 +15,17 @@ def parser(doc: str | None, prog: str, epilog_extra: str = "") -> argparse.Argum
     ``doc`` may be None (``python -OO`` strips docstrings): the demo still runs, with a bare help.
     """
     description, _, epilog = (doc or "").partition("\n\n")
-    return argparse.ArgumentParser(prog=prog, description=description, epilog=epilog + epilog_extra,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog + epilog_extra,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
-def check_output_folder(parser: argparse.ArgumentParser, folder: Path, files: Sequence[str] = (),
-                        flag: str = "--out") -> Path:
+def check_output_folder(
+    parser: argparse.ArgumentParser, folder: Path, files: Sequence[str] = (), flag: str = "--out"
+) -> Path:
     """Create ``folder`` now and make sure ``files`` can be written in it, before any training.
 
     A bad ``--out`` (a path through a regular file, a checkpoint name that is a directory, a

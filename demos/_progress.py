@@ -25,7 +25,7 @@ class Progress(tqdm):
             raise ValueError(f"Progress: total must be positive, got {total}")
         stream = stream if stream is not None else sys.stderr
         if not getattr(stream, "isatty", lambda: False)():
-            options = {"miniters": max(1, total // 10), "mininterval": 0, **options}   # a line per tenth
+            options = {"miniters": max(1, total // 10), "mininterval": 0, **options}  # a line per tenth
         super().__init__(total=total, desc=desc, file=stream, dynamic_ncols=True, **options)
 
     def update(self, n: float = 1, **postfix: Any) -> bool | None:

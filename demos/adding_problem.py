@@ -38,8 +38,13 @@ from models.lab.tasks import ADDING_BASELINE_MSE
 def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser(__doc__, "python -m demos.adding_problem")
     parser.add_argument("--lengths", type=int, nargs="+", default=None, help="sequence lengths (default 10 50 100)")
-    parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=["rnn", "gru", "lstm"],
-                        help="cells to compare (default rnn gru lstm)")
+    parser.add_argument(
+        "--cells",
+        nargs="+",
+        choices=list(CELLS),
+        default=["rnn", "gru", "lstm"],
+        help="cells to compare (default rnn gru lstm)",
+    )
     parser.add_argument("--long", action="store_true", help="lengths 10 50 100 200 400 and 3000 iterations")
     parser.add_argument("--iterations", type=int, default=None, help="Adam steps per run (default 1000)")
     parser.add_argument("--batch", type=int, default=128, help="sequences per step (default 128)")
@@ -48,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clip", type=float, default=1.0, help="clip_grad_norm_ max norm; 0 = off (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights and batches (default 0)")
     parser.add_argument("--no-clipping-demo", action="store_true", help="skip the exploding-gradient experiment")
-    parser.add_argument("--out", type=Path, default=Path("runs/adding_problem"),
-                        help="output folder (default runs/adding_problem)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/adding_problem"), help="output folder (default runs/adding_problem)"
+    )
     return parser
 
 
@@ -86,19 +92,30 @@ def benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], stop: Grac
         for length in args.lengths:
             for cell in args.cells:
                 bar.desc = f"{cell} T={length}"
-                run = adding.train_adding(cell, length, args.iterations, args.batch, args.hidden, args.lr,
-                                          args.clip or None, args.seed,
-                                          eval_every=max(1, args.iterations // 20),
-                                          on_step=lambda i, loss, norm, length=length: step(i, loss, norm, length))
+                run = adding.train_adding(
+                    cell,
+                    length,
+                    args.iterations,
+                    args.batch,
+                    args.hidden,
+                    args.lr,
+                    args.clip or None,
+                    args.seed,
+                    eval_every=max(1, args.iterations // 20),
+                    on_step=lambda i, loss, norm, length=length: step(i, loss, norm, length),
+                )
                 runs.append(run)
-                bar.write(f"{cell:>5} T={length:<4} test MSE {fmt(run.test_mse):>9}  "
-                          f"({'solved' if run.solved else 'not solved'}; baseline {ADDING_BASELINE_MSE:.3f})  "
-                          f"{run.seconds:.0f} s")
+                bar.write(
+                    f"{cell:>5} T={length:<4} test MSE {fmt(run.test_mse):>9}  "
+                    f"({'solved' if run.solved else 'not solved'}; baseline {ADDING_BASELINE_MSE:.3f})  "
+                    f"{run.seconds:.0f} s"
+                )
     return runs
 
 
-def clipping(args: argparse.Namespace, runs: list[adding.ExplodingRun],
-             stop: GracefulStop) -> list[adding.ExplodingRun]:
+def clipping(
+    args: argparse.Namespace, runs: list[adding.ExplodingRun], stop: GracefulStop
+) -> list[adding.ExplodingRun]:
     settings = [None, 1.0]
     iterations = 300
 
@@ -108,20 +125,24 @@ def clipping(args: argparse.Namespace, runs: list[adding.ExplodingRun],
 
     with Progress(iterations * len(settings), "clipping") as bar:
         for clip in settings:
-            run = adding.exploding_gradients(length=50, iterations=iterations, clip_norm=clip, gain=1.5, lr=0.1,
-                                             seed=args.seed, on_step=step)
+            run = adding.exploding_gradients(
+                length=50, iterations=iterations, clip_norm=clip, gain=1.5, lr=0.1, seed=args.seed, on_step=step
+            )
             runs.append(run)
-            bar.write(f"clip {clip}: final test MSE {fmt(run.test_mse)}, largest gradient norm "
-                      f"{fmt(max(run.grad_norms))}")
+            bar.write(
+                f"clip {clip}: final test MSE {fmt(run.test_mse)}, largest gradient norm {fmt(max(run.grad_norms))}"
+            )
     return runs
 
 
 def tables(args: argparse.Namespace, runs: list[adding.AddingRun], clipped: list[adding.ExplodingRun]) -> str:
-    text = (f"### Adding problem: test MSE after {args.iterations} iterations "
-            f"(baseline {ADDING_BASELINE_MSE:.3f})\n\n"
-            f"Batch {args.batch}, hidden {args.hidden}, Adam lr {args.lr}, "
-            f"clip_grad_norm_ {args.clip or 'off'}, seed {args.seed}; 1,000 test sequences per length. "
-            "Bold: solved (under a tenth of the baseline).\n\n")
+    text = (
+        f"### Adding problem: test MSE after {args.iterations} iterations "
+        f"(baseline {ADDING_BASELINE_MSE:.3f})\n\n"
+        f"Batch {args.batch}, hidden {args.hidden}, Adam lr {args.lr}, "
+        f"clip_grad_norm_ {args.clip or 'off'}, seed {args.seed}; 1,000 test sequences per length. "
+        "Bold: solved (under a tenth of the baseline).\n\n"
+    )
     by = {(r.cell, r.length): r for r in runs}
     rows = []
     for length in args.lengths:
@@ -132,18 +153,26 @@ def tables(args: argparse.Namespace, runs: list[adding.AddingRun], clipped: list
         rows.append([length, *cells, f"{sum(by[(c, length)].seconds for c in args.cells):.0f} s"])
     text += markdown_table(["length", *args.cells, "time (all cells)"], rows)
     if clipped:
-        text += ("\n### Exploding gradients: vanilla RNN, W_hh = 1.5 x orthogonal, SGD lr 0.1, length 50, "
-                 f"{len(clipped[0].losses)} steps\n\n")
+        text += (
+            "\n### Exploding gradients: vanilla RNN, W_hh = 1.5 x orthogonal, SGD lr 0.1, length 50, "
+            f"{len(clipped[0].losses)} steps\n\n"
+        )
         rows = []
         for run in clipped:
             norms = [n for n in run.grad_norms if math.isfinite(n)]
             nonfinite = len(run.grad_norms) - len(norms)
-            rows.append(["off" if run.clip_norm is None else f"clip_grad_norm_({run.clip_norm})",
-                         fmt(float(sorted(norms)[len(norms) // 2])) if norms else "nan",
-                         fmt(max(norms)) if norms else "nan", nonfinite,
-                         "diverged (NaN)" if not math.isfinite(run.test_mse) else fmt(run.test_mse)])
-        text += markdown_table(["clipping", "median grad norm", "largest finite grad norm", "non-finite steps",
-                                "final test MSE"], rows)
+            rows.append(
+                [
+                    "off" if run.clip_norm is None else f"clip_grad_norm_({run.clip_norm})",
+                    fmt(float(sorted(norms)[len(norms) // 2])) if norms else "nan",
+                    fmt(max(norms)) if norms else "nan",
+                    nonfinite,
+                    "diverged (NaN)" if not math.isfinite(run.test_mse) else fmt(run.test_mse),
+                ]
+            )
+        text += markdown_table(
+            ["clipping", "median grad norm", "largest finite grad norm", "non-finite steps", "final test MSE"], rows
+        )
     return text
 
 
@@ -151,8 +180,9 @@ def plot_benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], path:
     plt = pyplot()
     if plt is None:
         return None
-    fig, axes = plt.subplots(1, len(args.lengths), figsize=(4 * len(args.lengths), 3.6), dpi=110, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(args.lengths), figsize=(4 * len(args.lengths), 3.6), dpi=110, sharey=True, squeeze=False
+    )
     for ax, length in zip(axes[0], args.lengths):
         for run in runs:
             if run.length == length:
@@ -165,8 +195,11 @@ def plot_benchmark(args: argparse.Namespace, runs: list[adding.AddingRun], path:
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("test MSE")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"Adding problem: same budget per cell (batch {args.batch}, hidden {args.hidden}, "
-                 f"Adam {args.lr}, seed {args.seed})", fontsize=10)
+    fig.suptitle(
+        f"Adding problem: same budget per cell (batch {args.batch}, hidden {args.hidden}, "
+        f"Adam {args.lr}, seed {args.seed})",
+        fontsize=10,
+    )
     return save_figure(fig, path)
 
 
@@ -178,10 +211,16 @@ def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None
     for run, color in zip(clipped, ("tab:red", "tab:blue")):
         label = "no clipping" if run.clip_norm is None else f"clip_grad_norm_({run.clip_norm})"
         steps = range(1, len(run.losses) + 1)
-        top.plot(steps, [n if math.isfinite(n) else float("nan") for n in run.grad_norms], color=color,
-                 linewidth=1, label=label)
-        bottom.plot(steps, [v if math.isfinite(v) else float("nan") for v in run.losses], color=color,
-                    linewidth=1, label=label)
+        top.plot(
+            steps,
+            [n if math.isfinite(n) else float("nan") for n in run.grad_norms],
+            color=color,
+            linewidth=1,
+            label=label,
+        )
+        bottom.plot(
+            steps, [v if math.isfinite(v) else float("nan") for v in run.losses], color=color, linewidth=1, label=label
+        )
         if not math.isfinite(run.test_mse):
             first = next((i for i, v in enumerate(run.losses) if not math.isfinite(v)), None)
             if first is not None:
@@ -193,7 +232,7 @@ def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None
     top.legend(fontsize=8)
     bottom.axhline(ADDING_BASELINE_MSE, color="gray", linestyle="--", linewidth=1, label="baseline 0.167")
     bottom.set_yscale("log")
-    bottom.set_ylim(0.03, 300)              # the unclipped run leaves the chart: its loss reaches 1e30 before NaN
+    bottom.set_ylim(0.03, 300)  # the unclipped run leaves the chart: its loss reaches 1e30 before NaN
     bottom.set_ylabel("training MSE")
     bottom.set_xlabel("SGD step")
     for ax in (top, bottom):
@@ -202,14 +241,30 @@ def plot_clipping(clipped: list[adding.ExplodingRun], path: Path) -> Path | None
     return save_figure(fig, path)
 
 
-def write_json(args: argparse.Namespace, runs: list[adding.AddingRun], clipped: list[adding.ExplodingRun],
-               interrupted: str | None = None) -> Path:
+def write_json(
+    args: argparse.Namespace,
+    runs: list[adding.AddingRun],
+    clipped: list[adding.ExplodingRun],
+    interrupted: str | None = None,
+) -> Path:
     """results.json: the settings and every finished run (after Ctrl-C, the runs finished so far)."""
-    summary = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-               "runs": [{"cell": r.cell, "length": r.length, "test_mse": r.test_mse, "curve": r.curve,
-                         "seconds": round(r.seconds, 1)} for r in runs],
-               "clipping": [{"clip_norm": c.clip_norm, "test_mse": c.test_mse, "grad_norms": c.grad_norms,
-                             "losses": c.losses} for c in clipped]}
+    summary = {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "runs": [
+            {
+                "cell": r.cell,
+                "length": r.length,
+                "test_mse": r.test_mse,
+                "curve": r.curve,
+                "seconds": round(r.seconds, 1),
+            }
+            for r in runs
+        ],
+        "clipping": [
+            {"clip_norm": c.clip_norm, "test_mse": c.test_mse, "grad_norms": c.grad_norms, "losses": c.losses}
+            for c in clipped
+        ],
+    }
     if interrupted:
         summary["interrupted"] = interrupted
     path = args.out / "results.json"

@@ -41,13 +41,19 @@ ITERATIONS = {"bidirectional": 300, "depth": 300, "tagging": 200, "reverse": 100
 def build_parser() -> argparse.ArgumentParser:
     parser = _cli.parser(__doc__, "python -m demos.architectures")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="parts to run (default: all)")
-    parser.add_argument("--cell", choices=list(CELLS), default="gru",
-                        help="recurrent cell for every model (default gru)")
-    parser.add_argument("--iterations-scale", type=float, default=1.0,
-                        help="multiply every experiment's number of Adam steps (default 1)")
+    parser.add_argument(
+        "--cell", choices=list(CELLS), default="gru", help="recurrent cell for every model (default gru)"
+    )
+    parser.add_argument(
+        "--iterations-scale",
+        type=float,
+        default=1.0,
+        help="multiply every experiment's number of Adam steps (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds weights and batches (default 0)")
-    parser.add_argument("--out", type=Path, default=Path("runs/architectures"),
-                        help="output folder (default runs/architectures)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/architectures"), help="output folder (default runs/architectures)"
+    )
     return parser
 
 
@@ -77,6 +83,7 @@ def total_steps(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, bar: Progress, found: dict[str, object], stop: GracefulStop) -> dict[str, object]:
     """Each experiment in turn, its outcomes added to ``found``; ``stop`` ends it between two steps."""
+
     def tick(i: int, loss: float, norm: float) -> None:
         bar.update(1, loss=loss)
         stop.check()
@@ -85,16 +92,21 @@ def run(args: argparse.Namespace, bar: Progress, found: dict[str, object], stop:
     it = args.iterations
     if "bidirectional" in args.only:
         bar.desc = "bidirectional"
-        found["bidirectional"] = outcomes = arch.bidirectional_vs_unidirectional(iterations=it["bidirectional"],
-                                                                                 **common)
-        bar.write("bidirectional: " + ", ".join(f"{k} accuracy {o.metrics['accuracy']:.3f}"
-                                                for k, o in outcomes.items())
-                  + f" (best causal rule: {outcomes['unidirectional'].metrics['ceiling']:.3f})")
+        found["bidirectional"] = outcomes = arch.bidirectional_vs_unidirectional(
+            iterations=it["bidirectional"], **common
+        )
+        bar.write(
+            "bidirectional: "
+            + ", ".join(f"{k} accuracy {o.metrics['accuracy']:.3f}" for k, o in outcomes.items())
+            + f" (best causal rule: {outcomes['unidirectional'].metrics['ceiling']:.3f})"
+        )
     if "depth" in args.only:
         bar.desc = "depth"
         found["depth"] = outcomes = arch.depth_comparison(iterations=it["depth"], **common)
-        bar.write("depth (layers x units): " + ", ".join(f"{k} accuracy {o.metrics['accuracy']:.3f}"
-                                                          for k, o in outcomes.items()))
+        bar.write(
+            "depth (layers x units): "
+            + ", ".join(f"{k} accuracy {o.metrics['accuracy']:.3f}" for k, o in outcomes.items())
+        )
     if "types" in args.only:
         types = {}
         bar.desc = "many-to-many"
@@ -116,43 +128,80 @@ def report(args: argparse.Namespace, found: dict) -> str:
     it = args.iterations
     if "bidirectional" in found:
         o = found["bidirectional"]
-        text += (f"\n### Bidirectional vs unidirectional (v10): does this token appear later?\n\n"
-                 f"Sequences of 12 tokens from 8 symbols; {it['bidirectional']} Adam steps each, hidden 32 "
-                 "per direction; accuracy over 1,000 test sequences.\n\n")
-        text += markdown_table(["model", "test accuracy"], [
-            ["unidirectional", fmt(o["unidirectional"].metrics["accuracy"])],
-            ["bidirectional", fmt(o["bidirectional"].metrics["accuracy"])],
-            ["best causal rule (answers from t alone)", fmt(o["unidirectional"].metrics["ceiling"])]])
+        text += (
+            f"\n### Bidirectional vs unidirectional (v10): does this token appear later?\n\n"
+            f"Sequences of 12 tokens from 8 symbols; {it['bidirectional']} Adam steps each, hidden 32 "
+            "per direction; accuracy over 1,000 test sequences.\n\n"
+        )
+        text += markdown_table(
+            ["model", "test accuracy"],
+            [
+                ["unidirectional", fmt(o["unidirectional"].metrics["accuracy"])],
+                ["bidirectional", fmt(o["bidirectional"].metrics["accuracy"])],
+                ["best causal rule (answers from t alone)", fmt(o["unidirectional"].metrics["ceiling"])],
+            ],
+        )
     if "depth" in found:
         o = found["depth"]
-        text += (f"\n### Deep RNNs (v11): 1 vs 2 vs 3 stacked layers\n\nTag each position with "
-                 f"(x_t + x_t-1 + x_t-2 + x_t-3) mod 5, sequences of 20 tokens; {it['depth']} Adam steps; chance "
-                 "is 0.2. The last row is one layer widened to the 3-layer model's size.\n\n")
-        text += markdown_table(["layers", "units per layer", "parameters", "test accuracy", "final training loss",
-                                "time"],
-                               [[int(v.metrics["layers"]), int(v.metrics["hidden"]), int(v.metrics["parameters"]),
-                                 fmt(v.metrics["accuracy"]), fmt(float(np.mean(v.losses[-20:]))), f"{v.seconds:.0f} s"]
-                                for v in o.values()])
+        text += (
+            f"\n### Deep RNNs (v11): 1 vs 2 vs 3 stacked layers\n\nTag each position with "
+            f"(x_t + x_t-1 + x_t-2 + x_t-3) mod 5, sequences of 20 tokens; {it['depth']} Adam steps; chance "
+            "is 0.2. The last row is one layer widened to the 3-layer model's size.\n\n"
+        )
+        text += markdown_table(
+            ["layers", "units per layer", "parameters", "test accuracy", "final training loss", "time"],
+            [
+                [
+                    int(v.metrics["layers"]),
+                    int(v.metrics["hidden"]),
+                    int(v.metrics["parameters"]),
+                    fmt(v.metrics["accuracy"]),
+                    fmt(float(np.mean(v.losses[-20:]))),
+                    f"{v.seconds:.0f} s",
+                ]
+                for v in o.values()
+            ],
+        )
     if "types" in found:
         t = found["types"]
         m = {key: outcome.metrics for key, outcome in t.items()}
         rows = [
-            ["many-to-many, same length", "tag each token: seen before?", f"{it['tagging']}",
-             f"accuracy {fmt(m['tagging']['accuracy'])} (majority tag {fmt(m['tagging']['majority'])})"],
-            ["many-to-many, different lengths", "encoder-decoder reverses 3-6 tokens, stops at EOS", f"{it['reverse']}",
-             f"exact {fmt(m['reverse']['exact'])}, per token {fmt(m['reverse']['token_accuracy'])}"],
-            ["many-to-one", "first name -> f/m (census)", f"{it['names']}",
-             f"accuracy {fmt(m['names']['accuracy'])} (always 'f': {fmt(m['names']['majority'])}), "
-             f"balanced {fmt(m['names']['balanced_accuracy'])}"],
-            ["one-to-many", "f/m -> a first name", f"{it['generate']}",
-             f"{fmt(m['generate']['test_loss'])} nats/letter (uniform {fmt(m['generate']['uniform'])}); "
-             f"{fmt(m['generate']['novel'])} of samples new; classifier agrees on "
-             f"{fmt(m['generate'].get('judge_agrees', float('nan')))}"],
+            [
+                "many-to-many, same length",
+                "tag each token: seen before?",
+                f"{it['tagging']}",
+                f"accuracy {fmt(m['tagging']['accuracy'])} (majority tag {fmt(m['tagging']['majority'])})",
+            ],
+            [
+                "many-to-many, different lengths",
+                "encoder-decoder reverses 3-6 tokens, stops at EOS",
+                f"{it['reverse']}",
+                f"exact {fmt(m['reverse']['exact'])}, per token {fmt(m['reverse']['token_accuracy'])}",
+            ],
+            [
+                "many-to-one",
+                "first name -> f/m (census)",
+                f"{it['names']}",
+                f"accuracy {fmt(m['names']['accuracy'])} (always 'f': {fmt(m['names']['majority'])}), "
+                f"balanced {fmt(m['names']['balanced_accuracy'])}",
+            ],
+            [
+                "one-to-many",
+                "f/m -> a first name",
+                f"{it['generate']}",
+                f"{fmt(m['generate']['test_loss'])} nats/letter (uniform {fmt(m['generate']['uniform'])}); "
+                f"{fmt(m['generate']['novel'])} of samples new; classifier agrees on "
+                f"{fmt(m['generate'].get('judge_agrees', float('nan')))}",
+            ],
         ]
-        text += "\n### The RNN types (v5)\n\n" + markdown_table(["type", "task", "Adam steps", "test result"], rows,
-                                                                    align="llrl")
-        text += "\nSamples:\n\n```\n" + "\n".join(
-            f"{o.name:32s} {s}" for o in t.values() for s in o.samples[:4]) + "\n```\n"
+        text += "\n### The RNN types (v5)\n\n" + markdown_table(
+            ["type", "task", "Adam steps", "test result"], rows, align="llrl"
+        )
+        text += (
+            "\nSamples:\n\n```\n"
+            + "\n".join(f"{o.name:32s} {s}" for o in t.values() for s in o.samples[:4])
+            + "\n```\n"
+        )
     return text
 
 
@@ -167,8 +216,11 @@ def plot(found: dict, path: Path) -> Path | None:
     if "types" in found:
         curves.append(("types", {o.name: o.losses for o in found["types"].values()}))
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.8), dpi=110, squeeze=False)
-    titles = {"bidirectional": "appears later? (v10)", "depth": "window sum mod 5, layers x units (v11)",
-              "types": "the four RNN types (v5)"}
+    titles = {
+        "bidirectional": "appears later? (v10)",
+        "depth": "window sum mod 5, layers x units (v11)",
+        "types": "the four RNN types (v5)",
+    }
     for ax, (key, series) in zip(axes[0], curves):
         for name, losses in series.items():
             smooth = np.convolve(losses, np.ones(10) / 10, mode="valid") if len(losses) >= 10 else losses
@@ -177,7 +229,7 @@ def plot(found: dict, path: Path) -> Path | None:
         ax.set_title(titles[key], fontsize=10)
         ax.set_xlabel("Adam step")
         ax.grid(alpha=0.3, which="both")
-        if key == "types":               # room under the curves for the legend
+        if key == "types":  # room under the curves for the legend
             ax.set_ylim(bottom=ax.get_ylim()[0] / 20)
         ax.legend(fontsize=8, loc="lower left" if key == "types" else "best")
     axes[0][0].set_ylabel("training cross-entropy (10-step mean)")
@@ -186,9 +238,14 @@ def plot(found: dict, path: Path) -> Path | None:
 
 def write_json(args: argparse.Namespace, found: dict) -> Path:
     """results.json: every finished experiment's metrics, samples and losses."""
+
     def flat(outcome: arch.Outcome) -> dict:
-        return {"metrics": outcome.metrics, "samples": outcome.samples, "seconds": round(outcome.seconds, 1),
-                "losses": outcome.losses}
+        return {
+            "metrics": outcome.metrics,
+            "samples": outcome.samples,
+            "seconds": round(outcome.seconds, 1),
+            "losses": outcome.losses,
+        }
 
     summary = {key: {str(k): flat(o) for k, o in value.items()} for key, value in found.items()}
     path = args.out / "results.json"

@@ -20,9 +20,13 @@ from models import rnn_step_by_step as sbs
 
 def _params(cell: str, rng: np.random.Generator, n_x: int, n_a: int, n_y: int) -> dict[str, np.ndarray]:
     if cell == "rnn":
-        return {"Wax": rng.standard_normal((n_a, n_x)), "Waa": rng.standard_normal((n_a, n_a)),
-                "Wya": rng.standard_normal((n_y, n_a)), "ba": rng.standard_normal((n_a, 1)),
-                "by": rng.standard_normal((n_y, 1))}
+        return {
+            "Wax": rng.standard_normal((n_a, n_x)),
+            "Waa": rng.standard_normal((n_a, n_a)),
+            "Wya": rng.standard_normal((n_y, n_a)),
+            "ba": rng.standard_normal((n_a, 1)),
+            "by": rng.standard_normal((n_y, 1)),
+        }
     p = {}
     for g in "fico":
         p[f"W{g}"] = rng.standard_normal((n_a, n_a + n_x))
@@ -34,9 +38,12 @@ def _params(cell: str, rng: np.random.Generator, n_x: int, n_a: int, n_y: int) -
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = _cli.parser(__doc__, "python -m demos.rnn_step_by_step")
     parser.add_argument("--cell", choices=["rnn", "lstm"], default="rnn")
-    parser.add_argument("--param", default=None,
-                        help="gradient to print side by side (default dWaa for rnn, dWf for lstm); "
-                             "any key of the gradient dict, e.g. dx, da0, dba, dWo")
+    parser.add_argument(
+        "--param",
+        default=None,
+        help="gradient to print side by side (default dWaa for rnn, dWf for lstm); "
+        "any key of the gradient dict, e.g. dx, da0, dba, dWo",
+    )
     parser.add_argument("--n-x", type=int, default=3, help="input size (default 3)")
     parser.add_argument("--n-a", type=int, default=5, help="hidden size (default 5)")
     parser.add_argument("--m", type=int, default=10, help="batch size, one column per example (default 10)")
@@ -63,12 +70,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         parser.error(f"--param {param!r} is not a gradient of {args.cell}_backward; choose from {sorted(hand)}")
 
     h, g = hand[param], auto[param]
-    if h.ndim == 3:                          # dx: show the last time step, where BPTT starts
+    if h.ndim == 3:  # dx: show the last time step, where BPTT starts
         h, g, where = h[:, :, -1], g[:, :, -1], f"{param}[:, :, {args.steps - 1}]"
     else:
         where = param
-    print(f"{args.cell.upper()}, n_x={args.n_x} n_a={args.n_a} m={args.m} T_x={args.steps}, "
-          f"J = sum_t sum(da<t> * a<t>)\n")
+    print(
+        f"{args.cell.upper()}, n_x={args.n_x} n_a={args.n_a} m={args.m} T_x={args.steps}, J = sum_t sum(da<t> * a<t>)\n"
+    )
     width = 11 * h.shape[1]
     print(f"{'hand-written ' + args.cell + '_backward':<{width}}   |   {'minigrad autograd (J.backward())'}")
     print(f"{where:<{width}}   |   {where}")

@@ -50,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--graph-length", type=int, default=4, help="timesteps in the BPTT graph pictures (default 4)")
     parser.add_argument("--no-graphs", action="store_true", help="skip the BPTT graph pictures")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights and batches (default 0)")
-    parser.add_argument("--out", type=Path, default=Path("runs/vanishing_gradients"),
-                        help="output folder (default runs/vanishing_gradients)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/vanishing_gradients"),
+        help="output folder (default runs/vanishing_gradients)",
+    )
     return parser
 
 
@@ -74,9 +78,15 @@ def draw_graphs(model: Regressor, cell: str, when: str, args: argparse.Namespace
     """The unrolled graph of one short sequence, gradient norms painted on (minigrad.viz)."""
     x, y = (mg.tensor(a) for a in tasks.adding_problem(args.graph_length, 1, np.random.default_rng(args.seed)))
     loss = mse_loss(model(x), y)
-    graph = mg.viz.draw_graph(loss, params=model, inputs={"x": x}, targets={"y": y}, show_grads=True,
-                              title=f"{cell} {when}: BPTT over {args.graph_length} steps of the adding problem, "
-                                    f"||dL/d node|| painted (loss {loss.item():.3g})")
+    graph = mg.viz.draw_graph(
+        loss,
+        params=model,
+        inputs={"x": x},
+        targets={"y": y},
+        show_grads=True,
+        title=f"{cell} {when}: BPTT over {args.graph_length} steps of the adding problem, "
+        f"||dL/d node|| painted (loss {loss.item():.3g})",
+    )
     folder = args.out / "graphs"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{cell}_{when}.svg", folder / f"{cell}_{when}.png"]
@@ -104,32 +114,49 @@ def plot(args: argparse.Namespace, results: dict[str, dict], path: Path) -> Path
                 label = f"{cell} {'c' if dashed else 'h'}" if "lstm" in cell else cell
                 if when == "trained" and not dashed:
                     label += f" (test MSE {fmt(result['test_mse'])})"
-                ax.plot(np.arange(profile.steps), relative(profile, key), color=CELL_COLORS.get(cell),
-                        linestyle="--" if dashed else "-", linewidth=1.6, label=label)
+                ax.plot(
+                    np.arange(profile.steps),
+                    relative(profile, key),
+                    color=CELL_COLORS.get(cell),
+                    linestyle="--" if dashed else "-",
+                    linewidth=1.6,
+                    label=label,
+                )
         ax.set_yscale("log")
         ax.set_xlabel(f"timestep t (the loss reads step {args.length - 1})")
         ax.set_title("at initialisation" if when == "init" else f"after {args.iterations} Adam steps")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="lower right")
     axes[0].set_ylabel("||dL/dh_t|| / ||dL/dh_T-1||   (dashed: ||dL/dc_t||)")
-    fig.suptitle(f"Gradient through time on the adding problem, T = {args.length}, hidden {args.hidden}, "
-                 f"batch {args.batch}, seed {args.seed}", fontsize=10)
+    fig.suptitle(
+        f"Gradient through time on the adding problem, T = {args.length}, hidden {args.hidden}, "
+        f"batch {args.batch}, seed {args.seed}",
+        fontsize=10,
+    )
     return save_figure(fig, path)
 
 
 def table(args: argparse.Namespace, results: dict[str, dict]) -> str:
     T = args.length
-    text = (f"### Gradient through time, adding problem T = {T}: ||dL/dh_0|| / ||dL/dh_{T - 1}||\n\n"
-            f"How much of the gradient at the last step reaches the first one (1 = none lost). "
-            f"Same fixed batch of 100 sequences for every cell; {args.iterations} Adam steps "
-            f"(batch {args.batch}, hidden {args.hidden}, lr {args.lr}, seed {args.seed}).\n\n")
+    text = (
+        f"### Gradient through time, adding problem T = {T}: ||dL/dh_0|| / ||dL/dh_{T - 1}||\n\n"
+        f"How much of the gradient at the last step reaches the first one (1 = none lost). "
+        f"Same fixed batch of 100 sequences for every cell; {args.iterations} Adam steps "
+        f"(batch {args.batch}, hidden {args.hidden}, lr {args.lr}, seed {args.seed}).\n\n"
+    )
     rows = []
     for cell, result in results.items():
-        for key in sorted(result["init"], key=lambda k: k.endswith("/c")):     # h first, then c
+        for key in sorted(result["init"], key=lambda k: k.endswith("/c")):  # h first, then c
             state = key.rsplit("/", 1)[1]
-            rows.append([cell if state == "h" else f"{cell} (cell state c)",
-                         fmt(relative(result["init"], key)[0]), fmt(relative(result["trained"], key)[0]),
-                         fmt(result["init_mse"]), fmt(result["test_mse"])])
+            rows.append(
+                [
+                    cell if state == "h" else f"{cell} (cell state c)",
+                    fmt(relative(result["init"], key)[0]),
+                    fmt(relative(result["trained"], key)[0]),
+                    fmt(result["init_mse"]),
+                    fmt(result["test_mse"]),
+                ]
+            )
     return text + markdown_table(["cell", "at init", "after training", "test MSE at init", "test MSE trained"], rows)
 
 
@@ -142,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def step(i: int, loss: float, norm: float) -> None:
         bar.update(1, loss=loss)
-        stop.check()             # Ctrl-C / SIGTERM: stop between two steps
+        stop.check()  # Ctrl-C / SIGTERM: stop between two steps
 
     with GracefulStop() as stop, Progress(args.iterations * len(args.cells), "train") as bar:
         try:
@@ -151,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             stopped = interrupted
         else:
             stopped = None
-    if stopped is not None:      # keep the model in progress and the cells finished so far
+    if stopped is not None:  # keep the model in progress and the cells finished so far
         weights = args.out / f"{in_progress['cell']}_interrupted.npz"
         mg.save(in_progress["model"].state_dict(), weights)
         path = write_json(args, results)
@@ -163,16 +190,32 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_json(args: argparse.Namespace, results: dict[str, dict]) -> Path:
     path = args.out / "results.json"
-    path.write_text(json.dumps(
-        {cell: {"init_mse": r["init_mse"], "test_mse": r["test_mse"],
-                "init": {k: r["init"][k].tolist() for k in r["init"]},
-                "trained": {k: r["trained"][k].tolist() for k in r["trained"]}} for cell, r in results.items()},
-        indent=1), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                cell: {
+                    "init_mse": r["init_mse"],
+                    "test_mse": r["test_mse"],
+                    "init": {k: r["init"][k].tolist() for k in r["init"]},
+                    "trained": {k: r["trained"][k].tolist() for k in r["trained"]},
+                }
+                for cell, r in results.items()
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
-def train_cells(args: argparse.Namespace, results: dict[str, dict], written: list[Path | None], bar: Progress,
-                step: Callable[[int, float, float], None], in_progress: dict[str, Any]) -> None:
+def train_cells(
+    args: argparse.Namespace,
+    results: dict[str, dict],
+    written: list[Path | None],
+    bar: Progress,
+    step: Callable[[int, float, float], None],
+    in_progress: dict[str, Any],
+) -> None:
     """Train each cell in turn, adding its gradient profiles to ``results`` when it finishes.
 
     ``in_progress`` holds the cell being trained and its model: what an interrupted run saves.
@@ -186,31 +229,48 @@ def train_cells(args: argparse.Namespace, results: dict[str, dict], written: lis
         init_mse = adding.test_mse(model, *adding.adding_test_set(args.length))
         if not args.no_graphs:
             written += draw_graphs(model, cell, "init", args)
-        run = adding.train_adding(cell, args.length, args.iterations, args.batch, args.hidden, args.lr,
-                                  seed=args.seed, eval_every=args.iterations,
-                                  on_step=step, model=model)
+        run = adding.train_adding(
+            cell,
+            args.length,
+            args.iterations,
+            args.batch,
+            args.hidden,
+            args.lr,
+            seed=args.seed,
+            eval_every=args.iterations,
+            on_step=step,
+            model=model,
+        )
         trained = adding.gradient_profile(run.model, args.length)
         if not args.no_graphs:
             written += draw_graphs(run.model, cell, "trained", args)
         results[cell] = {"init": init, "trained": trained, "init_mse": init_mse, "test_mse": run.test_mse}
         h = next(key for key in init if key.endswith("/h"))
-        bar.write(f"{cell:>16}: test MSE {fmt(init_mse)} -> {fmt(run.test_mse)}; ||dL/dh_0|| / ||dL/dh_T-1|| "
-                  f"{fmt(relative(init, h)[0])} at init, {fmt(relative(trained, h)[0])} trained "
-                  f"({run.seconds:.0f} s)")
+        bar.write(
+            f"{cell:>16}: test MSE {fmt(init_mse)} -> {fmt(run.test_mse)}; ||dL/dh_0|| / ||dL/dh_T-1|| "
+            f"{fmt(relative(init, h)[0])} at init, {fmt(relative(trained, h)[0])} trained "
+            f"({run.seconds:.0f} s)"
+        )
 
 
 def finish(args: argparse.Namespace, results: dict[str, dict], written: list[Path | None], start: float) -> None:
     report = table(args, results)
     (args.out / "results.md").write_text(report, encoding="utf-8")
     write_json(args, results)
-    written = [args.out / "results.md", args.out / "results.json", plot(args, results, args.out / "gradient_norms.png"),
-               *written]
+    written = [
+        args.out / "results.md",
+        args.out / "results.json",
+        plot(args, results, args.out / "gradient_norms.png"),
+        *written,
+    ]
     print()
     print(report)
     shown = [p for p in written if p]
-    print(f"total {time.perf_counter() - start:.0f} s; wrote {len(shown)} files: "
-          + ", ".join(str(p) for p in shown[:3]) + (f" and {len(shown) - 3} graph pictures in {args.out / 'graphs'}"
-                                                    if len(shown) > 3 else ""))
+    print(
+        f"total {time.perf_counter() - start:.0f} s; wrote {len(shown)} files: "
+        + ", ".join(str(p) for p in shown[:3])
+        + (f" and {len(shown) - 3} graph pictures in {args.out / 'graphs'}" if len(shown) > 3 else "")
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from .threads import get_num_threads, pin_blas_on_import, set_num_threads
 from .tracing import Record, Tape, scope, trace
 
 keep_freed_memory()
-pin_blas_on_import()      # one BLAS thread unless OMP/OPENBLAS/MKL_NUM_THREADS is set (threads.py)
+pin_blas_on_import()  # one BLAS thread unless OMP/OPENBLAS/MKL_NUM_THREADS is set (threads.py)
 
 float16 = np.float16
 float32 = np.float32
@@ -114,16 +114,67 @@ def ones(*shape: int, requires_grad: bool = False, dtype: type = np.float32) -> 
 def __getattr__(name: str):  # nn, optim, utils and viz load on first use: `import minigrad` stays light
     if name in ("nn", "optim", "utils", "viz"):
         import importlib
+
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
 __all__ = [
-    "SortResult", "argmax", "argmin", "bool_", "cumsum", "flip", "float16", "gather", "int8", "int16", "int32", "int64",
-    "logsumexp", "maximum", "minimum", "promote_types", "result_type", "sort", "topk", "tril", "triu", "uint8",
-    "AnomalyError", "CompileError", "GradcheckError", "GradientError", "Record", "Tape", "Tensor", "checkpoint",
-    "compile", "concat",
-    "detect_anomaly", "enable_grad", "exp", "float32", "float64", "get_num_threads", "gradcheck", "is_grad_enabled",
-    "load", "log", "manual_seed", "no_grad", "ones", "relu", "save", "scope", "set_num_threads", "sigmoid", "split",
-    "stack", "tanh", "tensor", "trace", "where", "zeros",
+    "SortResult",
+    "argmax",
+    "argmin",
+    "bool_",
+    "cumsum",
+    "flip",
+    "float16",
+    "gather",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "logsumexp",
+    "maximum",
+    "minimum",
+    "promote_types",
+    "result_type",
+    "sort",
+    "topk",
+    "tril",
+    "triu",
+    "uint8",
+    "AnomalyError",
+    "CompileError",
+    "GradcheckError",
+    "GradientError",
+    "Record",
+    "Tape",
+    "Tensor",
+    "checkpoint",
+    "compile",
+    "concat",
+    "detect_anomaly",
+    "enable_grad",
+    "exp",
+    "float32",
+    "float64",
+    "get_num_threads",
+    "gradcheck",
+    "is_grad_enabled",
+    "load",
+    "log",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "relu",
+    "save",
+    "scope",
+    "set_num_threads",
+    "sigmoid",
+    "split",
+    "stack",
+    "tanh",
+    "tensor",
+    "trace",
+    "where",
+    "zeros",
 ]

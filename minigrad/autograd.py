@@ -40,15 +40,32 @@ import numpy as np
 
 from .ops import unbroadcast
 
-if TYPE_CHECKING:                     # tensor.py imports this module; the arrow points one way
+if TYPE_CHECKING:  # tensor.py imports this module; the arrow points one way
     from .tensor import Tensor
     from .tracing import Tape
 
 __all__ = [
-    "AnomalyError", "EngineState", "GradientError", "backward", "current_scope", "detect_anomaly",
-    "enable_grad", "engine_state", "inplace_clock", "is_anomaly_enabled", "is_grad_enabled", "mark_modified",
+    "AnomalyError",
+    "EngineState",
+    "GradientError",
+    "backward",
+    "current_scope",
+    "detect_anomaly",
+    "enable_grad",
+    "engine_state",
+    "inplace_clock",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "mark_modified",
     "next_node_id",
-    "EMPTY_TAGS", "StateChange", "no_grad", "state_changed", "tag", "topological_order", "version_of", "vjps",
+    "EMPTY_TAGS",
+    "StateChange",
+    "no_grad",
+    "state_changed",
+    "tag",
+    "topological_order",
+    "version_of",
+    "vjps",
 ]
 
 
@@ -64,6 +81,7 @@ class AnomalyError(FloatingPointError):
 # The algorithm
 # --------------------------------------------------------------------------------------
 
+
 def backward(root: Tensor, grad: Any = None) -> None:
     """Reverse-mode sweep from ``root``: accumulate d(root)/d(leaf) into every leaf's ``.grad``.
 
@@ -71,46 +89,46 @@ def backward(root: Tensor, grad: Any = None) -> None:
     gradient, ``dL/dx_i += vjp_i(dL/dy)``; ``dL/dx_i`` is complete once every node that reads
     ``x_i`` has run, which the reverse topological order guarantees.
     """
-    seed = _seed_gradient(root, grad)                 # dL/dL: 1 for a scalar loss, else the grad given
-    order = topological_order(root)                   # every node after all of its inputs
-    grads = {root: seed}                              # dL/d(node), summed over the paths seen so far
-    owned: set[Tensor] = set()                        # the sums this sweep allocated (may add in place)
+    seed = _seed_gradient(root, grad)  # dL/dL: 1 for a scalar loss, else the grad given
+    order = topological_order(root)  # every node after all of its inputs
+    grads = {root: seed}  # dL/d(node), summed over the paths seen so far
+    owned: set[Tensor] = set()  # the sums this sweep allocated (may add in place)
     anomaly = engine_state().anomaly
     gc_was_enabled = gc.isenabled()
-    gc.disable()                                      # the graph holds no cycles: nothing to collect
+    gc.disable()  # the graph holds no cycles: nothing to collect
     try:
-        for node in reversed(order):                  # outputs first: a node runs after its consumers,
-            g = grads.pop(node, None)                 # so its gradient is complete
+        for node in reversed(order):  # outputs first: a node runs after its consumers,
+            g = grads.pop(node, None)  # so its gradient is complete
             if g is None:
-                continue                              # no path from the root reaches this node
+                continue  # no path from the root reaches this node
             if node._hooks:
-                g = _run_hooks(node, g, owned)        # a hook sees, and may replace, the gradient
+                g = _run_hooks(node, g, owned)  # a hook sees, and may replace, the gradient
             if anomaly:
                 _check_finite_gradient(node, g)
             op = node._op
             if op is None or node._retain:
-                _store_grad(node, g, owned)           # leaves (and retain_grad()) keep it in .grad
+                _store_grad(node, g, owned)  # leaves (and retain_grad()) keep it in .grad
                 if op is None:
-                    continue                          # a leaf has no inputs to pass it on to
+                    continue  # a leaf has no inputs to pass it on to
             if node._stamp != inplace_clock.now:
-                _check_versions(node)                 # refuse if an input was overwritten in place
-            if op.variadic or op.accumulate:          # rows that handle all their inputs in one call
+                _check_versions(node)  # refuse if an input was overwritten in place
+            if op.variadic or op.accumulate:  # rows that handle all their inputs in one call
                 _backprop_whole_row(node, g, grads, owned, anomaly)
                 continue
-            args = [t.data for t in node._inputs]     # a VJP reads the op's inputs and its output
+            args = [t.data for t in node._inputs]  # a VJP reads the op's inputs and its output
             for vjp, parent in zip(op.vjps, node._inputs):
                 if not parent.requires_grad:
                     continue
-                g_parent = vjp(g, node.data, *args, **(node._kwargs or _NO_ATTRS))   # the chain rule
+                g_parent = vjp(g, node.data, *args, **(node._kwargs or _NO_ATTRS))  # the chain rule
                 if anomaly:
                     _check_finite_vjp(node, parent, g_parent)
                 data = parent.data
                 if parent in grads or g_parent.shape != data.shape or g_parent.dtype != data.dtype:
-                    _accumulate(grads, owned, parent, g_parent, g)   # fan-out adds up; unbroadcast, cast
-                else:                                 # the first path to reach parent (the common case)
+                    _accumulate(grads, owned, parent, g_parent, g)  # fan-out adds up; unbroadcast, cast
+                else:  # the first path to reach parent (the common case)
                     grads[parent] = g_parent
                     if g_parent is not g and type(g_parent) is np.ndarray and g_parent.base is None:
-                        owned.add(parent)             # a fresh array: later paths may add into it
+                        owned.add(parent)  # a fresh array: later paths may add into it
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -124,8 +142,8 @@ def topological_order(root: Tensor) -> list[Tensor]:
     order is a topological order (leaves count as made first).
     """
     nodes = [root]
-    seen = {root}              # Tensors hash by identity
-    for node in nodes:         # the list grows while we walk it
+    seen = {root}  # Tensors hash by identity
+    for node in nodes:  # the list grows while we walk it
         for parent in node._inputs:
             if parent.requires_grad and parent not in seen:
                 seen.add(parent)
@@ -134,8 +152,9 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return nodes
 
 
-def vjps(node: Tensor, grad: np.ndarray,
-         buffer_for: Callable[[Tensor], np.ndarray] | None = None) -> Sequence[np.ndarray | None]:
+def vjps(
+    node: Tensor, grad: np.ndarray, buffer_for: Callable[[Tensor], np.ndarray] | None = None
+) -> Sequence[np.ndarray | None]:
     """The gradient of each of ``node``'s inputs given ``grad = dL/d(node)``: its row's VJPs.
 
     Each gradient is summed back to its input's shape (``ops.unbroadcast``) and cast to its
@@ -153,7 +172,7 @@ def vjps(node: Tensor, grad: np.ndarray,
     out = node.data
     if op.accumulate:
         return _accumulating_vjps(op, grad, out, inputs, args, attrs, buffer_for)
-    if op.variadic:                                   # one function gives every input's gradient
+    if op.variadic:  # one function gives every input's gradient
         raw = op.vjps(grad, out, *args, **attrs)
         return tuple(_fit(gi, t.data) if t.requires_grad else None for gi, t in zip(raw, inputs))
     result = []
@@ -171,14 +190,19 @@ def vjps(node: Tensor, grad: np.ndarray,
 # The steps backward() calls
 # --------------------------------------------------------------------------------------
 
+
 def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
     if not root.requires_grad:
-        raise GradientError("backward: this tensor does not require grad and has no graph "
-                            "(create inputs with requires_grad=True, outside no_grad())")
+        raise GradientError(
+            "backward: this tensor does not require grad and has no graph "
+            "(create inputs with requires_grad=True, outside no_grad())"
+        )
     if grad is None:
         if root.data.size != 1:
-            raise GradientError(f"backward: grad can be implied only for a scalar output, got shape "
-                                f"{root.shape}; pass grad= of that shape")
+            raise GradientError(
+                f"backward: grad can be implied only for a scalar output, got shape "
+                f"{root.shape}; pass grad= of that shape"
+            )
         return np.ones_like(root.data)
     grad = _numeric_gradient(grad, root.dtype, "backward: grad")
     if grad.shape != root.shape:
@@ -230,8 +254,15 @@ def _backprop_whole_row(node: Tensor, g: np.ndarray, grads: dict, owned: set, an
             _accumulate(grads, owned, parent, g_parent, g)
 
 
-def _accumulating_vjps(op: Any, grad: np.ndarray, out: np.ndarray, inputs: tuple, args: list,
-                       attrs: Mapping[str, Any], buffer_for: Callable[[Tensor], np.ndarray] | None) -> tuple:
+def _accumulating_vjps(
+    op: Any,
+    grad: np.ndarray,
+    out: np.ndarray,
+    inputs: tuple,
+    args: list,
+    attrs: Mapping[str, Any],
+    buffer_for: Callable[[Tensor], np.ndarray] | None,
+) -> tuple:
     """Rows like ``getitem`` add into a buffer of the input's full shape instead of returning a
     fresh array: slicing a (T, B, 4H) tensor T times must not cost T full-size zero arrays."""
     result = []
@@ -244,7 +275,7 @@ def _accumulating_vjps(op: Any, grad: np.ndarray, out: np.ndarray, inputs: tuple
             result.append(buf)
         else:
             vjp(buffer_for(t), grad, out, *args, **attrs)
-            result.append(None)                   # already added into the running sum
+            result.append(None)  # already added into the running sum
     return tuple(result)
 
 
@@ -258,9 +289,9 @@ def _fit(g: np.ndarray, data: np.ndarray) -> np.ndarray:
 
 
 def _run_hooks(node: Tensor, g: np.ndarray, owned: set) -> np.ndarray:
-    if node not in owned:             # a hook may write into its argument: never into a shared array
+    if node not in owned:  # a hook may write into its argument: never into a shared array
         g = np.array(g)
-    owned.discard(node)               # and it may keep it: nothing may add into it later
+    owned.discard(node)  # and it may keep it: nothing may add into it later
     for hook in node._hooks:
         replaced = hook(g)
         if replaced is not None:
@@ -273,16 +304,18 @@ def _hook_result(hook: Callable, replaced: Any, g: np.ndarray, node: Tensor) -> 
     name = getattr(hook, "__name__", hook)
     replaced = _numeric_gradient(replaced, g.dtype, f"register_hook: the value hook {name!r} returned")
     if replaced.shape != g.shape:
-        raise GradientError(f"register_hook: hook {name!r} returned a gradient "
-                            f"of shape {replaced.shape} for a tensor of shape {node.shape} "
-                            f"(op {node.op or 'leaf'}, scope '{node.scope or '<top>'}'); "
-                            "it must keep the shape")
+        raise GradientError(
+            f"register_hook: hook {name!r} returned a gradient "
+            f"of shape {replaced.shape} for a tensor of shape {node.shape} "
+            f"(op {node.op or 'leaf'}, scope '{node.scope or '<top>'}'); "
+            "it must keep the shape"
+        )
     return replaced
 
 
 def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
     """``value`` (a Tensor, array or number) as an array of ``dtype``; anything else is a TypeError naming ``what``."""
-    array = np.asarray(value)                         # a Tensor converts through __array__
+    array = np.asarray(value)  # a Tensor converts through __array__
     if array.dtype.kind not in "biufc":
         described = f"a {type(value).__name__}" + (f" of dtype {array.dtype}" if isinstance(value, np.ndarray) else "")
         raise TypeError(f"{what} must be numeric (a Tensor, an array or a number), got {described}")
@@ -291,7 +324,7 @@ def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
 
 def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:
     if node.grad is None:
-        node.grad = g if node in owned else np.array(g)     # a leaf may keep an owned array as is
+        node.grad = g if node in owned else np.array(g)  # a leaf may keep an owned array as is
     else:
         node.grad += g
 
@@ -303,11 +336,11 @@ _NO_ATTRS: Mapping[str, Any] = {}
 # Node numbering, structural tags
 # --------------------------------------------------------------------------------------
 
-_creation = itertools.count(1)    # numbers tensors in the order they are made (atomic under the GIL)
+_creation = itertools.count(1)  # numbers tensors in the order they are made (atomic under the GIL)
 next_node_id = _creation.__next__
 
 
-_CREATION_ORDER = operator.attrgetter("_seq")      # t.id
+_CREATION_ORDER = operator.attrgetter("_seq")  # t.id
 
 
 EMPTY_TAGS: Mapping[str, Any] = MappingProxyType({})
@@ -332,19 +365,24 @@ def tag(t: Tensor, *shared: Mapping[str, Any], **tags: Any) -> Tensor:
 # Checks: anomaly mode and in-place versions
 # --------------------------------------------------------------------------------------
 
+
 def _check_finite_gradient(node: Tensor, g: np.ndarray) -> None:
     if not np.isfinite(g).all():
-        raise AnomalyError(f"backward: the gradient reaching the output of "
-                           f"{node.op or 'a leaf'} (shape {node.shape}) holds "
-                           f"NaN/Inf at scope '{node.scope or '<top>'}', created at {node._origin}")
+        raise AnomalyError(
+            f"backward: the gradient reaching the output of "
+            f"{node.op or 'a leaf'} (shape {node.shape}) holds "
+            f"NaN/Inf at scope '{node.scope or '<top>'}', created at {node._origin}"
+        )
 
 
 def _check_finite_vjp(node: Tensor, parent: Tensor, g_parent: np.ndarray) -> None:
     if not np.isfinite(g_parent).all():
         i = next(i for i, t in enumerate(node._inputs) if t is parent)
-        raise AnomalyError(f"backward: {node.op} produced a NaN/Inf gradient for its input {i} "
-                           f"(shape {parent.shape}) at scope '{node.scope or '<top>'}', "
-                           f"created at {node._origin}")
+        raise AnomalyError(
+            f"backward: {node.op} produced a NaN/Inf gradient for its input {i} "
+            f"(shape {parent.shape}) at scope '{node.scope or '<top>'}', "
+            f"created at {node._origin}"
+        )
 
 
 def _check_versions(node: Tensor) -> None:
@@ -355,7 +393,8 @@ def _check_versions(node: Tensor) -> None:
                 f"backward: {which} of '{node.op}' (shape {t.shape}, scope "
                 f"'{node.scope or '<top>'}') was modified in place after the op ran, so its "
                 "gradient would be wrong. Run backward() before updating parameters, or recompute "
-                "the forward pass.")
+                "the forward pass."
+            )
 
 
 class _Clock:
@@ -367,7 +406,7 @@ class _Clock:
         self.now = 0
 
 
-inplace_clock = _Clock()     # public: ``apply`` stamps every node with ``inplace_clock.now``
+inplace_clock = _Clock()  # public: ``apply`` stamps every node with ``inplace_clock.now``
 
 # Views share memory (getitem, reshape, transpose, detach), so a write through one is a write
 # to all: versions are also kept per memory owner, {id(owner): (weakref to owner, clock)}.
@@ -405,6 +444,7 @@ def mark_modified(t: Tensor) -> None:
 # Engine state, per thread
 # --------------------------------------------------------------------------------------
 
+
 class EngineState:
     """What the engine reads on every op: grad mode, anomaly mode, the scope path, the trace.
 
@@ -417,34 +457,44 @@ class EngineState:
 
     __slots__ = ("grad_enabled", "anomaly", "scope", "tape")
 
-    def __init__(self, grad_enabled: bool = True, anomaly: bool = False, scope: str = "",
-                 tape: Tape | None = None) -> None:
+    def __init__(
+        self, grad_enabled: bool = True, anomaly: bool = False, scope: str = "", tape: Tape | None = None
+    ) -> None:
         init = object.__setattr__
         init(self, "grad_enabled", grad_enabled)
         init(self, "anomaly", anomaly)
-        init(self, "scope", scope)      # "lstm/l0/fwd/t3": kept joined, so an op pays one read
-        init(self, "tape", tape)        # the active tracing.Tape, or None
+        init(self, "scope", scope)  # "lstm/l0/fwd/t3": kept joined, so an op pays one read
+        init(self, "tape", tape)  # the active tracing.Tape, or None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"EngineState is immutable (cannot set {name!r}): change it for a block "
-                             "with autograd.state_changed(...), or mg.no_grad(), mg.scope(...)")
+        raise AttributeError(
+            f"EngineState is immutable (cannot set {name!r}): change it for a block "
+            "with autograd.state_changed(...), or mg.no_grad(), mg.scope(...)"
+        )
 
     def replace(self, **changes: Any) -> EngineState:
         unknown = changes.keys() - _FIELDS
         if unknown:
-            raise TypeError(f"state_changed: unknown engine state field(s) {sorted(unknown)}; "
-                            f"the fields are {list(self.__slots__)}")
-        return EngineState(changes.get("grad_enabled", self.grad_enabled), changes.get("anomaly", self.anomaly),
-                           changes.get("scope", self.scope), changes.get("tape", self.tape))
+            raise TypeError(
+                f"state_changed: unknown engine state field(s) {sorted(unknown)}; the fields are {list(self.__slots__)}"
+            )
+        return EngineState(
+            changes.get("grad_enabled", self.grad_enabled),
+            changes.get("anomaly", self.anomaly),
+            changes.get("scope", self.scope),
+            changes.get("tape", self.tape),
+        )
 
     def __repr__(self) -> str:
-        return (f"EngineState(grad_enabled={self.grad_enabled}, anomaly={self.anomaly}, "
-                f"scope={self.scope!r}, tape={'active' if self.tape is not None else None})")
+        return (
+            f"EngineState(grad_enabled={self.grad_enabled}, anomaly={self.anomaly}, "
+            f"scope={self.scope!r}, tape={'active' if self.tape is not None else None})"
+        )
 
 
 _FIELDS = frozenset(EngineState.__slots__)
 _STATE: ContextVar[EngineState] = ContextVar("minigrad_engine_state", default=EngineState())  # noqa: B039 - immutable
-engine_state: Callable[[], EngineState] = _STATE.get     # the calling thread's state
+engine_state: Callable[[], EngineState] = _STATE.get  # the calling thread's state
 
 
 class StateChange(ContextDecorator):
@@ -454,7 +504,7 @@ class StateChange(ContextDecorator):
     __slots__ = ("changes", "previous")
 
     def __init__(self, changes: dict[str, Any]) -> None:
-        if not changes.keys() <= _FIELDS:         # unknown fields fail here, at the call
+        if not changes.keys() <= _FIELDS:  # unknown fields fail here, at the call
             EngineState().replace(**changes)
         self.changes = changes
         self.previous: EngineState | None = None
@@ -468,7 +518,7 @@ class StateChange(ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _STATE.set(self.previous)
 
-    def _recreate_cm(self) -> StateChange:       # a decorated function may recurse: one block per call
+    def _recreate_cm(self) -> StateChange:  # a decorated function may recurse: one block per call
         return StateChange(self.changes)
 
 

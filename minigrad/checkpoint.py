@@ -58,8 +58,13 @@ class _Segment:
         return self.fn(*args, **self.kwargs)
 
 
-def checkpoint(fn: Callable[..., Any], *args: Any, use_reentrant: bool | None = None,
-               preserve_rng_state: bool = True, **kwargs: Any) -> Any:
+def checkpoint(
+    fn: Callable[..., Any],
+    *args: Any,
+    use_reentrant: bool | None = None,
+    preserve_rng_state: bool = True,
+    **kwargs: Any,
+) -> Any:
     """``fn(*args, **kwargs)``, its graph dropped now and rebuilt during ``backward()``.
 
     Returns what ``fn`` returns (a tensor, or a tuple/list of tensors). See the module

@@ -262,14 +262,14 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
     if owner is not None:
         visit(owner, ("self",))
         if not hasattr(owner, "named_parameters"):
-            for name, value in list(getattr(owner, "__dict__", {}).items()):   # a plain object's attributes
+            for name, value in list(getattr(owner, "__dict__", {}).items()):  # a plain object's attributes
                 visit(value, ("self", name))
     if hasattr(fn, "named_parameters"):
         visit(fn, ("fn",))
     for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
         try:
             visit(cell.cell_contents, ("closure", i))
-        except ValueError:       # an empty cell
+        except ValueError:  # an empty cell
             pass
     code = getattr(target, "__code__", None)
     if code is not None:
@@ -487,9 +487,10 @@ class _Replay:
         self.loss_fn = loss_fn
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
-        used = {id(t) for t in self.refs}                  # where each tensor the replay reads was found
-        self.guarded = [(path, t) for path, t in _tensor_paths(loss_fn)
-                        if id(t) in used and _resolve(loss_fn, path) is t]
+        used = {id(t) for t in self.refs}  # where each tensor the replay reads was found
+        self.guarded = [
+            (path, t) for path, t in _tensor_paths(loss_fn) if id(t) in used and _resolve(loss_fn, path) is t
+        ]
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
@@ -596,7 +597,7 @@ class _Replay:
         for k, (op, operands, kwargs) in enumerate(rec.plan):
             if k in self.alias:
                 self._kw_src.append("")
-                continue                          # computed once, at its first record
+                continue  # computed once, at its first record
             self.namespace[op] = ops.PRIMITIVES[op].forward
             args = [self._value(b, names) for b in operands]
             kw = {}

@@ -91,7 +91,7 @@ def result_type(*operands: Any) -> np.dtype:
     """The dtype PyTorch gives ``op(*operands)`` for tensors, arrays and Python/numpy scalars."""
     ranked: list[np.dtype | None] = [None, None, None]  # tensors with axes, 0-d tensors, scalars
     for x in operands:
-        data = x if isinstance(x, np.generic) else getattr(x, "data", x)    # a numpy scalar's .data is a buffer
+        data = x if isinstance(x, np.generic) else getattr(x, "data", x)  # a numpy scalar's .data is a buffer
         if isinstance(data, np.ndarray):
             rank, dtype = (0 if data.ndim else 1), data.dtype
         elif isinstance(data, (bool, int, float, complex, np.generic)):

@@ -15,8 +15,14 @@ class GradcheckError(AssertionError):
     """Analytic and numerical gradients disagree."""
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: float = 1e-6,
-              atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
     """Compare ``backward()`` with central differences for every input that requires grad.
 
     The outputs are reduced to the scalar ``L = sum(out * v)`` with a fixed random ``v``,
@@ -33,8 +39,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
         raise ValueError("gradcheck: no input requires grad; pass tensors with requires_grad=True")
     for i in checked:
         if inputs[i].dtype != np.float64:
-            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences "
-                            "need float64 inputs (tensor(..., dtype=np.float64))")
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences "
+                "need float64 inputs (tensor(..., dtype=np.float64))"
+            )
 
     rng = np.random.default_rng(seed)
     weights: list[np.ndarray] = []
@@ -60,8 +68,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
         if not loss.requires_grad:
             raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
         loss.backward()
-        analytic = [np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad.copy()
-                    for i in checked]
+        analytic = [np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad.copy() for i in checked]
     finally:
         for i, g in zip(checked, saved):
             inputs[i].grad = g
@@ -77,7 +84,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
                     plus = scalar().item()
                     data[j] = original - eps
                     minus = scalar().item()
-                finally:                      # fn may raise: never leave the input perturbed
+                finally:  # fn may raise: never leave the input perturbed
                     data[j] = original
                 numerical[j] = (plus - minus) / (2 * eps)
             error = np.abs(grad - numerical) - (atol + rtol * np.abs(numerical))
@@ -86,5 +93,6 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Tensor] | Tensor, eps: fl
                 raise GradcheckError(
                     f"gradcheck: input {i} (shape {data.shape}) element {tuple(int(k) for k in worst)}: "
                     f"analytic {float(grad[worst])!r} vs numerical {float(numerical[worst])!r} "
-                    f"(|diff| {abs(grad[worst] - numerical[worst]):.3g} > atol {atol} + rtol {rtol} * |numerical|)")
+                    f"(|diff| {abs(grad[worst] - numerical[worst]):.3g} > atol {atol} + rtol {rtol} * |numerical|)"
+                )
     return True

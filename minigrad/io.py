@@ -46,8 +46,9 @@ def _target(path: str | os.PathLike) -> str:
 
 def _arrays_of(state_dict: Any) -> dict[str, np.ndarray]:
     if not isinstance(state_dict, Mapping):
-        raise TypeError(f"save: expected a mapping of names to arrays (e.g. model.state_dict()), "
-                        f"got {type(state_dict).__name__}")
+        raise TypeError(
+            f"save: expected a mapping of names to arrays (e.g. model.state_dict()), got {type(state_dict).__name__}"
+        )
     arrays = {}
     for name, value in state_dict.items():
         if not isinstance(name, str):
@@ -70,7 +71,7 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
     error names ``path``.
     """
     arrays = _arrays_of(state_dict)
-    target = os.path.realpath(_target(path))        # through a symlink to the file it names
+    target = os.path.realpath(_target(path))  # through a symlink to the file it names
     folder = os.path.dirname(target)
     if os.path.isdir(target):
         raise IsADirectoryError(f"save: {target} is a directory, not a checkpoint file")
@@ -89,17 +90,20 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
                     with archive.open(quote(name, safe="") + ".npy", "w", force_zip64=True) as member:
                         npy_format.write_array(member, array, allow_pickle=False)
             file.flush()
-            os.fsync(file.fileno())          # the bytes are on disk before the name points at them
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.chmod(temporary, _mode_for(target))
         os.replace(temporary, target)
-    except BaseException as err:           # also KeyboardInterrupt: never leave the temporary behind
+    except BaseException as err:  # also KeyboardInterrupt: never leave the temporary behind
         try:
             os.unlink(temporary)
         except OSError:
             pass
         if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
-            raise type(err)(err.errno, f"save: could not write {target} ({err.strerror or err}); "
-                                       "the previous file there, if any, is unchanged") from err
+            raise type(err)(
+                err.errno,
+                f"save: could not write {target} ({err.strerror or err}); "
+                "the previous file there, if any, is unchanged",
+            ) from err
         raise
     _fsync_folder(folder)
 
@@ -155,8 +159,10 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
             for info in archive.infolist():
                 name = info.filename[:-4] if info.filename.endswith(".npy") else None
                 if name is None or info.is_dir():
-                    raise ValueError(f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): "
-                                     f"member '{info.filename}' is not a .npy array")
+                    raise ValueError(
+                        f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): "
+                        f"member '{info.filename}' is not a .npy array"
+                    )
                 key = unquote(name) if encoded else name
                 state[key] = _read_member(archive, info, path, size)
             return state
@@ -172,8 +178,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, fil
     if info.compress_type == zipfile.ZIP_STORED and info.file_size > file_size:
         raise ValueError(f"{where}: corrupt checkpoint (claims {info.file_size} bytes in a file of {file_size})")
     if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1):
-        raise ValueError(f"{where}: corrupt checkpoint (claims {info.file_size} bytes from "
-                         f"{info.compress_size} compressed)")
+        raise ValueError(
+            f"{where}: corrupt checkpoint (claims {info.file_size} bytes from {info.compress_size} compressed)"
+        )
     with archive.open(info) as member:
         try:
             version = npy_format.read_magic(member)
@@ -181,20 +188,26 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, fil
             read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
             shape, _, dtype = read_header(member)
         except ValueError as err:
-            raise ValueError(f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): "
-                             f"member '{info.filename}' has no valid .npy header: {err}") from None
+            raise ValueError(
+                f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): "
+                f"member '{info.filename}' has no valid .npy header: {err}"
+            ) from None
         if dtype.hasobject:
-            raise ValueError(f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): member "
-                             f"'{info.filename}' holds Python objects (it would need unpickling; refused)")
+            raise ValueError(
+                f"load: {path} is not a valid minigrad checkpoint (.npz of plain arrays): member "
+                f"'{info.filename}' holds Python objects (it would need unpickling; refused)"
+            )
         claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
         available = info.file_size - member.tell()
         if claimed > available:
-            raise ValueError(f"{where}: corrupt checkpoint (its header claims shape {shape} of {dtype}, "
-                             f"{claimed} bytes, but the member holds {available})")
-    with archive.open(info) as member:       # the header is sound: now let numpy read the array
+            raise ValueError(
+                f"{where}: corrupt checkpoint (its header claims shape {shape} of {dtype}, "
+                f"{claimed} bytes, but the member holds {available})"
+            )
+    with archive.open(info) as member:  # the header is sound: now let numpy read the array
         try:
             array = npy_format.read_array(member, allow_pickle=False)
         except ValueError as err:
             raise ValueError(f"{where}: corrupt checkpoint ({err})") from None
-        member.read()                        # to the end, so that zipfile checks the CRC (flipped bytes)
+        member.read()  # to the end, so that zipfile checks the CRC (flipped bytes)
     return array

@@ -33,9 +33,9 @@ def apply(op: Primitive, inputs: tuple[Tensor, ...], attrs: dict | None = None) 
         data = op.forward(*args, **attrs) if attrs else op.forward(*args)
     except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as err:
         raise _op_error(op, args, attrs, err) from err
-    if type(data) is not np.ndarray:      # ufuncs and reductions hand back numpy scalars for 0-d results
+    if type(data) is not np.ndarray:  # ufuncs and reductions hand back numpy scalars for 0-d results
         data = np.asarray(data)
-    state = engine_state()                # this thread's grad mode, scope, trace, anomaly mode
+    state = engine_state()  # this thread's grad mode, scope, trace, anomaly mode
     needs_grad = False
     if state.grad_enabled:
         for t in inputs:
@@ -53,17 +53,25 @@ def apply(op: Primitive, inputs: tuple[Tensor, ...], attrs: dict | None = None) 
     return out
 
 
-def _init_tensor(t: Tensor, data: np.ndarray, requires_grad: bool, scope: str, op: Primitive | None = None,
-                 inputs: tuple = (), attrs: dict | None = None, stamp: int = 0) -> Tensor:
+def _init_tensor(
+    t: Tensor,
+    data: np.ndarray,
+    requires_grad: bool,
+    scope: str,
+    op: Primitive | None = None,
+    inputs: tuple = (),
+    attrs: dict | None = None,
+    stamp: int = 0,
+) -> Tensor:
     """The one constructor: every tensor (leaf, constant or op output) gets its fields here."""
     t.data = data
     t._grad = None
     t.requires_grad = requires_grad
-    t._op = op                # the primitive (a row of ops.py); None for a leaf
-    t._inputs = inputs        # the tensors it was computed from
-    t._kwargs = attrs         # the row's keyword arguments (axis=..., index=...)
-    t._stamp = stamp          # the in-place clock when the op ran (version checks)
-    t._seq = next_node_id()   # creation order: sorting by it is a topological order
+    t._op = op  # the primitive (a row of ops.py); None for a leaf
+    t._inputs = inputs  # the tensors it was computed from
+    t._kwargs = attrs  # the row's keyword arguments (axis=..., index=...)
+    t._stamp = stamp  # the in-place clock when the op ran (version checks)
+    t._seq = next_node_id()  # creation order: sorting by it is a topological order
     t._scope = scope
     t._version = 0
     return t
@@ -83,13 +91,13 @@ def as_array(data: Any, dtype: DTypeLike = None, copy: bool = False) -> np.ndarr
         try:
             array = np.asarray(data)
         except ValueError as err:
-            raise ValueError(f"tensor: data must be a number, a nested list of equal-length rows or an "
-                             f"array ({err})") from None
+            raise ValueError(
+                f"tensor: data must be a number, a nested list of equal-length rows or an array ({err})"
+            ) from None
         if dtype is None and array.dtype.kind in "iuf":
             array = array.astype(np.float32)
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"tensor: data must be numeric or boolean, got dtype {array.dtype} "
-                        f"from {type(data).__name__}")
+        raise TypeError(f"tensor: data must be numeric or boolean, got dtype {array.dtype} from {type(data).__name__}")
     if dtype is not None and array.dtype != np.dtype(dtype):
         array = array.astype(dtype)
     return array
@@ -118,8 +126,10 @@ def _check_finite_output(op: Primitive, out: Tensor, scope: str) -> None:
     out._origin = user_source_line()
     data = out.data
     if data.dtype.kind in "fc" and not np.isfinite(data).all():
-        raise AnomalyError(f"{op.name} produced NaN/Inf in its output (shape {data.shape}) "
-                           f"at scope '{scope or '<top>'}', created at {out._origin}")
+        raise AnomalyError(
+            f"{op.name} produced NaN/Inf in its output (shape {data.shape}) "
+            f"at scope '{scope or '<top>'}', created at {out._origin}"
+        )
 
 
 class GradAssignmentError(TypeError, ValueError, RuntimeError):
@@ -137,18 +147,30 @@ class Tensor:
     dtype) from ``backward()``; intermediate tensors keep theirs only after ``retain_grad()``.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_op", "_inputs", "_kwargs", "_stamp", "_seq",
-                 "_scope", "_version", "__dict__", "__weakref__")
+    __slots__ = (
+        "data",
+        "_grad",
+        "requires_grad",
+        "_op",
+        "_inputs",
+        "_kwargs",
+        "_stamp",
+        "_seq",
+        "_scope",
+        "_version",
+        "__dict__",
+        "__weakref__",
+    )
 
     # Rarely set, so they live in the instance __dict__ only when used.
     _hooks: list | None = None
     _retain = False
-    _origin: str | None = None          # user source line, recorded under detect_anomaly()
-    _cut_from: Any = None               # weakref to the tensor this one was detached from
-    _tags: tuple | None = None          # mappings of structural tags (autograd.tag), merged on read
-    name: str | None = None             # e.g. a parameter's dotted name, for the renderer
+    _origin: str | None = None  # user source line, recorded under detect_anomaly()
+    _cut_from: Any = None  # weakref to the tensor this one was detached from
+    _tags: tuple | None = None  # mappings of structural tags (autograd.tag), merged on read
+    name: str | None = None  # e.g. a parameter's dotted name, for the renderer
 
-    __array_priority__ = 1000           # ndarray <op> Tensor defers to Tensor's reflected ops
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected ops
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: DTypeLike = None) -> None:
         _init_tensor(self, as_array(data, dtype), False, engine_state().scope)
@@ -226,15 +248,18 @@ class Tensor:
         if isinstance(value, Tensor):
             value = value.data
         if not isinstance(value, (np.ndarray, np.generic)):
-            raise GradAssignmentError(f"grad: expected an np.ndarray (or a Tensor) or None, "
-                                      f"got {type(value).__name__}")
+            raise GradAssignmentError(f"grad: expected an np.ndarray (or a Tensor) or None, got {type(value).__name__}")
         value = np.asarray(value)
         if value.shape != self.data.shape:
-            raise GradAssignmentError(f"grad: assigned a gradient of shape {value.shape} to a tensor of shape "
-                                      f"{self.data.shape}; the shapes must be equal")
+            raise GradAssignmentError(
+                f"grad: assigned a gradient of shape {value.shape} to a tensor of shape "
+                f"{self.data.shape}; the shapes must be equal"
+            )
         if value.dtype != self.data.dtype:
-            raise GradAssignmentError(f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype "
-                                      f"{self.data.dtype}; convert it first (g.astype({self.data.dtype}))")
+            raise GradAssignmentError(
+                f"grad: assigned a gradient of dtype {value.dtype} to a tensor of dtype "
+                f"{self.data.dtype}; convert it first (g.astype({self.data.dtype}))"
+            )
         self._grad = value
 
     # ---- metadata ---------------------------------------------------------------------
@@ -253,9 +278,6 @@ class Tensor:
     @property
     def size(self) -> int:
         return self.data.size
-
-
-
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -301,12 +323,15 @@ class Tensor:
     # ---- autograd ---------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind == "c":
-            raise TypeError(f"requires_grad: complex tensors (dtype {self.data.dtype}) cannot require gradients: "
-                            "minigrad has no complex autograd (PyTorch's conjugate convention is not implemented); "
-                            "keep the real and imaginary parts as two float tensors")
+            raise TypeError(
+                f"requires_grad: complex tensors (dtype {self.data.dtype}) cannot require gradients: "
+                "minigrad has no complex autograd (PyTorch's conjugate convention is not implemented); "
+                "keep the real and imaginary parts as two float tensors"
+            )
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, "
-                            f"got dtype {self.data.dtype}")
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
         if not requires_grad and self._op is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf: use detach() instead")
         self.requires_grad = requires_grad
@@ -385,7 +410,7 @@ class Tensor:
         if isinstance(other, Tensor):
             if other.data.dtype == self.data.dtype:
                 return self, other
-        elif type(other) in (float, int) and self.data.dtype.kind == "f":    # the hot path: x * 2.0
+        elif type(other) in (float, int) and self.data.dtype.kind == "f":  # the hot path: x * 2.0
             return self, constant(np.array(other, dtype=self.data.dtype))
         dtype = _promoted(op, self, other)
         return self.astype(dtype), _operand(other, dtype)
@@ -441,9 +466,9 @@ class Tensor:
         if not isinstance(exponent, Tensor) and np.ndim(exponent) == 0:
             dtype = _promoted("pow", self, exponent)
             out = apply(ops.pow_, (self.astype(dtype),), {"exponent": exponent})
-            return out.astype(dtype)        # bool ** True stays bool (numpy would give int8)
+            return out.astype(dtype)  # bool ** True stays bool (numpy would give int8)
         base, exponent = self._pair(exponent, "pow")
-        _no_bool("pow", base)              # bool ** bool tensors: refused, as PyTorch
+        _no_bool("pow", base)  # bool ** bool tensors: refused, as PyTorch
         return apply(ops.power, (base, exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
@@ -495,9 +520,11 @@ class Tensor:
             return self
         if self.requires_grad and dtype.kind != "f":
             if dtype.kind == "c":
-                raise TypeError(f"astype: a tensor that requires grad cannot become {dtype}: minigrad has no "
-                                "complex autograd (keep real and imaginary parts as two float tensors)")
-            with autograd.no_grad():        # rounding has no useful gradient: the result is a constant
+                raise TypeError(
+                    f"astype: a tensor that requires grad cannot become {dtype}: minigrad has no "
+                    "complex autograd (keep real and imaginary parts as two float tensors)"
+                )
+            with autograd.no_grad():  # rounding has no useful gradient: the result is a constant
                 return apply(ops.cast, (self,), {"dtype": dtype})
         return apply(ops.cast, (self,), {"dtype": dtype})
 
@@ -510,20 +537,38 @@ class Tensor:
         return self.astype(np.float32)
 
     # ---- reductions and normalisers ----------------------------------------------------
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: bool | None = None) -> Tensor:
-        axis, keepdims = _alias(axis, dim, keepdims, keepdim)                 # PyTorch's spelling too
-        x = self.astype(np.int64) if self.data.dtype.kind in "biu" else self    # PyTorch sums integers as int64
+    def sum(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
+        axis, keepdims = _alias(axis, dim, keepdims, keepdim)  # PyTorch's spelling too
+        x = self.astype(np.int64) if self.data.dtype.kind in "biu" else self  # PyTorch sums integers as int64
         return apply(ops.sum_, (x,), {"axis": self._axis(axis, "sum"), "keepdims": keepdims})
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *, dim: Any = None,
-             keepdim: bool | None = None) -> Tensor:
+    def mean(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         self._require_floating("mean")
         return apply(ops.mean, (self,), {"axis": self._axis(axis, "mean"), "keepdims": keepdims})
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
-            dim: int | None = None, keepdim: bool = False) -> Tensor | SortResult:
+    def max(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Tensor | SortResult:
         """Maximum values (not indices); tied maxima share the gradient equally.
 
         With PyTorch's keyword ``dim=``, ``x.max(dim=d)`` is ``torch.max(x, d)``: ``(values, indices)``,
@@ -558,8 +603,9 @@ class Tensor:
                 a, b = axes
                 permutation[a], permutation[b] = permutation[b], permutation[a]
             except IndexError:
-                raise ValueError(f"transpose: axes {axes} are out of range for a tensor of shape "
-                                 f"{self.shape}") from None
+                raise ValueError(
+                    f"transpose: axes {axes} are out of range for a tensor of shape {self.shape}"
+                ) from None
             permutation = tuple(permutation)
         else:
             permutation = tuple(axes) or None
@@ -595,8 +641,10 @@ class Tensor:
             try:
                 np.broadcast_shapes(a.shape, b.shape)
             except ValueError:
-                raise ValueError(f"{compare.__name__}: shapes {a.shape} and {b.shape} cannot be compared elementwise "
-                                 "(numpy broadcasting: trailing axes must be equal or 1)") from None
+                raise ValueError(
+                    f"{compare.__name__}: shapes {a.shape} and {b.shape} cannot be compared elementwise "
+                    "(numpy broadcasting: trailing axes must be equal or 1)"
+                ) from None
         return constant(np.asarray(compare(a.data, b.data)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -667,22 +715,26 @@ class Tensor:
         return self.astype(np.int64)
 
     # Indices of extrema: integer tensors (int64), never part of the graph.
-    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> Tensor:
+    def argmax(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         """Index of the largest value along ``axis`` (the first one on ties; NaN counts as largest);
         over the flattened tensor when ``axis`` is None."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         _no_bool("argmax", self)
-        return constant(np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims),
-                                    dtype=np.int64))
+        return constant(
+            np.asarray(np.argmax(self.data, axis=self._axis(axis, "argmax"), keepdims=keepdims), dtype=np.int64)
+        )
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> Tensor:
+    def argmin(
+        self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None, keepdim: bool | None = None
+    ) -> Tensor:
         """Index of the smallest value along ``axis`` (the first one on ties)."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         _no_bool("argmin", self)
-        return constant(np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims),
-                                    dtype=np.int64))
+        return constant(
+            np.asarray(np.argmin(self.data, axis=self._axis(axis, "argmin"), keepdims=keepdims), dtype=np.int64)
+        )
 
     def _axis(self, axis: Any, fn: str) -> Any:
         """Check ``axis`` against this shape; a 0-d tensor takes axis 0 or -1 as the whole (PyTorch)."""
@@ -693,14 +745,21 @@ class Tensor:
             if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
                 raise TypeError(f"{fn}: axis must be an int or a tuple of ints, got {a!r}")
             if not -max(self.ndim, 1) <= a < max(self.ndim, 1):
-                raise ValueError(f"{fn}: axis {a} is out of range for a tensor of shape {self.shape} "
-                                 f"(ndim {self.ndim})")
+                raise ValueError(
+                    f"{fn}: axis {a} is out of range for a tensor of shape {self.shape} (ndim {self.ndim})"
+                )
         if self.ndim == 0:
             return None
         return tuple(a % self.ndim for a in axes) if isinstance(axis, (tuple, list)) else axis % self.ndim
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
-            dim: int | None = None, keepdim: bool = False) -> Tensor | SortResult:
+    def min(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool = False,
+    ) -> Tensor | SortResult:
         """Minimum values (not indices); tied minima share the gradient equally (as ``max``).
 
         ``x.min(dim=d)`` is ``torch.min(x, d)``: ``(values, indices)``, as ``max``.
@@ -733,8 +792,14 @@ class Tensor:
         """Elementwise ``min(a, b)``; on ties each side gets half the gradient (PyTorch)."""
         return apply(ops.minimum, self._pair(other, "minimum"))
 
-    def logsumexp(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
-                  dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def logsumexp(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """``log sum_i exp(x_i)`` along ``axis``, shifted by the max (no overflow); gradient ``softmax(x)``."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         return apply(ops.logsumexp, (self._floating(),), {"axis": self._axis(axis, "logsumexp"), "keepdims": keepdims})
@@ -756,8 +821,10 @@ class Tensor:
             return apply(ops.reshape, (self,), {"shape": ()})
         too_big = [d for d in range(self.ndim) if d != axis and index.shape[d] > self.shape[d]]
         if too_big:
-            raise ValueError(f"gather: index of shape {index.shape} is larger than the tensor of shape "
-                             f"{self.shape} on axis {too_big[0]} (only axis {axis} may differ)")
+            raise ValueError(
+                f"gather: index of shape {index.shape} is larger than the tensor of shape "
+                f"{self.shape} on axis {too_big[0]} (only axis {axis} may differ)"
+            )
         _check_range(index, self.shape[axis], "gather", f"axis {axis}")
         return apply(ops.gather, (self,), {"axis": axis, "index": index})
 
@@ -776,8 +843,10 @@ class Tensor:
         """Insert an axis of size 1 at position ``axis`` (``-1``: last)."""
         axis, _ = _alias(axis, dim, False, None)
         if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
-            raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape} "
-                             f"(expected -{self.ndim + 1} <= axis <= {self.ndim})")
+            raise ValueError(
+                f"unsqueeze: axis {axis!r} is out of range for a tensor of shape {self.shape} "
+                f"(expected -{self.ndim + 1} <= axis <= {self.ndim})"
+            )
         shape = list(self.shape)
         shape.insert(axis % (self.ndim + 1), 1)
         return apply(ops.reshape, (self,), {"shape": tuple(shape)})
@@ -789,15 +858,16 @@ class Tensor:
         start, end = self._axis(start_dim, "flatten"), self._axis(end_dim, "flatten")
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
-        shape = self.shape[:start] + (int(np.prod(self.shape[start:end + 1])),) + self.shape[end + 1:]
+        shape = self.shape[:start] + (int(np.prod(self.shape[start : end + 1])),) + self.shape[end + 1 :]
         return apply(ops.reshape, (self,), {"shape": shape})
 
     def expand(self, *sizes: Any) -> Tensor:
         """A broadcast view of ``sizes`` (``-1`` keeps an axis; new axes go in front); gradients add up."""
         sizes = _sizes(sizes)
         if len(sizes) < self.ndim:
-            raise ValueError(f"expand: needs at least {self.ndim} sizes for a tensor of shape {self.shape}, "
-                             f"got {sizes}")
+            raise ValueError(
+                f"expand: needs at least {self.ndim} sizes for a tensor of shape {self.shape}, got {sizes}"
+            )
         lead = len(sizes) - self.ndim
         if any(s == -1 for s in sizes[:lead]):
             raise ValueError(f"expand: -1 is not allowed for the new leading axes, got sizes {sizes}")
@@ -808,8 +878,9 @@ class Tensor:
         """Tile the tensor ``repeats[d]`` times along each axis (PyTorch's ``repeat``, numpy's ``tile``)."""
         repeats = _sizes(repeats)
         if len(repeats) < self.ndim or any(r < 0 for r in repeats):
-            raise ValueError(f"repeat: needs at least {self.ndim} non-negative counts for shape {self.shape}, "
-                             f"got {repeats}")
+            raise ValueError(
+                f"repeat: needs at least {self.ndim} non-negative counts for shape {self.shape}, got {repeats}"
+            )
         return apply(ops.repeat, (self,), {"repeats": repeats})
 
     def flip(self, *dims: Any, **dims_keyword: Any) -> Tensor:
@@ -822,19 +893,36 @@ class Tensor:
         axes = self._axis(_sizes(dims), "flip")
         return apply(ops.flip, (self,), {"axis": axes})
 
-    def var(self, axis: int | tuple[int, ...] | None = None, correction: float = 1, keepdims: bool = False, *,
-            unbiased: bool | None = None, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def var(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        correction: float = 1,
+        keepdims: bool = False,
+        *,
+        unbiased: bool | None = None,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """``sum_i (x_i - mean)^2 / (N - correction)``: ``correction=1`` (default) is Bessel's unbiased
         estimate, ``0`` the population variance (``unbiased=False`` as older PyTorch)."""
         axis, keepdims = _alias(axis, dim, keepdims, keepdim)
         if unbiased is not None:
             correction = 1 if unbiased else 0
         self._require_floating("var")
-        return apply(ops.var, (self,), {"axis": self._axis(axis, "var"), "correction": correction,
-                                        "keepdims": keepdims})
+        return apply(
+            ops.var, (self,), {"axis": self._axis(axis, "var"), "correction": correction, "keepdims": keepdims}
+        )
 
-    def std(self, axis: int | tuple[int, ...] | None = None, correction: float = 1, keepdims: bool = False, *,
-            unbiased: bool | None = None, dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    def std(
+        self,
+        axis: int | tuple[int, ...] | None = None,
+        correction: float = 1,
+        keepdims: bool = False,
+        *,
+        unbiased: bool | None = None,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         """``sqrt(var(x))`` with the same arguments."""
         return self.var(axis, correction, keepdims, unbiased=unbiased, dim=dim, keepdim=keepdim).sqrt()
 
@@ -861,8 +949,9 @@ class Tensor:
             raise ValueError(f"triu: needs a tensor with at least 2 axes, got shape {self.shape}")
         return apply(ops.triu, (self,), {"diagonal": int(diagonal)})
 
-    def sort(self, axis: int = -1, descending: bool = False, stable: bool = False, *,
-             dim: int | None = None) -> SortResult:
+    def sort(
+        self, axis: int = -1, descending: bool = False, stable: bool = False, *, dim: int | None = None
+    ) -> SortResult:
         """``(values, indices)`` sorted along ``axis`` (ties keep their order; NaN sorts as largest).
 
         ``values`` is ``gather(axis, indices)``, so gradients flow back to the sorted positions.
@@ -875,8 +964,15 @@ class Tensor:
         indices = _argsort(self.data, axis, descending)
         return SortResult(apply(ops.gather, (self,), {"axis": axis, "index": indices}), constant(indices))
 
-    def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True, *,  # noqa: A002
-             dim: int | None = None) -> SortResult:
+    def topk(
+        self,
+        k: int,
+        axis: int = -1,
+        largest: bool = True,
+        sorted: bool = True,  # noqa: A002 - PyTorch's keyword
+        *,
+        dim: int | None = None,
+    ) -> SortResult:
         """The ``k`` largest (or smallest) values along ``axis`` and their indices, largest first."""
         axis, _ = _alias(axis, dim, False, None)
         n = 1 if self.ndim == 0 else self.shape[self._axis(axis, "topk")]
@@ -900,8 +996,9 @@ class Tensor:
         except ValueError:
             shape = None
         if shape != self.shape:
-            raise ValueError(f"masked_fill: mask of shape {cond.shape} does not broadcast to the tensor's "
-                             f"shape {self.shape}")
+            raise ValueError(
+                f"masked_fill: mask of shape {cond.shape} does not broadcast to the tensor's shape {self.shape}"
+            )
         fill = value.astype(self.dtype) if isinstance(value, Tensor) else constant(np.asarray(value, dtype=self.dtype))
         return apply(ops.where, (constant(cond), fill, self))
 
@@ -940,8 +1037,10 @@ class Tensor:
 
     def _require_floating(self, fn: str) -> None:
         if self.data.dtype.kind not in "fc":
-            raise TypeError(f"{fn}: needs a floating-point tensor, got dtype {self.data.dtype} "
-                            "(convert with .float() or .double() first, as in PyTorch)")
+            raise TypeError(
+                f"{fn}: needs a floating-point tensor, got dtype {self.data.dtype} "
+                "(convert with .float() or .double() first, as in PyTorch)"
+            )
 
 
 class _HookHandle:
@@ -965,8 +1064,14 @@ def _cached_transpose(leaf: Tensor) -> Tensor:
     state = engine_state()
     data, version, grad_enabled = leaf.data, autograd.version_of(leaf), state.grad_enabled
     cached = leaf.__dict__.get("_transpose_cache")
-    if (cached is not None and cached[0] is data and cached[1] == version and cached[2] == grad_enabled
-            and state.tape is None and not state.anomaly):
+    if (
+        cached is not None
+        and cached[0] is data
+        and cached[1] == version
+        and cached[2] == grad_enabled
+        and state.tape is None
+        and not state.anomaly
+    ):
         out = cached[3]()
         if out is not None:
             return out
@@ -985,6 +1090,7 @@ def constant(array: np.ndarray) -> Tensor:
 
 # ---- helpers of the issue-14 methods ----------------------------------------------------
 
+
 class SortResult(NamedTuple):
     """What ``sort`` and ``topk`` return (PyTorch's ``(values, indices)``, unpackable)."""
 
@@ -999,8 +1105,10 @@ def _promoted(op: str, *operands: Any) -> np.dtype:
     except TypeError:
         for operand in operands:
             if not isinstance(operand, Tensor) and np.asarray(operand).dtype.kind not in "biufc":
-                raise TypeError(f"{op}: unsupported operand of type {type(operand).__name__} ({operand!r:.40}); "
-                                "expected a Tensor, a number or a numeric array") from None
+                raise TypeError(
+                    f"{op}: unsupported operand of type {type(operand).__name__} ({operand!r:.40}); "
+                    "expected a Tensor, a number or a numeric array"
+                ) from None
         raise
 
 
@@ -1017,13 +1125,15 @@ def _is_bool(x: Any) -> bool:
 
 def _no_bool(fn: str, *operands: Any) -> None:
     """PyTorch refuses ``-``, ``bool ** bool``, abs, relu and argmax on booleans."""
-    for x in operands:      # a plain loop: this runs on every subtraction
+    for x in operands:  # a plain loop: this runs on every subtraction
         if isinstance(x, Tensor) and x.data.dtype.kind == "b" or isinstance(x, (bool, np.bool_)):
             break
     else:
         return
-    raise TypeError(f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
-                        "for counts convert with .long() or .float() first)")
+    raise TypeError(
+        f"{fn}: not supported on boolean tensors, as in PyTorch (for masks use ~ or ^; "
+        "for counts convert with .long() or .float() first)"
+    )
 
 
 def _alias(axis: Any, dim: Any, keepdims: bool, keepdim: bool | None) -> tuple[Any, bool]:
@@ -1045,16 +1155,20 @@ def _sizes(sizes: tuple) -> tuple[int, ...]:
 def _index_array(index: Any, fn: str) -> np.ndarray:
     array = np.asarray(index.data if isinstance(index, Tensor) else index)
     if array.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: index must hold integers, got dtype {array.dtype} "
-                        "(make it with dtype=np.int64, or from argmax/argsort)")
+        raise TypeError(
+            f"{fn}: index must hold integers, got dtype {array.dtype} "
+            "(make it with dtype=np.int64, or from argmax/argsort)"
+        )
     return array.astype(np.int64, copy=False)
 
 
 def _check_range(index: np.ndarray, size: int, fn: str, where_: str) -> None:
     bad = (index < 0) | (index >= size)
     if bad.any():
-        raise IndexError(f"{fn}: index {int(index[bad].ravel()[0])} is out of range for {where_} of size {size} "
-                         f"(expected 0 <= index < {size})")
+        raise IndexError(
+            f"{fn}: index {int(index[bad].ravel()[0])} is out of range for {where_} of size {size} "
+            f"(expected 0 <= index < {size})"
+        )
 
 
 def _argsort(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
@@ -1127,8 +1241,10 @@ def split(t: Tensor, split_size_or_sections: int | Sequence[int], axis: int = 0)
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if any(s < 0 for s in sizes) or np.sum(sizes) != length:
-            raise ValueError(f"split: sections {sizes} must be non-negative and add up to {length}, "
-                             f"the size of axis {axis} of shape {t.shape}")
+            raise ValueError(
+                f"split: sections {sizes} must be non-negative and add up to {length}, "
+                f"the size of axis {axis} of shape {t.shape}"
+            )
     lead = (slice(None),) * (axis % t.ndim)
     chunks, start = [], 0
     for size in sizes:
@@ -1144,5 +1260,5 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     if not isinstance(a, Tensor):
         a = constant(np.asarray(a)) if not isinstance(b, Tensor) else a
-    dtype = dtypes.result_type(a, b)     # PyTorch's promotion of the two branches
+    dtype = dtypes.result_type(a, b)  # PyTorch's promotion of the two branches
     return apply(ops.where, (constant(cond), _operand(a, dtype), _operand(b, dtype)))

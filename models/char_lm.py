@@ -68,6 +68,7 @@ class CorpusError(ValueError):
 # Text and vocabulary
 # --------------------------------------------------------------------------------------
 
+
 def read_text(path: str | Path, lowercase: bool = True) -> str:
     """The corpus at ``path`` as one string (UTF-8, ``\\r\\n`` -> ``\\n``, lower-cased like the course)."""
     path = Path(path)
@@ -100,9 +101,11 @@ def check_line_lengths(items: Sequence[str], limit: int = MAX_LINE_CHARS) -> Non
     """
     for number, item in enumerate(items, 1):
         if len(item) > limit:
-            raise CorpusError(f"char_lm: line {number} has {len(item):,} characters, more than lines mode's "
-                              f"limit of {limit:,} (one name or sentence per line); for free text use "
-                              "--mode window, which reads it in windows of --seq-len characters")
+            raise CorpusError(
+                f"char_lm: line {number} has {len(item):,} characters, more than lines mode's "
+                f"limit of {limit:,} (one name or sentence per line); for free text use "
+                "--mode window, which reads it in windows of --seq-len characters"
+            )
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,10 @@ class Vocab:
             raise CorpusError("Vocab: the vocabulary must contain '\\n' (it ends every name)")
         letters = [c for c in chars if c != STOP]
         if len(letters) < 2:
-            raise CorpusError(f"Vocab: the text has {len(letters)} distinct character(s) besides line breaks "
-                              f"({''.join(letters)!r}); a language model needs at least two to choose between")
+            raise CorpusError(
+                f"Vocab: the text has {len(letters)} distinct character(s) besides line breaks "
+                f"({''.join(letters)!r}); a language model needs at least two to choose between"
+            )
         object.__setattr__(self, "_index", {c: i for i, c in enumerate(chars)})
 
     @classmethod
@@ -156,8 +161,9 @@ class Vocab:
         try:
             return np.fromiter((self._index[c] for c in text), dtype=np.int64, count=len(text))
         except KeyError as err:
-            raise ValueError(f"Vocab.encode: character {err.args[0]!r} is not in the vocabulary "
-                             f"{''.join(self.chars)!r}") from None
+            raise ValueError(
+                f"Vocab.encode: character {err.args[0]!r} is not in the vocabulary {''.join(self.chars)!r}"
+            ) from None
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         return "".join(self.chars[int(i)] for i in ids)
@@ -166,6 +172,7 @@ class Vocab:
 # --------------------------------------------------------------------------------------
 # Batches
 # --------------------------------------------------------------------------------------
+
 
 def pad_names(names: Sequence[np.ndarray], stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets (T, B) for a batch of encoded names, T = longest name + 1.
@@ -177,8 +184,8 @@ def pad_names(names: Sequence[np.ndarray], stop: int) -> tuple[np.ndarray, np.nd
     inputs = np.full((steps, len(names)), stop, dtype=np.int64)
     targets = np.full((steps, len(names)), IGNORE_INDEX, dtype=np.int64)
     for b, name in enumerate(names):
-        inputs[1:len(name) + 1, b] = name
-        targets[:len(name), b] = name
+        inputs[1 : len(name) + 1, b] = name
+        targets[: len(name), b] = name
         targets[len(name), b] = stop
     return inputs, targets
 
@@ -199,8 +206,14 @@ class NameBatches:
         self.names = [vocab.encode(item) for item in items]
         self.stop = vocab.stop
         self.batch_size = min(batch_size, len(self.names))
-        self.loader = DataLoader(self.names, batch_size=self.batch_size, shuffle=True, drop_last=True, generator=rng,
-                                 collate_fn=lambda names: pad_names(names, vocab.stop))
+        self.loader = DataLoader(
+            self.names,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=rng,
+            collate_fn=lambda names: pad_names(names, vocab.stop),
+        )
         self._epoch_batches: Iterator = iter(())
         self.epoch = 0
 
@@ -209,12 +222,12 @@ class NameBatches:
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray, bool]:
         batch = next(self._epoch_batches, None)
-        if batch is None:                  # a new epoch: the loader draws a new order
+        if batch is None:  # a new epoch: the loader draws a new order
             self._epoch_batches = iter(self.loader)
             self.epoch += 1
             batch = next(self._epoch_batches)
         inputs, targets = batch
-        return inputs, targets, True       # every batch starts from a fresh state
+        return inputs, targets, True  # every batch starts from a fresh state
 
 
 class WindowBatches:
@@ -230,12 +243,14 @@ class WindowBatches:
             raise ValueError(f"WindowBatches: batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}")
         length = (len(ids) - 1) // batch_size
         if length < seq_len:
-            raise CorpusError(f"char_lm: the text has {len(ids)} characters, too few for {batch_size} stream(s) "
-                              f"of at least one window of seq_len={seq_len} (+1 for the last target); "
-                              "use a longer text or smaller --batch-size/--seq-len")
+            raise CorpusError(
+                f"char_lm: the text has {len(ids)} characters, too few for {batch_size} stream(s) "
+                f"of at least one window of seq_len={seq_len} (+1 for the last target); "
+                "use a longer text or smaller --batch-size/--seq-len"
+            )
         cut = length * batch_size
         self.x = ids[:cut].reshape(batch_size, length).T
-        self.y = ids[1:cut + 1].reshape(batch_size, length).T
+        self.y = ids[1 : cut + 1].reshape(batch_size, length).T
         self.seq_len = seq_len
         self.windows = length // seq_len
         self.position = 0
@@ -258,7 +273,7 @@ class WindowBatches:
 # The model
 # --------------------------------------------------------------------------------------
 
-State = Any   # h (layers, B, H) for RNN/GRU, (h, c) for LSTM, or None for zeros
+State = Any  # h (layers, B, H) for RNN/GRU, (h, c) for LSTM, or None for zeros
 
 
 class CharLM(nn.Module):
@@ -269,18 +284,30 @@ class CharLM(nn.Module):
     plays the course's ``Wax``; ``head`` is ``Wya``/``by``.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int = 64, cell: str = "lstm", num_layers: int = 1,
-                 embedding_dim: int | None = None, dropout: float = 0.0, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 64,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        embedding_dim: int | None = None,
+        dropout: float = 0.0,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"CharLM: cell must be one of {CELLS}, got {cell!r}")
-        for name, value, low in (("vocab_size", vocab_size, 2), ("hidden_size", hidden_size, 1),
-                                 ("num_layers", num_layers, 1)):
+        for name, value, low in (
+            ("vocab_size", vocab_size, 2),
+            ("hidden_size", hidden_size, 1),
+            ("num_layers", num_layers, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"CharLM: {name} must be an integer >= {low}, got {value!r}")
         if embedding_dim is not None and (not isinstance(embedding_dim, (int, np.integer)) or embedding_dim < 1):
-            raise ValueError(f"CharLM: embedding_dim must be a positive integer or None (one-hot), "
-                             f"got {embedding_dim!r}")
+            raise ValueError(
+                f"CharLM: embedding_dim must be a positive integer or None (one-hot), got {embedding_dim!r}"
+            )
         self.vocab_size, self.hidden_size, self.cell = int(vocab_size), int(hidden_size), cell
         self.num_layers, self.embedding_dim, self.dropout = int(num_layers), embedding_dim, float(dropout)
         dtype = np.dtype(np.float32 if dtype is None else dtype)
@@ -296,8 +323,14 @@ class CharLM(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments (what a checkpoint needs to rebuild the model)."""
-        return {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size, "cell": self.cell,
-                "num_layers": self.num_layers, "embedding_dim": self.embedding_dim, "dropout": self.dropout}
+        return {
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "cell": self.cell,
+            "num_layers": self.num_layers,
+            "embedding_dim": self.embedding_dim,
+            "dropout": self.dropout,
+        }
 
     @property
     def dtype(self) -> np.dtype:
@@ -306,15 +339,19 @@ class CharLM(nn.Module):
     def forward(self, ids: Any, state: State = None) -> tuple[mg.Tensor, State]:
         ids = np.asarray(ids.data if isinstance(ids, mg.Tensor) else ids)
         if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(f"CharLM: expected character indices of shape (T, B) and an integer dtype, "
-                             f"got shape {ids.shape} and dtype {ids.dtype}")
+            raise ValueError(
+                f"CharLM: expected character indices of shape (T, B) and an integer dtype, "
+                f"got shape {ids.shape} and dtype {ids.dtype}"
+            )
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise IndexError(f"CharLM: character index {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}"
-                             f" is out of range for a vocabulary of {self.vocab_size}")
+            raise IndexError(
+                f"CharLM: character index {int(ids.max() if ids.max() >= self.vocab_size else ids.min())}"
+                f" is out of range for a vocabulary of {self.vocab_size}"
+            )
         if self.embedding is not None:
             x = self.embedding(ids)
         else:
-            x = mg.Tensor(np.eye(self.vocab_size, dtype=self.dtype)[ids])   # one-hot rows: a constant
+            x = mg.Tensor(np.eye(self.vocab_size, dtype=self.dtype)[ids])  # one-hot rows: a constant
         out, state = self.rnn(x, state)
         return self.head(out), state
 
@@ -336,8 +373,17 @@ def detach_state(state: State) -> State:
 # Sampling
 # --------------------------------------------------------------------------------------
 
-def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Generator | None = 0,
-           temperature: float = 1.0, max_len: int = 50, prefix: str = "") -> list[str]:
+
+def sample(
+    model: CharLM,
+    vocab: Vocab,
+    n: int = 7,
+    *,
+    seed: int | np.random.Generator | None = 0,
+    temperature: float = 1.0,
+    max_len: int = 50,
+    prefix: str = "",
+) -> list[str]:
     """``n`` names drawn one character at a time, each fed back as the next input.
 
     Starts from ``"\\n"`` (then ``prefix``, if any) and a zero state; draws
@@ -367,8 +413,9 @@ def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Gen
       the course's names; ``python -m demos.char_lm --preset course`` uses the course's rule.
     """
     if vocab.size != model.vocab_size:
-        raise ValueError(f"sample: the vocabulary has {vocab.size} characters but the model predicts "
-                         f"{model.vocab_size}")
+        raise ValueError(
+            f"sample: the vocabulary has {vocab.size} characters but the model predicts {model.vocab_size}"
+        )
     if n < 1:
         raise ValueError(f"sample: n must be >= 1, got {n}")
     if not temperature >= 0 or not math.isfinite(temperature):
@@ -410,7 +457,7 @@ def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Gen
     for b in range(n):
         column = drawn[:, b]
         end = np.flatnonzero(column == vocab.stop)
-        names.append(prefix + vocab.decode(column[:end[0]] if len(end) else column))
+        names.append(prefix + vocab.decode(column[: end[0]] if len(end) else column))
     return names
 
 
@@ -418,25 +465,29 @@ def sample(model: CharLM, vocab: Vocab, n: int = 7, *, seed: int | np.random.Gen
 # Training
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class TrainConfig:
     """Everything about a run except the model's shape. Defaults: the headline demo."""
 
-    mode: str = "lines"            # "lines": one name per example (course); "window": truncated BPTT (min-char-rnn)
-    batch_size: int = 32           # names per batch ("lines") or parallel streams ("window")
-    seq_len: int = 25              # window length ("window" only)
+    mode: str = "lines"  # "lines": one name per example (course); "window": truncated BPTT (min-char-rnn)
+    batch_size: int = 32  # names per batch ("lines") or parallel streams ("window")
+    seq_len: int = 25  # window length ("window" only)
     optimizer: str = "adam"
     lr: float = 0.01
     clip_value: float | None = 5.0  # the course's clip(): every gradient element into [-5, 5]
     clip_norm: float | None = None  # or rescale all gradients together to this joint L2 norm
-    reduction: str = "mean"        # "mean" per character; "sum" per name/window as the course and min-char-rnn
-    smoothing: float = 0.999       # the course's smooth(): loss <- 0.999 * loss + 0.001 * current
-    lowercase: bool = True         # how the text was read (the course lower-cases dinos.txt)
+    reduction: str = "mean"  # "mean" per character; "sum" per name/window as the course and min-char-rnn
+    smoothing: float = 0.999  # the course's smooth(): loss <- 0.999 * loss + 0.001 * current
+    lowercase: bool = True  # how the text was read (the course lower-cases dinos.txt)
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name, value, choices in (("mode", self.mode, MODES), ("optimizer", self.optimizer, OPTIMIZERS),
-                                     ("reduction", self.reduction, REDUCTIONS)):
+        for name, value, choices in (
+            ("mode", self.mode, MODES),
+            ("optimizer", self.optimizer, OPTIMIZERS),
+            ("reduction", self.reduction, REDUCTIONS),
+        ):
             if value not in choices:
                 raise ValueError(f"TrainConfig: {name} must be one of {choices}, got {value!r}")
         if not self.lr > 0:
@@ -470,8 +521,9 @@ class Trainer:
     def __init__(self, model: CharLM, vocab: Vocab, text: str, config: TrainConfig | None = None) -> None:
         self.config = config = config or TrainConfig()
         if vocab.size != model.vocab_size:
-            raise ValueError(f"Trainer: the vocabulary has {vocab.size} characters but the model predicts "
-                             f"{model.vocab_size}")
+            raise ValueError(
+                f"Trainer: the vocabulary has {vocab.size} characters but the model predicts {model.vocab_size}"
+            )
         self.model, self.vocab = model, vocab
         self.rng = np.random.default_rng(config.seed)
         if config.mode == "lines":
@@ -504,12 +556,14 @@ class Trainer:
         self.model.train()
         loss, state = self.loss(inputs, targets, state)
         value = float(loss.item())
-        if not math.isfinite(value):          # raise before the update: the model keeps its last finite weights
-            raise FloatingPointError(f"Trainer.step: the loss became {value} at iteration {self.iteration + 1}; "
-                                     "lower --lr or clip the gradients (--clip-value / --clip-norm)")
+        if not math.isfinite(value):  # raise before the update: the model keeps its last finite weights
+            raise FloatingPointError(
+                f"Trainer.step: the loss became {value} at iteration {self.iteration + 1}; "
+                "lower --lr or clip the gradients (--clip-value / --clip-norm)"
+            )
         self.state = state if self.config.mode == "window" else None
         objective = loss
-        if self.config.reduction == "sum":       # per name/window summed, averaged over the batch
+        if self.config.reduction == "sum":  # per name/window summed, averaged over the batch
             objective = loss * (float((targets != IGNORE_INDEX).sum()) / targets.shape[1])
         self.optimizer.zero_grad()
         objective.backward()
@@ -526,12 +580,14 @@ class Trainer:
         return value
 
 
-def evaluate(model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_size: int = 256,
-             seq_len: int = 100) -> float:
+def evaluate(
+    model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_size: int = 256, seq_len: int = 100
+) -> float:
     """Mean per-character loss (nats) of ``model`` on ``text``, without training."""
     if vocab.size != model.vocab_size:
-        raise ValueError(f"evaluate: the vocabulary has {vocab.size} characters but the model predicts "
-                         f"{model.vocab_size}")
+        raise ValueError(
+            f"evaluate: the vocabulary has {vocab.size} characters but the model predicts {model.vocab_size}"
+        )
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
@@ -544,11 +600,15 @@ def evaluate(model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_
                 if not names:
                     raise CorpusError("evaluate: the text has no non-blank line")
                 for start in range(0, len(names), batch_size):
-                    inputs, targets = pad_names(names[start:start + batch_size], vocab.stop)
+                    inputs, targets = pad_names(names[start : start + batch_size], vocab.stop)
                     logits, _ = model(inputs)
                     n = int((targets != IGNORE_INDEX).sum())
-                    total += n * cross_entropy(logits.reshape(-1, vocab.size), targets.reshape(-1),
-                                                 ignore_index=IGNORE_INDEX).item()
+                    total += (
+                        n
+                        * cross_entropy(
+                            logits.reshape(-1, vocab.size), targets.reshape(-1), ignore_index=IGNORE_INDEX
+                        ).item()
+                    )
                     count += n
             else:
                 ids = vocab.encode(text)
@@ -558,8 +618,7 @@ def evaluate(model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_
                 for _ in range(windows.windows):
                     inputs, targets, _ = next(windows)
                     logits, state = model(inputs, state)
-                    total += targets.size * cross_entropy(logits.reshape(-1, vocab.size),
-                                                            targets.reshape(-1)).item()
+                    total += targets.size * cross_entropy(logits.reshape(-1, vocab.size), targets.reshape(-1)).item()
                     count += targets.size
     finally:
         model.train(was_training)
@@ -570,8 +629,10 @@ def evaluate(model: CharLM, vocab: Vocab, text: str, mode: str = "lines", batch_
 # Checkpoints: one .npz with the weights and a JSON string (vocabulary, model and training config)
 # --------------------------------------------------------------------------------------
 
-def save_checkpoint(path: str | Path, model: CharLM, vocab: Vocab, config: TrainConfig | None = None,
-                    run: dict[str, Any] | None = None) -> Path:
+
+def save_checkpoint(
+    path: str | Path, model: CharLM, vocab: Vocab, config: TrainConfig | None = None, run: dict[str, Any] | None = None
+) -> Path:
     """Write ``model.state_dict()`` plus ``__char_lm__`` (a JSON string array) with ``mg.save``; no pickle.
 
     ``run`` holds anything else worth keeping (JSON values: iterations, data file, final loss).
@@ -579,8 +640,14 @@ def save_checkpoint(path: str | Path, model: CharLM, vocab: Vocab, config: Train
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    meta = {"format": _FORMAT, "kind": "char_lm", "vocab": list(vocab.chars), "model": model.config(),
-            "train": asdict(config) if config is not None else None, "run": run or {}}
+    meta = {
+        "format": _FORMAT,
+        "kind": "char_lm",
+        "vocab": list(vocab.chars),
+        "model": model.config(),
+        "train": asdict(config) if config is not None else None,
+        "run": run or {},
+    }
     state = model.state_dict()
     state[_CHECKPOINT_KEY] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -598,38 +665,48 @@ def load_checkpoint(path: str | Path, vocab: Vocab | None = None) -> tuple[CharL
     raw = state.pop(_CHECKPOINT_KEY, None)
     if raw is None:
         keys = ", ".join(sorted(state)[:6]) or "none"
-        raise ValueError(f"load_checkpoint: {path} is not a char_lm checkpoint (no '{_CHECKPOINT_KEY}' entry; "
-                         f"its arrays: {keys})")
+        raise ValueError(
+            f"load_checkpoint: {path} is not a char_lm checkpoint (no '{_CHECKPOINT_KEY}' entry; its arrays: {keys})"
+        )
     try:
         meta = json.loads(str(raw))
         chars, model_config = meta["vocab"], meta["model"]
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"load_checkpoint: {path} has an unreadable '{_CHECKPOINT_KEY}' entry: {err}") from None
     if meta.get("kind") != "char_lm" or meta.get("format") != _FORMAT:
-        raise ValueError(f"load_checkpoint: {path} is a {meta.get('kind')!r} checkpoint of format "
-                         f"{meta.get('format')}, expected 'char_lm' format {_FORMAT}")
+        raise ValueError(
+            f"load_checkpoint: {path} is a {meta.get('kind')!r} checkpoint of format "
+            f"{meta.get('format')}, expected 'char_lm' format {_FORMAT}"
+        )
     saved_vocab = Vocab(tuple(chars))
     if vocab is not None and vocab != saved_vocab:
         missing = sorted(set(vocab.chars) - set(saved_vocab.chars))
-        raise ValueError(f"load_checkpoint: {path} was trained on another vocabulary: it knows "
-                         f"{''.join(saved_vocab.chars)!r} ({saved_vocab.size} characters), the data has "
-                         f"{''.join(vocab.chars)!r} ({vocab.size})"
-                         + (f"; characters it never saw: {''.join(missing)!r}" if missing else ""))
+        raise ValueError(
+            f"load_checkpoint: {path} was trained on another vocabulary: it knows "
+            f"{''.join(saved_vocab.chars)!r} ({saved_vocab.size} characters), the data has "
+            f"{''.join(vocab.chars)!r} ({vocab.size})"
+            + (f"; characters it never saw: {''.join(missing)!r}" if missing else "")
+        )
     _check_model_config(path, model_config, state)
     weight = state["head.weight"]
     model = CharLM(**model_config, dtype=weight.dtype)
     if model.vocab_size != saved_vocab.size:
-        raise ValueError(f"load_checkpoint: {path} is inconsistent: a model of {model.vocab_size} outputs "
-                         f"with a vocabulary of {saved_vocab.size} characters")
+        raise ValueError(
+            f"load_checkpoint: {path} is inconsistent: a model of {model.vocab_size} outputs "
+            f"with a vocabulary of {saved_vocab.size} characters"
+        )
     try:
         model.load_state_dict(state)
     except (KeyError, ValueError) as err:
-        raise ValueError(f"load_checkpoint: the weights in {path} do not fit a CharLM({model.extra_repr()}): "
-                         f"{err}") from None
-    for name, value in state.items():      # a diverged run's NaN weights would sample empty names
+        raise ValueError(
+            f"load_checkpoint: the weights in {path} do not fit a CharLM({model.extra_repr()}): {err}"
+        ) from None
+    for name, value in state.items():  # a diverged run's NaN weights would sample empty names
         if not np.isfinite(value).all():
-            raise ValueError(f"load_checkpoint: {path} holds non-finite weights ({name} has "
-                             f"{int((~np.isfinite(value)).sum())} NaN/inf values); it cannot be used")
+            raise ValueError(
+                f"load_checkpoint: {path} holds non-finite weights ({name} has "
+                f"{int((~np.isfinite(value)).sum())} NaN/inf values); it cannot be used"
+            )
     return model, saved_vocab, meta
 
 
@@ -641,28 +718,55 @@ def _check_model_config(path: str | Path, config: Any, state: dict[str, np.ndarr
     """
     known = ("vocab_size", "hidden_size", "cell", "num_layers", "embedding_dim", "dropout")
     if not isinstance(config, dict):
-        raise ValueError(f"load_checkpoint: {path} has model settings of type {type(config).__name__}, "
-                         f"expected a JSON object with keys {known}")
+        raise ValueError(
+            f"load_checkpoint: {path} has model settings of type {type(config).__name__}, "
+            f"expected a JSON object with keys {known}"
+        )
     unknown = sorted(set(config) - set(known))
     if unknown:
-        raise ValueError(f"load_checkpoint: {path} has unknown model settings {unknown}; "
-                         f"CharLM takes {', '.join(known)}")
+        raise ValueError(
+            f"load_checkpoint: {path} has unknown model settings {unknown}; CharLM takes {', '.join(known)}"
+        )
     head = state.get("head.weight")
     if head is None or head.ndim != 2:
         raise ValueError(f"load_checkpoint: {path} has no 2-d 'head.weight' array (the output layer)")
     layers = sum(1 for name in state if name.startswith("rnn.weight_ih_l") and not name.endswith("_reverse"))
     embedding = state.get("embedding.weight")
-    saved = {"vocab_size": head.shape[0], "hidden_size": head.shape[1], "num_layers": layers,
-             "embedding_dim": embedding.shape[1] if embedding is not None and embedding.ndim == 2 else None}
+    saved = {
+        "vocab_size": head.shape[0],
+        "hidden_size": head.shape[1],
+        "num_layers": layers,
+        "embedding_dim": embedding.shape[1] if embedding is not None and embedding.ndim == 2 else None,
+    }
     for name, value in saved.items():
-        claimed = config.get(name, {"hidden_size": 64, "num_layers": 1}.get(name))   # CharLM's defaults
+        claimed = config.get(name, {"hidden_size": 64, "num_layers": 1}.get(name))  # CharLM's defaults
         if claimed != value:
-            raise ValueError(f"load_checkpoint: {path} is inconsistent: its settings say {name}={claimed!r} "
-                             f"but its weights have {name}={value}")
+            raise ValueError(
+                f"load_checkpoint: {path} is inconsistent: its settings say {name}={claimed!r} "
+                f"but its weights have {name}={value}"
+            )
 
 
 __all__ = [
-    "CELLS", "DEFAULT_CORPUS", "IGNORE_INDEX", "MODES", "CharLM", "CorpusError", "NameBatches", "TrainConfig",
-    "Trainer", "Vocab", "WindowBatches", "check_line_lengths", "detach_state", "evaluate", "load_checkpoint",
-    "make_optimizer", "pad_names", "read_text", "sample", "save_checkpoint", "split_lines",
+    "CELLS",
+    "DEFAULT_CORPUS",
+    "IGNORE_INDEX",
+    "MODES",
+    "CharLM",
+    "CorpusError",
+    "NameBatches",
+    "TrainConfig",
+    "Trainer",
+    "Vocab",
+    "WindowBatches",
+    "check_line_lengths",
+    "detach_state",
+    "evaluate",
+    "load_checkpoint",
+    "make_optimizer",
+    "pad_names",
+    "read_text",
+    "sample",
+    "save_checkpoint",
+    "split_lines",
 ]

@@ -32,19 +32,43 @@ from minigrad import nn
 Note = tuple[int | None, int]
 PathLike = str | os.PathLike
 
-START = "<s>"                       # begins every chorale: the model learns how melodies open
+START = "<s>"  # begins every chorale: the model learns how melodies open
 DEFAULT_DATA = Path(__file__).parent / "data" / "bach_soprano.txt"
-TICKS_PER_QUARTER = 480             # MIDI time resolution; a sixteenth is 120 ticks
+TICKS_PER_QUARTER = 480  # MIDI time resolution; a sixteenth is 120 ticks
 
 __all__ = [
-    "COURSE", "DEFAULT_DATA", "START", "DJModel", "KerasLSTMCell", "MusicLSTM", "categorical_crossentropy",
-    "course_data", "course_inference", "train_course", "Vocab", "batches", "format_token", "generate", "load_tokens",
-    "longest_quote", "merge_rests", "parse_token", "plot_pianoroll", "read_midi", "render_audio",
-    "token_stream", "train", "write_midi", "write_wav", "save_checkpoint", "load_checkpoint",
+    "COURSE",
+    "DEFAULT_DATA",
+    "START",
+    "DJModel",
+    "KerasLSTMCell",
+    "MusicLSTM",
+    "categorical_crossentropy",
+    "course_data",
+    "course_inference",
+    "train_course",
+    "Vocab",
+    "batches",
+    "format_token",
+    "generate",
+    "load_tokens",
+    "longest_quote",
+    "merge_rests",
+    "parse_token",
+    "plot_pianoroll",
+    "read_midi",
+    "render_audio",
+    "token_stream",
+    "train",
+    "write_midi",
+    "write_wav",
+    "save_checkpoint",
+    "load_checkpoint",
 ]
 
 
 # ---- tokens --------------------------------------------------------------------------------
+
 
 def parse_token(token: str) -> Note:
     """``"67:4"`` -> ``(67, 4)`` (G4 for a quarter note); ``"R:2"`` -> ``(None, 2)`` (an eighth rest)."""
@@ -84,8 +108,10 @@ def load_tokens(path: PathLike = DEFAULT_DATA) -> dict[str, list[str]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_tokens: no token file at {path} (the default, {DEFAULT_DATA.name}, is "
-                                "made by `python -m models.data.make_bach_tokens`)")
+        raise FileNotFoundError(
+            f"load_tokens: no token file at {path} (the default, {DEFAULT_DATA.name}, is "
+            "made by `python -m models.data.make_bach_tokens`)"
+        )
     pieces: dict[str, list[str]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -100,8 +126,10 @@ def load_tokens(path: PathLike = DEFAULT_DATA) -> dict[str, list[str]]:
         if tokens:
             pieces[name.strip() or f"line{number}"] = tokens
     if not pieces:
-        raise ValueError(f"load_tokens: {path} holds no melodies (only comments or blank lines); expected lines "
-                         "of PITCH:DUR tokens such as '67:4 69:4 R:4'")
+        raise ValueError(
+            f"load_tokens: {path} holds no melodies (only comments or blank lines); expected lines "
+            "of PITCH:DUR tokens such as '67:4 69:4 R:4'"
+        )
     return pieces
 
 
@@ -109,8 +137,7 @@ class Vocab:
     """Token <-> index. Index 0 is ``START``; the rest are the corpus's tokens, sorted by pitch then duration."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
-        notes = sorted({parse_token(t) for t in tokens if t != START},
-                       key=lambda n: (n[0] is None, n[0] or 0, n[1]))
+        notes = sorted({parse_token(t) for t in tokens if t != START}, key=lambda n: (n[0] is None, n[0] or 0, n[1]))
         self.tokens = [START] + [format_token(n) for n in notes]
         self.index = {t: i for i, t in enumerate(self.tokens)}
 
@@ -124,8 +151,10 @@ class Vocab:
     def encode(self, tokens: Sequence[str]) -> np.ndarray:
         unknown = [t for t in tokens if t not in self.index]
         if unknown:
-            raise ValueError(f"Vocab.encode: token(s) {unknown[:5]} are not in the vocabulary of {len(self)} "
-                             f"tokens (pitches seen: {self.pitch_range()})")
+            raise ValueError(
+                f"Vocab.encode: token(s) {unknown[:5]} are not in the vocabulary of {len(self)} "
+                f"tokens (pitches seen: {self.pitch_range()})"
+            )
         return np.array([self.index[t] for t in tokens], dtype=np.int64)
 
     def decode(self, ids: Sequence[int]) -> list[str]:
@@ -141,14 +170,17 @@ def token_stream(pieces: dict[str, list[str]], vocab: Vocab) -> np.ndarray:
     return np.concatenate([vocab.encode([START, *piece]) for piece in pieces.values()])
 
 
-def batches(stream: np.ndarray, seq_len: int, batch_size: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def batches(
+    stream: np.ndarray, seq_len: int, batch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Random windows of the stream: inputs ``x (seq_len, batch)`` and targets ``y``, ``y[t] = x[t+1]``."""
     if len(stream) < seq_len + 1:
-        raise ValueError(f"batches: the token stream has {len(stream)} tokens, need at least seq_len + 1 = "
-                         f"{seq_len + 1}; use a shorter --seq-len or more data")
+        raise ValueError(
+            f"batches: the token stream has {len(stream)} tokens, need at least seq_len + 1 = "
+            f"{seq_len + 1}; use a shorter --seq-len or more data"
+        )
     starts = rng.integers(0, len(stream) - seq_len, size=batch_size)
-    windows = stream[starts[None, :] + np.arange(seq_len + 1)[:, None]]      # (seq_len + 1, batch)
+    windows = stream[starts[None, :] + np.arange(seq_len + 1)[:, None]]  # (seq_len + 1, batch)
     return windows[:-1], windows[1:]
 
 
@@ -157,10 +189,10 @@ def longest_quote(tokens: Sequence[str], pieces: dict[str, list[str]]) -> tuple[
     (``(0, "")`` if none). Tells how much a generated melody copies its training data."""
     best, where = 0, ""
     for name, piece in pieces.items():
-        n = best + 1                                        # only a longer quote can beat the best so far
+        n = best + 1  # only a longer quote can beat the best so far
         while n <= min(len(tokens), len(piece)):
-            grams = {tuple(piece[i:i + n]) for i in range(len(piece) - n + 1)}
-            if not any(tuple(tokens[i:i + n]) in grams for i in range(len(tokens) - n + 1)):
+            grams = {tuple(piece[i : i + n]) for i in range(len(piece) - n + 1)}
+            if not any(tuple(tokens[i : i + n]) in grams for i in range(len(tokens) - n + 1)):
                 break
             best, where, n = n, name, n + 1
     return best, where
@@ -168,29 +200,43 @@ def longest_quote(tokens: Sequence[str], pieces: dict[str, list[str]]) -> tuple[
 
 # ---- the model -----------------------------------------------------------------------------
 
+
 class MusicLSTM(nn.Module):
     """The course's jazz model on tokens: ``e_t = E[x_t]``, ``(a_t, c_t) = LSTM(e_t, a_{t-1}, c_{t-1})``,
     ``logits_t = W a_t + b``; trained to predict ``x_{t+1}`` (softmax cross-entropy)."""
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128,
-                 num_layers: int = 1) -> None:
+    def __init__(self, vocab_size: int, embedding_dim: int = 32, hidden_size: int = 128, num_layers: int = 1) -> None:
         super().__init__()
-        self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers = (vocab_size, embedding_dim,
-                                                                                  hidden_size, num_layers)
+        self.vocab_size, self.embedding_dim, self.hidden_size, self.num_layers = (
+            vocab_size,
+            embedding_dim,
+            hidden_size,
+            num_layers,
+        )
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers)
         self.head = nn.Linear(hidden_size, vocab_size)
 
-    def forward(self, ids: np.ndarray,
-                state: tuple[mg.Tensor, mg.Tensor] | None = None) -> tuple[mg.Tensor, tuple[mg.Tensor, mg.Tensor]]:
+    def forward(
+        self, ids: np.ndarray, state: tuple[mg.Tensor, mg.Tensor] | None = None
+    ) -> tuple[mg.Tensor, tuple[mg.Tensor, mg.Tensor]]:
         """``ids (T, B)`` integers -> ``logits (T, B, vocab)`` and the LSTM state ``(h, c)``."""
         out, state = self.lstm(self.embedding(np.asarray(ids, dtype=np.int64)), state)
         return self.head(out), state
 
 
-def train(model: MusicLSTM, stream: np.ndarray, *, steps: int, seq_len: int = 32, batch_size: int = 32,
-          lr: float = 1e-2, clip: float = 5.0, seed: int = 0,
-          on_step: Callable[[int, float], None] | None = None) -> list[float]:
+def train(
+    model: MusicLSTM,
+    stream: np.ndarray,
+    *,
+    steps: int,
+    seq_len: int = 32,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    clip: float = 5.0,
+    seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
+) -> list[float]:
     """Many-to-many training: Adam on the mean cross-entropy of every next token, gradient norm clipped.
 
     Returns the loss of every step; ``on_step(step, loss)`` is called after each.
@@ -216,8 +262,15 @@ def train(model: MusicLSTM, stream: np.ndarray, *, steps: int, seq_len: int = 32
     return losses
 
 
-def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float = 1.0,
-             primer: Sequence[str] = (), seed: int | None = None) -> list[str]:
+def generate(
+    model: MusicLSTM,
+    vocab: Vocab,
+    length: int,
+    *,
+    temperature: float = 1.0,
+    primer: Sequence[str] = (),
+    seed: int | None = None,
+) -> list[str]:
     """The one-to-many inference loop: feed ``START`` and the primer, then ``length`` times sample
     ``x_{t+1} ~ softmax(logits_t / temperature)`` and feed it back as the next input.
 
@@ -237,10 +290,10 @@ def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float 
     model.eval()
     try:
         with mg.no_grad():
-            logits, state = model(ids[:, None])                 # (T, 1, V): the primer sets the state
+            logits, state = model(ids[:, None])  # (T, 1, V): the primer sets the state
             for _ in range(length):
                 scores = logits.data[-1, 0].astype(np.float64)
-                scores[0] = -np.inf                             # never START inside a melody
+                scores[0] = -np.inf  # never START inside a melody
                 if temperature == 0:
                     nxt = int(np.argmax(scores))
                 else:
@@ -248,7 +301,7 @@ def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float 
                     nxt = int(rng.choice(len(p), p=p / p.sum()))
                 out.append(nxt)
                 logits, state = model(np.array([[nxt]]), state)
-    finally:                                                    # the caller's mode, even after an error
+    finally:  # the caller's mode, even after an error
         model.train(was_training)
     return vocab.decode(out)
 
@@ -265,8 +318,19 @@ def generate(model: MusicLSTM, vocab: Vocab, length: int, *, temperature: float 
 #
 # Differences from the jazz data are the data's, not the model's: see docs/course.md.
 
-COURSE = {"n_a": 64, "Tx": 30, "m": 60, "epochs": 100, "batch_size": 32, "lr": 0.01, "beta_1": 0.9,
-          "beta_2": 0.999, "decay": 0.01, "epsilon": 1e-7, "Ty": 50}
+COURSE = {
+    "n_a": 64,
+    "Tx": 30,
+    "m": 60,
+    "epochs": 100,
+    "batch_size": 32,
+    "lr": 0.01,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "decay": 0.01,
+    "epsilon": 1e-7,
+    "Ty": 50,
+}
 
 
 def _glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
@@ -297,8 +361,9 @@ class KerasLSTMCell(nn.Module):
     the course have this one.
     """
 
-    def __init__(self, input_size: int, units: int, rng: np.random.Generator | None = None,
-                 dtype: Any = np.float32) -> None:
+    def __init__(
+        self, input_size: int, units: int, rng: np.random.Generator | None = None, dtype: Any = np.float32
+    ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("units", units)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -306,7 +371,7 @@ class KerasLSTMCell(nn.Module):
         rng = np.random.default_rng(0) if rng is None else rng
         self.units = int(units)
         bias = np.zeros(4 * units)
-        bias[units:2 * units] = 1.0                                # unit_forget_bias
+        bias[units : 2 * units] = 1.0  # unit_forget_bias
         self.kernel = nn.Parameter(_glorot_uniform(rng, input_size, 4 * units).astype(dtype))
         self.recurrent_kernel = nn.Parameter(_orthogonal(rng, units, 4 * units).astype(dtype))
         self.bias = nn.Parameter(bias.astype(dtype))
@@ -317,9 +382,9 @@ class KerasLSTMCell(nn.Module):
         z = x @ self.kernel + a_prev @ self.recurrent_kernel + self.bias
         n = self.units
         update = z[:, :n].sigmoid()
-        forget = z[:, n:2 * n].sigmoid()
-        candidate = z[:, 2 * n:3 * n].tanh()
-        output = z[:, 3 * n:].sigmoid()
+        forget = z[:, n : 2 * n].sigmoid()
+        candidate = z[:, 2 * n : 3 * n].tanh()
+        output = z[:, 3 * n :].sigmoid()
         c = forget * c_prev + update * candidate
         return output * c.tanh(), c
 
@@ -365,8 +430,9 @@ class DJModel(nn.Module):
         return outputs
 
 
-def course_data(stream: np.ndarray, n_values: int, m: int = 60, Tx: int = 30,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def course_data(
+    stream: np.ndarray, n_values: int, m: int = 60, Tx: int = 30, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The course's ``data_processing``: ``m`` windows of ``Tx`` values from random places of the corpus.
 
     After ``np.random.seed(0)`` (here a private ``RandomState(seed)``, the same numbers), window
@@ -385,7 +451,7 @@ def course_data(stream: np.ndarray, n_values: int, m: int = 60, Tx: int = 30,
     Y = np.zeros((m, Tx, n_values), dtype=bool)
     for i in range(m):
         start = rng.choice(len(stream) - Tx)
-        window = stream[start:start + Tx]
+        window = stream[start : start + Tx]
         for j in range(1, Tx):
             X[i, j, window[j]] = 1
             Y[i, j - 1, window[j]] = 1
@@ -403,10 +469,21 @@ def categorical_crossentropy(scores: list[mg.Tensor], Y: np.ndarray) -> mg.Tenso
     return total
 
 
-def train_course(model: DJModel, X: np.ndarray, Y: np.ndarray, *, epochs: int = 100, batch_size: int = 32,
-                 lr: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.999, decay: float = 0.01,
-                 epsilon: float = 1e-7, seed: int = 0,
-                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+def train_course(
+    model: DJModel,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    epochs: int = 100,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    decay: float = 0.01,
+    epsilon: float = 1e-7,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
     """``model.fit([X, a0, c0], list(Y), epochs, batch_size)`` with the course's Keras Adam.
 
     Every epoch shuffles the ``m`` examples and takes batches of ``batch_size`` (the last one
@@ -420,8 +497,9 @@ def train_course(model: DJModel, X: np.ndarray, Y: np.ndarray, *, epochs: int = 
         raise ValueError(f"train_course: epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     Y = np.asarray(Y)
     if Y.shape[:2] != (X.shape[1], X.shape[0]):
-        raise ValueError(f"train_course: Y must have shape (Tx, m, n_values) = {(X.shape[1], X.shape[0])} + (...,), "
-                         f"got {Y.shape}")
+        raise ValueError(
+            f"train_course: Y must have shape (Tx, m, n_values) = {(X.shape[1], X.shape[0])} + (...,), got {Y.shape}"
+        )
     rng = np.random.default_rng(seed)
     params = list(model.parameters())
     optimizer = mg.optim.Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
@@ -432,15 +510,14 @@ def train_course(model: DJModel, X: np.ndarray, Y: np.ndarray, *, epochs: int = 
         order = rng.permutation(len(X))
         total = 0.0
         for start in range(0, len(X), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             loss = categorical_crossentropy(model(X[rows]), Y[:, rows])
-            if not np.isfinite(loss.item()):   # stop before the update: the weights stay finite
-                raise FloatingPointError(f"train_course: the loss became {loss.item()} in epoch {epoch + 1}; "
-                                         "lower lr")
+            if not np.isfinite(loss.item()):  # stop before the update: the weights stay finite
+                raise FloatingPointError(f"train_course: the loss became {loss.item()} in epoch {epoch + 1}; lower lr")
             optimizer.zero_grad()
             loss.backward()
-            group["lr"] = lr / (1.0 + decay * updates)                            # Keras's time-based decay
-            group["eps"] = epsilon / np.sqrt(1.0 - beta_2 ** (updates + 1))       # Keras adds eps to sqrt(v)
+            group["lr"] = lr / (1.0 + decay * updates)  # Keras's time-based decay
+            group["eps"] = epsilon / np.sqrt(1.0 - beta_2 ** (updates + 1))  # Keras adds eps to sqrt(v)
             optimizer.step()
             updates += 1
             total += float(loss.item()) * len(rows)
@@ -466,12 +543,13 @@ def course_inference(model: DJModel, Ty: int = 50) -> list[int]:
             a, c = model.zero_state(1)
             for _ in range(Ty):
                 a, c = model.lstm_cell(mg.tensor(x), (a, c))
-                index = int(np.argmax(model.densor(a).data[0]))   # argmax of the softmax = of the scores
+                index = int(np.argmax(model.densor(a).data[0]))  # argmax of the softmax = of the scores
                 indices.append(index)
                 x = eye[[index]]
     finally:
         model.train(was_training)
     return indices
+
 
 # ---- checkpoints: the weights plus a JSON entry (vocabulary, model settings); no pickle ----------
 
@@ -484,8 +562,13 @@ def save_checkpoint(path: PathLike, model: MusicLSTM, vocab: Vocab, run: dict | 
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    meta = {"kind": "music_lstm", "format": 1, "tokens": vocab.tokens,
-            "model": {name: getattr(model, name) for name in _SETTINGS}, "run": run or {}}
+    meta = {
+        "kind": "music_lstm",
+        "format": 1,
+        "tokens": vocab.tokens,
+        "model": {name: getattr(model, name) for name in _SETTINGS},
+        "run": run or {},
+    }
     state = model.state_dict()
     state[_CHECKPOINT_KEY] = np.array(json.dumps(meta))
     mg.save(state, path)
@@ -509,23 +592,32 @@ def load_checkpoint(path: PathLike) -> tuple[MusicLSTM, Vocab, dict]:
         raise ValueError(f"load_checkpoint: {path} has an unreadable '{_CHECKPOINT_KEY}' entry: {err}") from None
     unknown = sorted(set(settings) - set(_SETTINGS))
     if unknown:
-        raise ValueError(f"load_checkpoint: {path} has unknown model settings {unknown}; "
-                         f"MusicLSTM takes {', '.join(_SETTINGS)}")
+        raise ValueError(
+            f"load_checkpoint: {path} has unknown model settings {unknown}; MusicLSTM takes {', '.join(_SETTINGS)}"
+        )
     try:
-        shapes = {"vocab_size": state["head.weight"].shape[0], "hidden_size": state["head.weight"].shape[1],
-                  "embedding_dim": state["embedding.weight"].shape[1],
-                  "num_layers": sum(name.startswith("lstm.weight_ih_l") for name in state)}
+        shapes = {
+            "vocab_size": state["head.weight"].shape[0],
+            "hidden_size": state["head.weight"].shape[1],
+            "embedding_dim": state["embedding.weight"].shape[1],
+            "num_layers": sum(name.startswith("lstm.weight_ih_l") for name in state),
+        }
     except (KeyError, IndexError):
-        raise ValueError(f"load_checkpoint: {path} lacks the 2-d 'head.weight' and 'embedding.weight' "
-                         "arrays of a MusicLSTM") from None
+        raise ValueError(
+            f"load_checkpoint: {path} lacks the 2-d 'head.weight' and 'embedding.weight' arrays of a MusicLSTM"
+        ) from None
     for name, value in shapes.items():
         if settings.get(name) != value:
-            raise ValueError(f"load_checkpoint: {path} is inconsistent: its settings say "
-                             f"{name}={settings.get(name)!r} but its weights have {name}={value}")
+            raise ValueError(
+                f"load_checkpoint: {path} is inconsistent: its settings say "
+                f"{name}={settings.get(name)!r} but its weights have {name}={value}"
+            )
     vocab = Vocab(tokens)
     if vocab.tokens != tokens or len(vocab) != shapes["vocab_size"]:
-        raise ValueError(f"load_checkpoint: {path} has a vocabulary of {len(tokens)} tokens that does not "
-                         f"match its {shapes['vocab_size']} outputs")
+        raise ValueError(
+            f"load_checkpoint: {path} has a vocabulary of {len(tokens)} tokens that does not "
+            f"match its {shapes['vocab_size']} outputs"
+        )
     for name, value in state.items():
         if not np.isfinite(value).all():
             raise ValueError(f"load_checkpoint: {path} holds non-finite weights ({name}); it cannot be used")
@@ -538,6 +630,7 @@ def load_checkpoint(path: PathLike) -> tuple[MusicLSTM, Vocab, dict]:
 
 
 # ---- MIDI: a small standard-MIDI-file writer and reader ------------------------------------
+
 
 def _varlen(value: int) -> bytes:
     """MIDI variable-length quantity: 7 bits per byte, high bit set on all but the last."""
@@ -557,18 +650,23 @@ def _check_notes(notes: Sequence[Note], fn: str) -> list[Note]:
         try:
             pitch, dur = note
         except (TypeError, ValueError):
-            raise TypeError(f"{fn}: note {i} is {note!r}, expected (pitch or None, duration) "
-                            "or a 'PITCH:DUR' token") from None
-        if (pitch is not None and not (isinstance(pitch, (int, np.integer)) and 0 <= pitch <= 127)) \
-                or not (isinstance(dur, (int, np.integer)) and dur >= 1):
-            raise ValueError(f"{fn}: note {i} is {note!r}; pitch must be an int 0..127 or None (rest), "
-                             "duration an int >= 1 (sixteenths)")
+            raise TypeError(
+                f"{fn}: note {i} is {note!r}, expected (pitch or None, duration) or a 'PITCH:DUR' token"
+            ) from None
+        if (pitch is not None and not (isinstance(pitch, (int, np.integer)) and 0 <= pitch <= 127)) or not (
+            isinstance(dur, (int, np.integer)) and dur >= 1
+        ):
+            raise ValueError(
+                f"{fn}: note {i} is {note!r}; pitch must be an int 0..127 or None (rest), "
+                "duration an int >= 1 (sixteenths)"
+            )
         checked.append((None if pitch is None else int(pitch), int(dur)))
     return checked
 
 
-def write_midi(notes: Sequence[Note | str], path: PathLike, *, bpm: float = 90, program: int = 0,
-               velocity: int = 80) -> Path:
+def write_midi(
+    notes: Sequence[Note | str], path: PathLike, *, bpm: float = 90, program: int = 0, velocity: int = 80
+) -> Path:
     """Write a monophonic melody as a format-0 standard MIDI file (one track, channel 0).
 
     Events: tempo, program change (0 = acoustic grand piano), then a note-on/note-off pair per note;
@@ -576,11 +674,12 @@ def write_midi(notes: Sequence[Note | str], path: PathLike, *, bpm: float = 90, 
     """
     notes = _check_notes(notes, "write_midi")
     if not 0 <= program <= 127 or not 1 <= velocity <= 127 or not bpm > 0:
-        raise ValueError(f"write_midi: program must be 0..127, velocity 1..127 and bpm > 0; got {program}, "
-                         f"{velocity}, {bpm}")
+        raise ValueError(
+            f"write_midi: program must be 0..127, velocity 1..127 and bpm > 0; got {program}, {velocity}, {bpm}"
+        )
     sixteenth = TICKS_PER_QUARTER // 4
     events = bytearray()
-    events += b"\x00\xff\x51\x03" + round(60_000_000 / bpm).to_bytes(3, "big")    # microseconds per quarter
+    events += b"\x00\xff\x51\x03" + round(60_000_000 / bpm).to_bytes(3, "big")  # microseconds per quarter
     events += bytes([0x00, 0xC0, program])
     wait = 0
     for pitch, dur in notes:
@@ -590,7 +689,7 @@ def write_midi(notes: Sequence[Note | str], path: PathLike, *, bpm: float = 90, 
         events += _varlen(wait) + bytes([0x90, pitch, velocity])
         events += _varlen(dur * sixteenth) + bytes([0x80, pitch, 0])
         wait = 0
-    events += _varlen(wait) + b"\xff\x2f\x00"                                     # end of track
+    events += _varlen(wait) + b"\xff\x2f\x00"  # end of track
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_QUARTER)
@@ -618,18 +717,18 @@ def _track_spans(data: bytes, pos: int, end: int, path: Path) -> tuple[list[tupl
             status, pos = data[pos], pos + 1
         elif status is None:
             raise ValueError(f"read_midi: {path}: running status with no previous status at byte {pos}")
-        if status == 0xFF:                                      # meta event: type, length, payload
+        if status == 0xFF:  # meta event: type, length, payload
             meta_type = data[pos]
             length, pos = _read_varlen(data, pos + 1)
             pos += length
-            if meta_type == 0x2F:                               # end of track
+            if meta_type == 0x2F:  # end of track
                 break
-        elif status in (0xF0, 0xF7):                            # sysex: length, payload
+        elif status in (0xF0, 0xF7):  # sysex: length, payload
             length, pos = _read_varlen(data, pos)
             pos += length
         else:
             kind = status & 0xF0
-            args = data[pos:pos + (1 if kind in (0xC0, 0xD0) else 2)]
+            args = data[pos : pos + (1 if kind in (0xC0, 0xD0) else 2)]
             pos += len(args)
             if kind == 0x90 and args[1] > 0:
                 sounding[args[0]] = tick
@@ -652,9 +751,9 @@ def read_midi(path: PathLike) -> list[Note]:
     pos, spans, last_tick = 8 + length, [], 0
     try:
         for _ in range(ntracks):
-            if data[pos:pos + 4] != b"MTrk":
+            if data[pos : pos + 4] != b"MTrk":
                 raise ValueError(f"read_midi: {path}: expected an MTrk chunk at byte {pos}")
-            (size,) = struct.unpack(">I", data[pos + 4:pos + 8])
+            (size,) = struct.unpack(">I", data[pos + 4 : pos + 8])
             if pos + 8 + size > len(data):
                 raise ValueError(f"read_midi: {path}: a track chunk runs past the end of the file")
             track_spans, track_end = _track_spans(data, pos + 8, pos + 8 + size, path)
@@ -673,13 +772,14 @@ def read_midi(path: PathLike) -> list[Note]:
         dur = max(1, round((stop - start) / sixteenth))
         notes.append((pitch, dur))
         clock = start + dur * sixteenth
-    tail = round((last_tick - clock) / sixteenth)      # a closing rest lives in the end-of-track delta
+    tail = round((last_tick - clock) / sixteenth)  # a closing rest lives in the end-of-track delta
     if tail > 0:
         notes.append((None, tail))
     return notes
 
 
 # ---- audio: additive synthesis, written with the stdlib `wave` module ------------------------
+
 
 def render_audio(notes: Sequence[Note | str], *, bpm: float = 90, sample_rate: int = 22050) -> np.ndarray:
     """The melody as float samples in [-1, 1]: each note is a sum of harmonics
@@ -699,7 +799,7 @@ def render_audio(notes: Sequence[Note | str], *, bpm: float = 90, sample_rate: i
             tone = (0.6 ** (harmonics - 1) * np.sin(2 * np.pi * f * harmonics * t)).sum(axis=0)
             envelope = np.minimum(1.0, t / 0.01) * np.exp(-2.5 * t) * np.minimum(1.0, (seconds - t) / 0.03)
             i = int(start * sample_rate)
-            out[i:i + len(t)] += tone * envelope
+            out[i : i + len(t)] += tone * envelope
         start += seconds
     peak = np.abs(out).max()
     return out / peak * 0.8 if peak > 0 else out
@@ -720,11 +820,14 @@ def write_wav(notes: Sequence[Note | str], path: PathLike, *, bpm: float = 90, s
 
 # ---- piano roll ----------------------------------------------------------------------------
 
-def plot_pianoroll(notes: Sequence[Note | str], path: PathLike, *, primer_len: int = 0,
-                   title: str = "generated melody") -> Path:
+
+def plot_pianoroll(
+    notes: Sequence[Note | str], path: PathLike, *, primer_len: int = 0, title: str = "generated melody"
+) -> Path:
     """A piano-roll PNG: time in quarter notes across, pitch up; the primer's notes in grey."""
     import matplotlib
-    matplotlib.use("Agg")                                   # files only, no display needed
+
+    matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
     notes = _check_notes(notes, "plot_pianoroll")
@@ -735,8 +838,7 @@ def plot_pianoroll(notes: Sequence[Note | str], path: PathLike, *, primer_len: i
         if pitch is not None:
             colour = "0.6" if i < primer_len else "tab:blue"
             # A white edge keeps repeated equal notes apart (two quarters must not read as a half).
-            ax.broken_barh([(clock, dur / 4)], (pitch - 0.4, 0.8), facecolors=colour, edgecolors="white",
-                           linewidth=0.8)
+            ax.broken_barh([(clock, dur / 4)], (pitch - 0.4, 0.8), facecolors=colour, edgecolors="white", linewidth=0.8)
         clock += dur / 4
     if pitches:
         low, high = min(pitches) - 2, max(pitches) + 2

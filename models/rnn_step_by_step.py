@@ -43,9 +43,18 @@ Params = dict[str, np.ndarray]
 Grads = dict[str, np.ndarray]
 
 __all__ = [
-    "lstm_backward", "lstm_backward_autograd", "lstm_cell_backward", "lstm_cell_forward", "lstm_forward",
-    "rnn_backward", "rnn_backward_autograd", "rnn_cell_backward", "rnn_cell_forward", "rnn_forward",
-    "sigmoid", "softmax",
+    "lstm_backward",
+    "lstm_backward_autograd",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_backward_autograd",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "sigmoid",
+    "softmax",
 ]
 
 
@@ -62,13 +71,13 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 # ---- input checks (clear errors instead of numpy broadcasting surprises) -----------------------
 
+
 def _need(parameters: Any, keys: tuple[str, ...], fn: str) -> None:
     if not isinstance(parameters, dict):
         raise TypeError(f"{fn}: parameters must be a dict of numpy arrays, got {type(parameters).__name__}")
     missing = [k for k in keys if k not in parameters]
     if missing:
-        raise KeyError(f"{fn}: parameters is missing {missing}; expected keys {list(keys)}, "
-                       f"got {sorted(parameters)}")
+        raise KeyError(f"{fn}: parameters is missing {missing}; expected keys {list(keys)}, got {sorted(parameters)}")
 
 
 def _shape(name: str, array: Any, expected: tuple[int, ...], fn: str) -> None:
@@ -122,8 +131,13 @@ def _check_lstm(xt: Any, a_prev: Any, c_prev: Any, parameters: Params, fn: str) 
 
 
 def _check_seq_grad(da: Any, caches: Any, cache_len: int, fn: str, forward: str) -> tuple[list, int]:
-    if not (isinstance(caches, tuple) and len(caches) == 2 and isinstance(caches[0], list)
-            and caches[0] and all(isinstance(c, tuple) and len(c) == cache_len for c in caches[0])):
+    if not (
+        isinstance(caches, tuple)
+        and len(caches) == 2
+        and isinstance(caches[0], list)
+        and caches[0]
+        and all(isinstance(c, tuple) and len(c) == cache_len for c in caches[0])
+    ):
         raise TypeError(f"{fn}: caches must be the (list_of_caches, x) returned by {forward}")
     cells = caches[0]
     _ndim("da", da, 3, "(n_a, m, T_x)", fn)
@@ -135,6 +149,7 @@ def _check_seq_grad(da: Any, caches: Any, cache_len: int, fn: str, forward: str)
 
 
 # ---- 1. RNN forward -------------------------------------------------------------------------
+
 
 def rnn_cell_forward(xt: np.ndarray, a_prev: np.ndarray, parameters: Params) -> tuple[np.ndarray, np.ndarray, tuple]:
     """One step of the basic RNN (the assignment's Figure 2).
@@ -176,8 +191,10 @@ def rnn_forward(x: np.ndarray, a0: np.ndarray, parameters: Params) -> tuple[np.n
 
 # ---- 2. LSTM forward ------------------------------------------------------------------------
 
-def lstm_cell_forward(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
-                      parameters: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+
+def lstm_cell_forward(
+    xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, parameters: Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """One LSTM step (the assignment's Figure 4), every gate acting on ``concat = [a_prev; xt]``:
 
         Gamma_f = sigmoid(Wf concat + bf)          forget gate      (ft)
@@ -204,8 +221,7 @@ def lstm_cell_forward(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
     return a_next, c_next, yt_pred, (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)
 
 
-def lstm_forward(x: np.ndarray, a0: np.ndarray,
-                 parameters: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+def lstm_forward(x: np.ndarray, a0: np.ndarray, parameters: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """The LSTM over a whole sequence, from ``a0`` and ``c0 = 0``.
 
     Returns ``a (n_a, m, T_x)``, ``y (n_y, m, T_x)``, ``c (n_a, m, T_x)`` and
@@ -232,6 +248,7 @@ def lstm_forward(x: np.ndarray, a0: np.ndarray,
 
 # ---- 3. RNN backward (by hand) ---------------------------------------------------------------
 
+
 def rnn_cell_backward(da_next: np.ndarray, cache: tuple) -> Grads:
     """Backward through one RNN step, given ``da_next = dJ/da<t>``.
 
@@ -243,12 +260,13 @@ def rnn_cell_backward(da_next: np.ndarray, cache: tuple) -> Grads:
     Returns ``{"dxt", "da_prev", "dWax", "dWaa", "dba"}``.
     """
     if not (isinstance(cache, tuple) and len(cache) == 4):
-        raise TypeError("rnn_cell_backward: cache must be the (a_next, a_prev, xt, parameters) "
-                        "returned by rnn_cell_forward")
+        raise TypeError(
+            "rnn_cell_backward: cache must be the (a_next, a_prev, xt, parameters) returned by rnn_cell_forward"
+        )
     a_next, a_prev, xt, parameters = cache
     _shape("da_next", da_next, np.shape(a_next), "rnn_cell_backward")
     Wax, Waa = parameters["Wax"], parameters["Waa"]
-    dz = (1 - a_next ** 2) * da_next
+    dz = (1 - a_next**2) * da_next
     return {
         "dxt": Wax.T @ dz,
         "da_prev": Waa.T @ dz,
@@ -288,6 +306,7 @@ def rnn_backward(da: np.ndarray, caches: tuple) -> Grads:
 
 # ---- 4. LSTM backward (by hand) --------------------------------------------------------------
 
+
 def lstm_cell_backward(da_next: np.ndarray, dc_next: np.ndarray, cache: tuple) -> Grads:
     """Backward through one LSTM step, given ``da_next = dJ/da<t>`` and ``dc_next = dJ/dc<t>``.
 
@@ -311,9 +330,9 @@ def lstm_cell_backward(da_next: np.ndarray, dc_next: np.ndarray, cache: tuple) -
     _shape("dc_next", dc_next, np.shape(c_next), "lstm_cell_backward")
     n_a = a_next.shape[0]
     tanh_c = np.tanh(c_next)
-    dc = dc_next + da_next * ot * (1 - tanh_c ** 2)
+    dc = dc_next + da_next * ot * (1 - tanh_c**2)
     dot = da_next * tanh_c * ot * (1 - ot)
-    dcct = dc * it * (1 - cct ** 2)
+    dcct = dc * it * (1 - cct**2)
     dit = dc * cct * it * (1 - it)
     dft = dc * c_prev * ft * (1 - ft)
 
@@ -325,10 +344,14 @@ def lstm_cell_backward(da_next: np.ndarray, dc_next: np.ndarray, cache: tuple) -
         "dxt": dconcat[n_a:],
         "da_prev": dconcat[:n_a],
         "dc_prev": dc * ft,
-        "dWf": dft @ concat_T, "dbf": np.sum(dft, axis=1, keepdims=True),
-        "dWi": dit @ concat_T, "dbi": np.sum(dit, axis=1, keepdims=True),
-        "dWc": dcct @ concat_T, "dbc": np.sum(dcct, axis=1, keepdims=True),
-        "dWo": dot @ concat_T, "dbo": np.sum(dot, axis=1, keepdims=True),
+        "dWf": dft @ concat_T,
+        "dbf": np.sum(dft, axis=1, keepdims=True),
+        "dWi": dit @ concat_T,
+        "dbi": np.sum(dit, axis=1, keepdims=True),
+        "dWc": dcct @ concat_T,
+        "dbc": np.sum(dcct, axis=1, keepdims=True),
+        "dWo": dot @ concat_T,
+        "dbo": np.sum(dot, axis=1, keepdims=True),
     }
 
 
@@ -356,12 +379,22 @@ def lstm_backward(da: np.ndarray, caches: tuple) -> Grads:
         da_prevt, dc_prevt = g["da_prev"], g["dc_prev"]
         for k in grads:
             grads[k] += g[k]
-    return {"dx": dx, "da0": da_prevt, "dWf": grads["dWf"], "dbf": grads["dbf"], "dWi": grads["dWi"],
-            "dbi": grads["dbi"], "dWc": grads["dWc"], "dbc": grads["dbc"], "dWo": grads["dWo"],
-            "dbo": grads["dbo"]}
+    return {
+        "dx": dx,
+        "da0": da_prevt,
+        "dWf": grads["dWf"],
+        "dbf": grads["dbf"],
+        "dWi": grads["dWi"],
+        "dbi": grads["dbi"],
+        "dWc": grads["dWc"],
+        "dbc": grads["dbc"],
+        "dWo": grads["dWo"],
+        "dbo": grads["dbo"],
+    }
 
 
 # ---- 5. the same gradients from minigrad's autograd (the lesson's other half) ------------------
+
 
 def _leaves(parameters: Params, keys: tuple[str, ...]) -> dict[str, mg.Tensor]:
     return {k: mg.tensor(np.asarray(parameters[k], dtype=np.float64), requires_grad=True) for k in keys}
@@ -383,8 +416,13 @@ def rnn_backward_autograd(da: np.ndarray, x: np.ndarray, a0: np.ndarray, paramet
             a = (P["Waa"] @ a + P["Wax"] @ xs[:, :, t] + P["ba"]).tanh()
             J = J + (a * mg.tensor(np.asarray(da[:, :, t], dtype=np.float64))).sum()
     J.backward()
-    return {"dx": xs.grad[:, :, :T_x], "da0": a0_t.grad, "dWax": P["Wax"].grad, "dWaa": P["Waa"].grad,
-            "dba": P["ba"].grad}
+    return {
+        "dx": xs.grad[:, :, :T_x],
+        "da0": a0_t.grad,
+        "dWax": P["Wax"].grad,
+        "dWaa": P["Waa"].grad,
+        "dba": P["ba"].grad,
+    }
 
 
 def lstm_backward_autograd(da: np.ndarray, x: np.ndarray, a0: np.ndarray, parameters: Params) -> Grads:

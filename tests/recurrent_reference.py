@@ -26,16 +26,17 @@ def affine(p: Params, k: int, H: int, x: np.ndarray, h: np.ndarray) -> np.ndarra
 
 
 def input_part(p: Params, k: int, H: int, x: np.ndarray) -> np.ndarray:
-    out = x @ np.swapaxes(p["weight_ih"][..., k * H:(k + 1) * H, :], -1, -2)
-    return out if p.get("bias_ih") is None else out + p["bias_ih"][..., None, k * H:(k + 1) * H]
+    out = x @ np.swapaxes(p["weight_ih"][..., k * H : (k + 1) * H, :], -1, -2)
+    return out if p.get("bias_ih") is None else out + p["bias_ih"][..., None, k * H : (k + 1) * H]
 
 
 def hidden_part(p: Params, k: int, H: int, h: np.ndarray) -> np.ndarray:
-    out = h @ np.swapaxes(p["weight_hh"][..., k * H:(k + 1) * H, :], -1, -2)
-    return out if p.get("bias_hh") is None else out + p["bias_hh"][..., None, k * H:(k + 1) * H]
+    out = h @ np.swapaxes(p["weight_hh"][..., k * H : (k + 1) * H, :], -1, -2)
+    return out if p.get("bias_hh") is None else out + p["bias_hh"][..., None, k * H : (k + 1) * H]
 
 
 # ---- one step of each cell ---------------------------------------------------------------
+
 
 def rnn_step(p: Params, x: np.ndarray, state: tuple, nonlinearity: str = "tanh") -> tuple:
     (h,) = state
@@ -46,15 +47,15 @@ def rnn_step(p: Params, x: np.ndarray, state: tuple, nonlinearity: str = "tanh")
 def gru_step(p: Params, x: np.ndarray, state: tuple, variant: str = "reset_after") -> tuple:
     (h,) = state
     H = h.shape[-1]
-    if variant == "minimal":                                  # gates z, n (the course's simplified GRU)
+    if variant == "minimal":  # gates z, n (the course's simplified GRU)
         z = sigmoid(affine(p, 0, H, x, h))
         n = np.tanh(affine(p, 1, H, x, h))
-    else:                                                     # gates r, z, n
+    else:  # gates r, z, n
         r = sigmoid(affine(p, 0, H, x, h))
         z = sigmoid(affine(p, 1, H, x, h))
-        if variant == "reset_after":                          # PyTorch / cuDNN
+        if variant == "reset_after":  # PyTorch / cuDNN
             n = np.tanh(input_part(p, 2, H, x) + r * hidden_part(p, 2, H, h))
-        else:                                                 # Cho et al. 2014
+        else:  # Cho et al. 2014
             n = np.tanh(input_part(p, 2, H, x) + hidden_part(p, 2, H, r * h))
     return ((1 - z) * n + z * h,)
 
@@ -82,8 +83,17 @@ def state_sizes(family: str, hidden_size: int, proj_size: int = 0, **options: ob
 
 # ---- stacked, bidirectional layers ----------------------------------------------------------
 
-def layers_forward(family: str, params: Params, x: np.ndarray, states: list | None, hidden_size: int,
-                   num_layers: int, bidirectional: bool, **options: object) -> tuple[np.ndarray, list]:
+
+def layers_forward(
+    family: str,
+    params: Params,
+    x: np.ndarray,
+    states: list | None,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    **options: object,
+) -> tuple[np.ndarray, list]:
     """x (..., T, B, I); states None or [h0 (..., D*L, B, P)] (+ [c0]). Returns out (..., T, B, D*P)
     and the final states, stacked at index layer * D + direction, as PyTorch."""
     D = 2 if bidirectional else 1
@@ -95,7 +105,7 @@ def layers_forward(family: str, params: Params, x: np.ndarray, states: list | No
         outputs = []
         for d in range(D):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
-            p = {name[:-len(suffix)]: v for name, v in params.items() if name.endswith(suffix)}
+            p = {name[: -len(suffix)]: v for name, v in params.items() if name.endswith(suffix)}
             index = layer * D + d
             sizes = state_sizes(family, hidden_size, **options)
             if states is None:
@@ -103,7 +113,7 @@ def layers_forward(family: str, params: Params, x: np.ndarray, states: list | No
             else:
                 state = tuple(s[..., index, :, :] for s in states)
             ys: list = [None] * T
-            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+            for t in range(T) if d == 0 else range(T - 1, -1, -1):
                 state = step(p, layer_input[..., t, :, :], state, **options)
                 ys[t] = state[0]
             outputs.append(np.stack(ys, axis=-3))
@@ -117,8 +127,10 @@ def layers_forward(family: str, params: Params, x: np.ndarray, states: list | No
 
 # ---- central differences, every element at once ---------------------------------------------
 
-def fd_gradients(loss: Callable[[dict[str, np.ndarray]], np.ndarray], arrays: dict[str, np.ndarray],
-                 eps: float = 1e-6) -> dict[str, np.ndarray]:
+
+def fd_gradients(
+    loss: Callable[[dict[str, np.ndarray]], np.ndarray], arrays: dict[str, np.ndarray], eps: float = 1e-6
+) -> dict[str, np.ndarray]:
     """d loss / d arrays[name] by central differences. ``loss`` gets every array with a leading
     axis of 2P perturbed copies (+eps then -eps on each of the P elements) and returns (2P,)."""
     names = list(arrays)
@@ -134,12 +146,13 @@ def _unpack(flat: np.ndarray, like: dict[str, np.ndarray], names: list[str]) -> 
     out, start = {}, 0
     for n in names:
         size = like[n].size
-        out[n] = flat[..., start:start + size].reshape(lead + like[n].shape)
+        out[n] = flat[..., start : start + size].reshape(lead + like[n].shape)
         start += size
     return out
 
 
 # ---- hand-derived BPTT (single layer, one direction, no leading axes) ------------------------
+
 
 def _param_grads(p: Params) -> Params:
     return {k: np.zeros_like(v) for k, v in p.items()}
@@ -154,8 +167,9 @@ def _accumulate(grads: Params, gx: np.ndarray, gh: np.ndarray, x: np.ndarray, h:
         grads["bias_hh"] += gh.sum(0)
 
 
-def rnn_bptt(p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray, d_hn: np.ndarray,
-             nonlinearity: str = "tanh") -> tuple[Params, np.ndarray, np.ndarray]:
+def rnn_bptt(
+    p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray, d_hn: np.ndarray, nonlinearity: str = "tanh"
+) -> tuple[Params, np.ndarray, np.ndarray]:
     """a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, h_t = act(a_t); returns (param grads, dx, dh0)."""
     T = x.shape[0]
     hs, pre = [h0], []
@@ -173,8 +187,9 @@ def rnn_bptt(p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray, d_hn: 
     return grads, dx, dh
 
 
-def gru_bptt(p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray,
-             d_hn: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray]:
+def gru_bptt(
+    p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray, d_hn: np.ndarray
+) -> tuple[Params, np.ndarray, np.ndarray]:
     """PyTorch's GRU (reset_after): h' = (1 - z) n + z h, n = tanh(x_n + r * (W_hn h + b_hn))."""
     T, H = x.shape[0], h0.shape[-1]
     hs, cache = [h0], []
@@ -193,10 +208,10 @@ def gru_bptt(p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray,
         dh = dh + d_out[t]
         dn = dh * (1 - z)
         dz = dh * (h - n)
-        dan = dn * (1 - n ** 2)                       # d pre-activation of n
+        dan = dn * (1 - n**2)  # d pre-activation of n
         dar = dan * hn * r * (1 - r)
         daz = dz * z * (1 - z)
-        dhn = dan * r                                 # d (W_hn h + b_hn)
+        dhn = dan * r  # d (W_hn h + b_hn)
         gx = np.concatenate([dar, daz, dan], axis=-1)
         gh = np.concatenate([dar, daz, dhn], axis=-1)
         _accumulate(grads, gx, gh, x[t], h)
@@ -205,8 +220,9 @@ def gru_bptt(p: Params, x: np.ndarray, h0: np.ndarray, d_out: np.ndarray,
     return grads, dx, dh
 
 
-def lstm_bptt(p: Params, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, d_out: np.ndarray, d_hn: np.ndarray,
-              d_cn: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
+def lstm_bptt(
+    p: Params, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, d_out: np.ndarray, d_hn: np.ndarray, d_cn: np.ndarray
+) -> tuple[Params, np.ndarray, np.ndarray, np.ndarray]:
     """PyTorch's LSTM: c' = f c + i g, h' = o tanh(c'); returns (param grads, dx, dh0, dc0)."""
     T, H = x.shape[0], h0.shape[-1]
     hs, cs, cache = [h0], [c0], []
@@ -223,9 +239,10 @@ def lstm_bptt(p: Params, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, d_out: n
         i, f, g, o, tanh_c = cache[t]
         dh = dh + d_out[t]
         do = dh * tanh_c
-        dc = dc + dh * o * (1 - tanh_c ** 2)
-        da = np.concatenate([dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g ** 2),
-                             do * o * (1 - o)], axis=-1)
+        dc = dc + dh * o * (1 - tanh_c**2)
+        da = np.concatenate(
+            [dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g**2), do * o * (1 - o)], axis=-1
+        )
         _accumulate(grads, da, da, x[t], hs[t])
         dx[t] = da @ p["weight_ih"]
         dh = da @ p["weight_hh"]

@@ -18,7 +18,7 @@ def f64(array, requires_grad=True) -> mg.Tensor:
 def test_diamond_and_fan_out():
     a = f64([1.5, -2.0])
     b = a + a
-    c = b * b                      # c = 4 a^2, dc/da = 8 a
+    c = b * b  # c = 4 a^2, dc/da = 8 a
     c.sum().backward()
     np.testing.assert_allclose(a.grad, 8 * a.data)
 
@@ -28,7 +28,7 @@ def test_reused_leaf_in_many_places():
     x = f64([1.0, 2.0, 3.0], requires_grad=False)
     y = (w * x + w * w * x - x / w).sum()
     y.backward()
-    np.testing.assert_allclose(w.grad, (x.data + 2 * w.data * x.data + x.data / w.data ** 2).sum())
+    np.testing.assert_allclose(w.grad, (x.data + 2 * w.data * x.data + x.data / w.data**2).sum())
 
 
 def test_gradients_accumulate_and_second_backward_adds_again():
@@ -36,7 +36,7 @@ def test_gradients_accumulate_and_second_backward_adds_again():
     loss = (w * w).sum()
     loss.backward()
     np.testing.assert_allclose(w.grad, 2 * w.data)
-    loss.backward()                # graph is kept: the same gradient is added a second time
+    loss.backward()  # graph is kept: the same gradient is added a second time
     np.testing.assert_allclose(w.grad, 4 * w.data)
     w.grad = None
     (w * 3.0).sum().backward()
@@ -45,7 +45,7 @@ def test_gradients_accumulate_and_second_backward_adds_again():
 
 def test_leaf_grads_do_not_alias_each_other():
     a, b = f64([1.0]), f64([2.0])
-    (a + b).sum().backward()       # add's VJP hands the same array to both inputs
+    (a + b).sum().backward()  # add's VJP hands the same array to both inputs
     a.grad *= 10
     np.testing.assert_allclose(b.grad, [1.0])
 
@@ -127,7 +127,7 @@ def test_detach_stops_gradient():
     assert not cut.requires_grad and cut.detached_from is h and cut.is_leaf
     assert h.detach().detached_from is h and f64([1.0], requires_grad=False).detach().detached_from is None
     (cut * w).sum().backward()
-    np.testing.assert_allclose(w.grad, [6.0])     # only the direct use of w
+    np.testing.assert_allclose(w.grad, [6.0])  # only the direct use of w
 
 
 def test_in_place_update_after_forward_is_caught():
@@ -146,17 +146,17 @@ def test_anomaly_mode_names_op_scope_and_line():
     x = f64([-1.0, 1.0])
     with mg.detect_anomaly(), mg.scope("rnn"), mg.scope("t3"):
         with pytest.raises(mg.AnomalyError, match=r"log.*rnn/t3.*test_autograd.py"), warnings.catch_warnings():
-            warnings.simplefilter("error")           # the error comes alone, not after numpy's warning
+            warnings.simplefilter("error")  # the error comes alone, not after numpy's warning
             x.log()
     with np.errstate(invalid="ignore"):
-        y = x.log()                # outside anomaly mode: NaN passes silently, as in numpy
+        y = x.log()  # outside anomaly mode: NaN passes silently, as in numpy
     assert np.isnan(y.data[0])
 
 
 def test_anomaly_mode_catches_nan_gradient():
     x = f64([0.0, 4.0])
     with mg.detect_anomaly():
-        y = x.sqrt()               # sqrt(0) is fine; its gradient 1/(2*0) is not
+        y = x.sqrt()  # sqrt(0) is fine; its gradient 1/(2*0) is not
         with pytest.raises(mg.AnomalyError, match="sqrt"), np.errstate(divide="ignore"):
             (y * 1.0).sum().backward()
 
@@ -170,7 +170,7 @@ def test_dtypes_follow_numpy_and_grads_match_their_tensor():
     assert c.dtype == np.float64
     c.sum().backward()
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
-    assert (a * 2.0).dtype == np.float32           # Python scalars do not promote
+    assert (a * 2.0).dtype == np.float32  # Python scalars do not promote
     assert mg.tensor(3).dtype == np.float32
     assert mg.tensor(np.arange(3)).dtype == np.int64
 
@@ -234,7 +234,7 @@ def test_scalar_results_are_still_ndarrays():
 
 def test_in_place_write_to_an_output_its_vjp_reads_is_caught():
     x = f64([1.0, 2.0])
-    y = x.exp()                    # exp's VJP reads its output
+    y = x.exp()  # exp's VJP reads its output
     y.mul_(2.0)
     with pytest.raises(mg.GradientError, match="the output of 'exp'"):
         y.sum().backward()
@@ -243,17 +243,17 @@ def test_in_place_write_to_an_output_its_vjp_reads_is_caught():
 def test_in_place_write_through_a_view_or_a_detached_alias_is_caught():
     w = f64(np.ones(3))
     xs = f64(np.ones((2, 3)), requires_grad=False)
-    loss = (xs[0] * w).sum()       # xs[0] is a view of xs's array
+    loss = (xs[0] * w).sum()  # xs[0] is a view of xs's array
     xs.add_(5.0)
     with pytest.raises(mg.GradientError, match="an input of 'mul'"):
         loss.backward()
     h = f64([1.0], requires_grad=False)
     loss = (h * w).sum()
-    h.detach().add_(10.0)          # detach() shares the array
+    h.detach().add_(10.0)  # detach() shares the array
     with pytest.raises(mg.GradientError, match="an input of 'mul'"):
         loss.backward()
     v = xs[1]
-    xs.add_(1.0)                   # written before the op ran: fine
+    xs.add_(1.0)  # written before the op ran: fine
     (v * w).sum().backward()
     np.testing.assert_allclose(w.grad, xs.data[1])
 
@@ -283,23 +283,24 @@ def test_gradcheck_restores_inputs_when_fn_raises():
 
 def test_a_hook_that_writes_into_its_argument_changes_only_its_own_tensor():
     def halve(g):
-        g *= 0.5                   # in place, returns None
+        g *= 0.5  # in place, returns None
 
     for swap in (False, True):
         a, b = f64([1.0, 2.0]), f64([3.0, 4.0])
         a.register_hook(halve)
         seed = np.ones(2)
-        (b + a if swap else a + b).backward(seed)    # add hands the same array to both inputs
+        (b + a if swap else a + b).backward(seed)  # add hands the same array to both inputs
         np.testing.assert_array_equal(a.grad, [0.5, 0.5])
         np.testing.assert_array_equal(b.grad, [1.0, 1.0])
-        np.testing.assert_array_equal(seed, [1.0, 1.0])   # the caller's array is left alone
+        np.testing.assert_array_equal(seed, [1.0, 1.0])  # the caller's array is left alone
     x = f64([1.0, 2.0])
     x.register_hook(halve)
-    x.sum().backward()             # sum's gradient is a read-only broadcast view
+    x.sum().backward()  # sum's gradient is a read-only broadcast view
     np.testing.assert_array_equal(x.grad, [0.5, 0.5])
 
 
 # ---- the public graph API ---------------------------------------------------------------
+
 
 def test_graph_api_names_op_parents_attrs_scope_and_primitive():
     x = f64(np.ones((2, 3)))
@@ -313,7 +314,7 @@ def test_graph_api_names_op_parents_attrs_scope_and_primitive():
     assert x.op is None and x.parents == () and x.attrs == {} and x.primitive is None and x.scope == ""
     assert x.tags == {} and y.tags == {}
     with pytest.raises(TypeError):
-        s.attrs["axis"] = 0        # read-only: the graph is the record of what ran
+        s.attrs["axis"] = 0  # read-only: the graph is the record of what ran
     with pytest.raises(AttributeError):
         s.parents = ()
 
@@ -335,14 +336,14 @@ def test_ids_are_unique_stable_and_a_topological_order():
 def test_vjps_give_each_inputs_gradient_as_backward_does():
     rng = np.random.default_rng(0)
     a = f64(rng.standard_normal((2, 3)))
-    b = f64(rng.standard_normal(3))                          # broadcast: summed back to (3,)
+    b = f64(rng.standard_normal(3))  # broadcast: summed back to (3,)
     frozen = f64(rng.standard_normal((2, 3)), requires_grad=False)
     g = rng.standard_normal((2, 3))
     ga, gb = mg.autograd.vjps(a * b, g)
     np.testing.assert_allclose(ga, g * b.data)
     np.testing.assert_allclose(gb, (g * a.data).sum(axis=0))
     assert gb.shape == (3,)
-    assert mg.autograd.vjps(a + frozen, g)[1] is None        # needs no gradient: None
+    assert mg.autograd.vjps(a + frozen, g)[1] is None  # needs no gradient: None
     # getitem (an accumulating row) and stack (a variadic one) answer the same way.
     (gx,) = mg.autograd.vjps(a[np.array([0, 0])], np.ones((2, 3)))
     np.testing.assert_array_equal(gx, [[2, 2, 2], [0, 0, 0]])
@@ -394,16 +395,19 @@ def test_a_hook_returning_something_that_is_not_an_array_is_named():
 
 # ---- engine state is per thread (real concurrent threads, steps forced to interleave) ----
 
+
 def _run_threads(*targets):
     import threading
+
     errors = []
 
     def guarded(fn):
         def run():
             try:
                 fn()
-            except BaseException as err:       # reported in the main thread below
+            except BaseException as err:  # reported in the main thread below
                 errors.append(err)
+
         return run
 
     threads = [threading.Thread(target=guarded(fn)) for fn in targets]
@@ -418,6 +422,7 @@ def _run_threads(*targets):
 
 def test_no_grad_in_one_thread_does_not_stop_another_threads_graph():
     import threading
+
     inside, built = threading.Event(), threading.Event()
     w = f64([1.0, 2.0])
     seen = {}
@@ -427,8 +432,9 @@ def test_no_grad_in_one_thread_does_not_stop_another_threads_graph():
             inside.set()
             assert built.wait(10)
             seen["quiet"] = (w * 2.0).requires_grad
+
     def learner():
-        assert inside.wait(10)                 # the other thread is inside no_grad() right now
+        assert inside.wait(10)  # the other thread is inside no_grad() right now
         y = (w * 3.0).sum()
         seen["learner"] = y.requires_grad
         y.backward()
@@ -441,16 +447,18 @@ def test_no_grad_in_one_thread_does_not_stop_another_threads_graph():
 
 def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
     import threading
+
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     after = {}
 
-    def first():                               # enters first, leaves first
+    def first():  # enters first, leaves first
         with mg.no_grad():
             a_in.set()
             assert b_in.wait(10)
         a_out.set()
         after["first"] = mg.is_grad_enabled()
-    def second():                              # enters second, leaves last
+
+    def second():  # enters second, leaves last
         assert a_in.wait(10)
         with mg.no_grad():
             b_in.set()
@@ -464,6 +472,7 @@ def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
 
 def test_one_threads_ops_never_land_in_another_threads_scope_or_trace():
     import threading
+
     inside, done = threading.Event(), threading.Event()
     x = f64([1.0])
     result = {}
@@ -475,8 +484,9 @@ def test_one_threads_ops_never_land_in_another_threads_scope_or_trace():
             y = x * 2.0
         result["tape"] = tape.ops()
         result["traced_scope"] = y.scope
+
     def other():
-        assert inside.wait(10)                 # the tracer is inside its trace, scope and anomaly mode
+        assert inside.wait(10)  # the tracer is inside its trace, scope and anomaly mode
         z = x + 1.0
         result["other_scope"] = z.scope
         result["other_state"] = mg.autograd.engine_state()
@@ -504,6 +514,7 @@ def test_a_new_thread_starts_from_the_default_state():
 
 def test_the_one_buffer_helpers_compute_the_formulas_their_names_say():
     from minigrad import ops_helpers as h
+
     rng = np.random.default_rng(3)
     x, g = rng.standard_normal((4, 5)) * 10, rng.standard_normal((4, 5))
     s = h.sigmoid_via_tanh(x)
@@ -511,5 +522,5 @@ def test_the_one_buffer_helpers_compute_the_formulas_their_names_say():
         np.testing.assert_allclose(s, 1 / (1 + np.exp(-x)), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(h.g_times_out_times_one_minus_out(g, s, x), g * s * (1 - s))
     t = np.tanh(x)
-    np.testing.assert_allclose(h.g_times_one_minus_out_squared(g, t, x), g * (1 - t ** 2))
+    np.testing.assert_allclose(h.g_times_one_minus_out_squared(g, t, x), g * (1 - t**2))
     assert mg.ops.tanh.vjps == (h.g_times_one_minus_out_squared,)

@@ -37,6 +37,7 @@ def model_and_trainer(text: str, cell: str = "lstm", hidden: int = 16, **config)
 
 # ---- vocabulary and data ----------------------------------------------------------------------
 
+
 def test_course_vocabulary_on_dinos_and_on_the_shipped_names():
     # The course: data.lower(), chars = sorted(set(data)) -> 27 symbols, char_to_ix['\n'] = 0, 'a' = 1 ... 'z' = 26.
     corpora = [lm.DEFAULT_CORPUS]
@@ -55,7 +56,7 @@ def test_course_vocabulary_on_dinos_and_on_the_shipped_names():
         items = lm.split_lines(text)
         assert vocab.decode(vocab.encode(items[0])) == items[0]
     if DINOS.is_file():
-        text = lm.read_text(DINOS)       # the course prints: 19909 total characters and 27 unique characters
+        text = lm.read_text(DINOS)  # the course prints: 19909 total characters and 27 unique characters
         assert len(text) == 19909 and len(set(text)) == 27
         dinos = lm.split_lines(text)
         assert len(dinos) == 1536 and dinos[0] == "aachenosaurus"
@@ -113,14 +114,14 @@ def test_padding_does_not_change_the_loss():
 
 def test_window_batches_are_parallel_streams_with_shifted_targets():
     ids = np.arange(23)
-    windows = lm.WindowBatches(ids, batch_size=2, seq_len=4)       # streams of (23 - 1) // 2 = 11, 2 windows each
+    windows = lm.WindowBatches(ids, batch_size=2, seq_len=4)  # streams of (23 - 1) // 2 = 11, 2 windows each
     x0, y0, reset0 = next(windows)
     np.testing.assert_array_equal(x0, [[0, 11], [1, 12], [2, 13], [3, 14]])
     np.testing.assert_array_equal(y0, x0 + 1)
     x1, y1, reset1 = next(windows)
     np.testing.assert_array_equal(x1[:, 1], [15, 16, 17, 18])
     assert reset0 and not reset1
-    x2, _, reset2 = next(windows)                                   # back to the top: state reset
+    x2, _, reset2 = next(windows)  # back to the top: state reset
     assert reset2 and windows.epoch == 2
     np.testing.assert_array_equal(x2, x0)
 
@@ -130,7 +131,7 @@ def test_name_batches_cover_every_name_each_epoch():
     vocab = lm.Vocab.from_text("\n".join(items))
     batches = lm.NameBatches(items, vocab, batch_size=3, rng=np.random.default_rng(0))
     seen = []
-    for _ in range(2):                          # 7 names in batches of 3: 2 batches per epoch, 1 left over
+    for _ in range(2):  # 7 names in batches of 3: 2 batches per epoch, 1 left over
         inputs, targets, reset = next(batches)
         assert reset and inputs.shape[1] == 3
         seen += [vocab.decode(col[1:][col[1:] != vocab.stop]) for col in inputs.T]
@@ -138,6 +139,7 @@ def test_name_batches_cover_every_name_each_epoch():
 
 
 # ---- training ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_tiny_corpus_is_memorised(cell):
@@ -150,8 +152,8 @@ def test_tiny_corpus_is_memorised(cell):
     # 3 log 3 / (number of predicted characters).
     floor = 3 * math.log(3) / sum(len(n) + 1 for n in names)
     assert trainer.losses[-1] < floor + 0.03
-    assert trainer.smooth_loss < math.log(trainer.vocab.size)     # smoothing started at log V and fell
-    for name in names:                                            # greedy from the first letter: the name
+    assert trainer.smooth_loss < math.log(trainer.vocab.size)  # smoothing started at log V and fell
+    for name in names:  # greedy from the first letter: the name
         assert lm.sample(model, trainer.vocab, 1, temperature=0, prefix=name[0]) == [name]
     drawn = lm.sample(model, trainer.vocab, 30, seed=3, temperature=0.5)
     assert set(drawn) <= set(names) and len(set(drawn)) == 3
@@ -192,7 +194,7 @@ def test_clipping_bounds_every_gradient():
         return [p.grad.copy() for p in trainer.params]
 
     raw = grads(clip_value=None, clip_norm=None)
-    limit = 0.5 * max(np.abs(g).max() for g in raw)          # so that clipping has something to do
+    limit = 0.5 * max(np.abs(g).max() for g in raw)  # so that clipping has something to do
     by_value = grads(clip_value=limit, clip_norm=None)
     assert all(np.abs(g).max() <= limit for g in by_value)
     for g, r in zip(by_value, raw):
@@ -203,11 +205,12 @@ def test_clipping_bounds_every_gradient():
     by_norm = grads(clip_value=None, clip_norm=max_norm)
     clipped = math.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in by_norm))
     assert clipped <= max_norm * (1 + 1e-5) and total > max_norm
-    for g, r in zip(by_norm, raw):                            # same direction, scaled by max_norm / total
+    for g, r in zip(by_norm, raw):  # same direction, scaled by max_norm / total
         np.testing.assert_allclose(g, r * (max_norm / total), rtol=1e-4, atol=1e-9)
 
 
 # ---- sampling ---------------------------------------------------------------------------------
+
 
 def test_sampling_is_deterministic_under_a_seed_and_leaves_the_global_generator_alone():
     model, trainer = model_and_trainer("kate\nkim\nlou\nmax\n")
@@ -217,14 +220,14 @@ def test_sampling_is_deterministic_under_a_seed_and_leaves_the_global_generator_
     c = lm.sample(model, trainer.vocab, 7, seed=12)
     assert a == b and a != c
     assert generator().bit_generator.state == before
-    assert model.training                         # sample() puts the mode back
+    assert model.training  # sample() puts the mode back
 
 
 def test_sampling_takes_a_generator_and_advances_it():
     model, trainer = model_and_trainer("kate\nkim\nlou\nmax\n")
     rng = np.random.default_rng(11)
     first = lm.sample(model, trainer.vocab, 7, seed=rng)
-    second = lm.sample(model, trainer.vocab, 7, seed=rng)      # the generator moved on: new names
+    second = lm.sample(model, trainer.vocab, 7, seed=rng)  # the generator moved on: new names
     assert first == lm.sample(model, trainer.vocab, 7, seed=11)  # an int seed is a fresh generator of that seed
     assert second != first
     replay = np.random.default_rng(11)
@@ -257,7 +260,7 @@ def test_sampled_first_letters_follow_softmax_over_temperature():
 
 def test_sampling_respects_the_length_cap_and_prefix():
     model, trainer = model_and_trainer("aaaaaaaaab\nb\n", hidden=8)
-    with mg.no_grad():                    # make '\n' impossible: every sample runs to the cap
+    with mg.no_grad():  # make '\n' impossible: every sample runs to the cap
         model.head.bias.data[trainer.vocab.stop] = -1e4
     names = lm.sample(model, trainer.vocab, 5, seed=0, max_len=50)
     assert [len(n) for n in names] == [50] * 5
@@ -267,10 +270,12 @@ def test_sampling_respects_the_length_cap_and_prefix():
 
 # ---- checkpoints ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cell, embedding_dim", [("lstm", None), ("gru", 6)])
 def test_checkpoint_round_trip(tmp_path, cell, embedding_dim):
-    model, trainer = model_and_trainer("ann\nbo\ncyd\n", cell, hidden=12, embedding_dim=embedding_dim,
-                                       optimizer="adagrad", lr=0.1)
+    model, trainer = model_and_trainer(
+        "ann\nbo\ncyd\n", cell, hidden=12, embedding_dim=embedding_dim, optimizer="adagrad", lr=0.1
+    )
     for _ in range(5):
         trainer.step()
     path = lm.save_checkpoint(tmp_path / "ckpt", model, trainer.vocab, trainer.config, run={"iterations": 5})
@@ -281,11 +286,12 @@ def test_checkpoint_round_trip(tmp_path, cell, embedding_dim):
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(loaded.state_dict()[name], value)
     assert lm.sample(loaded, vocab, 7, seed=4) == lm.sample(model, trainer.vocab, 7, seed=4)
-    with np.load(path, allow_pickle=False) as archive:     # plain arrays: loads without pickle
+    with np.load(path, allow_pickle=False) as archive:  # plain arrays: loads without pickle
         assert "__char_lm__" in archive.files
 
 
 # ---- bad input --------------------------------------------------------------------------------
+
 
 def test_corpus_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no corpus file at .*missing.txt"):
@@ -313,7 +319,7 @@ def test_checkpoint_errors(tmp_path):
     mg.save({"weight": np.zeros(3)}, tmp_path / "plain.npz")
     with pytest.raises(ValueError, match="not a char_lm checkpoint .*weight"):
         lm.load_checkpoint(tmp_path / "plain.npz")
-    state = mg.load(path)                                   # weights of an LSTM, metadata of a GRU
+    state = mg.load(path)  # weights of an LSTM, metadata of a GRU
     state["__char_lm__"] = np.array(str(state["__char_lm__"]).replace('"lstm"', '"gru"'))
     mg.save(state, tmp_path / "mixed.npz")
     with pytest.raises(ValueError, match="do not fit a CharLM"):
@@ -341,23 +347,38 @@ def test_bad_settings():
 def test_a_non_finite_loss_stops_before_the_update():
     model, trainer = model_and_trainer("ab\nba\n", hidden=4, optimizer="sgd", lr=0.1)
     trainer.step()
-    model.head.bias.copy_(np.full(model.head.bias.shape, np.nan))      # poisoned: every logit is NaN
+    model.head.bias.copy_(np.full(model.head.bias.shape, np.nan))  # poisoned: every logit is NaN
     before = {name: value.copy() for name, value in model.state_dict().items()}
     with pytest.raises(FloatingPointError, match="Trainer.step: the loss became nan at iteration 2"):
         trainer.step()
     after = model.state_dict()
-    for name, value in before.items():                 # no parameter was moved by a NaN gradient
+    for name, value in before.items():  # no parameter was moved by a NaN gradient
         np.testing.assert_array_equal(after[name], value, err_msg=name)
     assert trainer.iteration == 1 and len(trainer.losses) == 1
 
 
 # ---- the demo ---------------------------------------------------------------------------------
 
+
 def test_demo_trains_writes_files_and_reloads(tmp_path, capsys):
     data = write(tmp_path, "ann\nbob\ncyd\ndot\n")
     out = tmp_path / "run"
-    argv = ["--data", str(data), "--iterations", "12", "--sample-every", "6", "--hidden", "8",
-            "--batch-size", "2", "--out", str(out), "--sample", "3"]
+    argv = [
+        "--data",
+        str(data),
+        "--iterations",
+        "12",
+        "--sample-every",
+        "6",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--sample",
+        "3",
+    ]
     assert demo.main(argv) == 0
     printed = capsys.readouterr().out
     assert "iter      6" in printed and "iter     12" in printed and "trained 12 iterations" in printed
@@ -394,19 +415,31 @@ def test_course_preset_prints_the_notebooks_lines(tmp_path, capsys):
     lines = capsys.readouterr().out.split("\n")
     assert lines[0] == "There are 19909 total characters and 27 unique characters in your data."
     start = lines.index("Iteration: 0, Loss: 23.087336")
-    assert lines[start + 2:start + 9] == ["Nkzxwtdmfqoeyhsqwasjkjvu", "Kneb", "Kzxwtdmfqoeyhsqwasjkjvu", "Neb",
-                                          "Zxwtdmfqoeyhsqwasjkjvu", "Eb", "Xwtdmfqoeyhsqwasjkjvu"]
+    assert lines[start + 2 : start + 9] == [
+        "Nkzxwtdmfqoeyhsqwasjkjvu",
+        "Kneb",
+        "Kzxwtdmfqoeyhsqwasjkjvu",
+        "Neb",
+        "Zxwtdmfqoeyhsqwasjkjvu",
+        "Eb",
+        "Xwtdmfqoeyhsqwasjkjvu",
+    ]
     assert "Iteration: 2000, Loss: 27.884160" in lines
     saved = mg.load(tmp_path / "dinosaurus.npz")
-    assert {k: v.shape for k, v in saved.items()} == {"Wax": (50, 27), "Waa": (50, 50), "Wya": (27, 50),
-                                                      "b": (50, 1), "by": (27, 1)}
+    assert {k: v.shape for k, v in saved.items()} == {
+        "Wax": (50, 27),
+        "Waa": (50, 50),
+        "Wya": (27, 50),
+        "b": (50, 1),
+        "by": (27, 1),
+    }
 
 
 def test_course_preset_with_the_minigrad_engine_prints_the_same(tmp_path, capsys):
     data = dinos_or_skip()
     argv = ["--preset", "course", "--data", str(data), "--iterations", "150", "--sample-every", "50", "--sample", "3"]
     assert demo.main([*argv, "--out", str(tmp_path / "a")]) == 0
-    by_hand = capsys.readouterr().out.split("\n")[:-2]     # the last line names the engine and the time
+    by_hand = capsys.readouterr().out.split("\n")[:-2]  # the last line names the engine and the time
     assert demo.main([*argv, "--engine", "minigrad", "--out", str(tmp_path / "b")]) == 0
     assert capsys.readouterr().out.split("\n")[:-2] == by_hand
     assert sum(line.startswith("Iteration: ") for line in by_hand) == 3

@@ -56,7 +56,7 @@ def test_clip_grad_norm_accepts_tensor_generator_and_skips_missing_grads():
     np.testing.assert_allclose(np.linalg.norm(single.grad), 0.1, rtol=1e-5)
 
     model = nn.Linear(3, 2, dtype=np.float64)
-    model.weight.grad = np.full((2, 3), 2.0)              # bias.grad stays None
+    model.weight.grad = np.full((2, 3), 2.0)  # bias.grad stays None
     total = clip_grad_norm_(model.parameters(), 1.0)
     np.testing.assert_allclose(total, np.sqrt(6 * 4.0), rtol=1e-12)
     assert model.bias.grad is None
@@ -77,9 +77,9 @@ def test_clip_grad_norm_after_backward():
     model = nn.Linear(4, 3, dtype=np.float64)
     x = mg.tensor(rng.standard_normal((8, 4)) * 10)
     (model(x) ** 2).sum().backward()
-    expected = np.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
+    expected = np.sqrt(sum((p.grad**2).sum() for p in model.parameters()))
     assert clip_grad_norm_(model.parameters(), 0.5) == pytest.approx(expected, rel=1e-12)
-    assert np.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())) == pytest.approx(0.5, rel=1e-5)
+    assert np.sqrt(sum((p.grad**2).sum() for p in model.parameters())) == pytest.approx(0.5, rel=1e-5)
 
 
 def test_clip_grad_norm_nonfinite():
@@ -88,7 +88,7 @@ def test_clip_grad_norm_nonfinite():
     with pytest.raises(RuntimeError, match="total norm"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     assert math.isnan(clip_grad_norm_(params, 1.0))
-    assert np.isnan(params[1].grad).all()                   # NaN spreads, as PyTorch
+    assert np.isnan(params[1].grad).all()  # NaN spreads, as PyTorch
 
 
 def test_clip_grad_norm_errors():
@@ -105,10 +105,10 @@ def test_clip_grad_value():
     params = params_with_grads(scale=2.0)
     before = [p.grad.copy() for p in params]
     arrays = [p.grad for p in params]
-    params.append(nn.Parameter(np.zeros(2)))                # grad None: skipped
+    params.append(nn.Parameter(np.zeros(2)))  # grad None: skipped
     assert clip_grad_value_(params, 0.75) is None
     for p, g, a in zip(params, before, arrays):
-        assert p.grad is a                                  # in place
+        assert p.grad is a  # in place
         np.testing.assert_array_equal(p.grad, np.clip(g, -0.75, 0.75))
         assert np.abs(p.grad).max() == 0.75
     assert params[-1].grad is None

@@ -19,7 +19,7 @@ def test_help_is_the_docstring_laid_out_as_written():
     text = parser.format_help()
     assert text.startswith("usage: python -m demos.thing [-h]")
     assert "\nTrain a thing.\n" in text
-    assert "\n    python -m demos.thing --fast      # an example command\n" in text    # indentation kept
+    assert "\n    python -m demos.thing --fast      # an example command\n" in text  # indentation kept
     assert text.rstrip().endswith("Writes thing.png under --out.\n\npresets:\n  quick")
 
 

@@ -31,7 +31,9 @@ def test_broadcast_failure_names_op_and_shapes(op):
 
 
 def test_reshape_wrong_size():
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(size 6\) into shape \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(size 6\) into shape \(4,\)"
+    ):
         t((2, 3)).reshape(4)
 
 
@@ -89,7 +91,9 @@ def test_integer_tensors_cannot_require_grad():
 
 
 def test_backward_errors():
-    with pytest.raises(mg.GradientError, match=r"backward: grad can be implied only for a scalar output, got shape \(2,\)"):
+    with pytest.raises(
+        mg.GradientError, match=r"backward: grad can be implied only for a scalar output, got shape \(2,\)"
+    ):
         (t(2) * 2.0).backward()
     with pytest.raises(mg.GradientError, match="does not require grad"):
         t(2, requires_grad=False).sum().backward()

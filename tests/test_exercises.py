@@ -108,7 +108,11 @@ BROKEN = [
         ["caches must have 2 items (list_of_caches, x), got 4"],
     ),
     ("rnn_forward", [("y_pred[:, :, t] = yt_pred", "pass")], ["y_pred[", "all zeros"]),
-    ("rnn_forward", [("rnn_cell_forward(x[:, :, t], a_next, parameters)", "rnn_cell_forward(x[:, :, t - 1], a_next, parameters)")], ["a[", "x[:, :, t], not x[:, :, t - 1]"]),
+    (
+        "rnn_forward",
+        [("rnn_cell_forward(x[:, :, t], a_next, parameters)", "rnn_cell_forward(x[:, :, t - 1], a_next, parameters)")],
+        ["a[", "x[:, :, t], not x[:, :, t - 1]"],
+    ),
     # ---- lstm_cell_forward
     (
         "lstm_cell_forward",
@@ -151,7 +155,7 @@ BROKEN = [
     # ---- rnn_cell_backward
     (
         "rnn_cell_backward",
-        [("dz = (1 - a_next ** 2) * da_next", "dz = da_next")],
+        [("dz = (1 - a_next**2) * da_next", "dz = da_next")],
         ["dxt[", "tanh derivative is missing"],
     ),
     ("rnn_cell_backward", [('"da_prev": Waa.T @ dz', '"da_prev": Waa @ dz')], ["da_prev[", "Waa transposed"]),
@@ -174,10 +178,14 @@ BROKEN = [
     ("rnn_cell_backward", [('"dba": np.sum(dz, axis=1, keepdims=True),', "")], ["missing 'dba'"]),
     (
         "rnn_cell_backward",
-        [("dz = (1 - a_next ** 2) * da_next", "dz = -(1 - a_next ** 2) * da_next")],
+        [("dz = (1 - a_next**2) * da_next", "dz = -(1 - a_next**2) * da_next")],
         ["dxt[", "sign is flipped"],
     ),
-    ("rnn_cell_backward", [("dz = (1 - a_next ** 2) * da_next", "dz = (1 - np.tanh(a_next) ** 2) * da_next")], ["already tanh(z)"]),
+    (
+        "rnn_cell_backward",
+        [("dz = (1 - a_next**2) * da_next", "dz = (1 - np.tanh(a_next) ** 2) * da_next")],
+        ["already tanh(z)"],
+    ),
     # ---- rnn_backward
     (
         "rnn_backward",
@@ -191,17 +199,35 @@ BROKEN = [
         [("for t in reversed(range(T_x)):", "for t in range(T_x - 1, 0, -1):")],
         ["dx[", "stops before t = 0"],
     ),
-    ("rnn_backward", [("rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])", "rnn_cell_backward(da[:, :, t] + da_prevt, cells[t - 1])")], ["its own cache, caches[t]"]),
-    ("rnn_backward", [("rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])", "rnn_cell_backward(da[:, :, t - 1] + da_prevt, cells[t])")], ["its own output gradient da[:, :, t]"]),
+    (
+        "rnn_backward",
+        [
+            (
+                "rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])",
+                "rnn_cell_backward(da[:, :, t] + da_prevt, cells[t - 1])",
+            )
+        ],
+        ["its own cache, caches[t]"],
+    ),
+    (
+        "rnn_backward",
+        [
+            (
+                "rnn_cell_backward(da[:, :, t] + da_prevt, cells[t])",
+                "rnn_cell_backward(da[:, :, t - 1] + da_prevt, cells[t])",
+            )
+        ],
+        ["its own output gradient da[:, :, t]"],
+    ),
     # ---- lstm_cell_backward
     (
         "lstm_cell_backward",
-        [("dc = dc_next + da_next * ot * (1 - tanh_c ** 2)", "dc = dc_next")],
+        [("dc = dc_next + da_next * ot * (1 - tanh_c**2)", "dc = dc_next")],
         ["path through a_next"],
     ),
     (
         "lstm_cell_backward",
-        [("dc = dc_next + da_next * ot * (1 - tanh_c ** 2)", "dc = da_next * ot * (1 - tanh_c ** 2)")],
+        [("dc = dc_next + da_next * ot * (1 - tanh_c**2)", "dc = da_next * ot * (1 - tanh_c**2)")],
         ["dc misses dc_next"],
     ),
     (
@@ -210,7 +236,11 @@ BROKEN = [
         ["dxt[", "the mistake is in dit (update gate)"],
     ),
     ("lstm_cell_backward", [("dft = dc * c_prev", "dft = dc * c_next")], ["dft uses c_next"]),
-    ("lstm_cell_backward", [("dcct = dc * it * (1 - cct ** 2)", "dcct = dc * it * (1 - np.tanh(cct) ** 2)")], ["cct is already tanh", "dcct (candidate)"]),
+    (
+        "lstm_cell_backward",
+        [("dcct = dc * it * (1 - cct**2)", "dcct = dc * it * (1 - np.tanh(cct) ** 2)")],
+        ["cct is already tanh", "dcct (candidate)"],
+    ),
     ("lstm_cell_backward", [(' + p["Wo"].T @ dot', "")], ["drop a gate term: the output gate's Wo.T @ dot is missing"]),
     ("lstm_cell_backward", [(' + p["Wi"].T @ dit', "")], ["drop a gate term: the update gate's Wi.T @ dit is missing"]),
     (
@@ -226,7 +256,7 @@ BROKEN = [
     ("lstm_cell_backward", [('"dc_prev": dc * ft', '"dc_prev": dc_next * ft')], ["dc_prev[", "with the whole dc"]),
     (
         "lstm_cell_backward",
-        [("dc = dc_next + da_next * ot * (1 - tanh_c ** 2)", "dc = dc_next + da_next * ot")],
+        [("dc = dc_next + da_next * ot * (1 - tanh_c**2)", "dc = dc_next + da_next * ot")],
         ["dft, dit and dcct are wrong but dot is right"],
     ),
     # ---- lstm_backward
@@ -257,7 +287,16 @@ BROKEN = [
     ),
     ("lstm_backward", [("for t in reversed(range(T_x)):", "for t in range(T_x - 1, 0, -1):")], ["stops before t = 0"]),
     ("lstm_backward", [('dx[:, :, t] = g["dxt"]', 'dx[:, :, t - 1] = g["dxt"]')], ["dx[", "belongs in dx[:, :, t]"]),
-    ("lstm_forward", [("lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)", "lstm_cell_forward(x[:, :, t - 1], a_next, c_next, parameters)")], ["x[:, :, t], not x[:, :, t - 1]"]),
+    (
+        "lstm_forward",
+        [
+            (
+                "lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)",
+                "lstm_cell_forward(x[:, :, t - 1], a_next, c_next, parameters)",
+            )
+        ],
+        ["x[:, :, t], not x[:, :, t - 1]"],
+    ),
 ]
 
 
@@ -271,24 +310,54 @@ def test_broken_implementation_is_rejected_with_a_useful_message(name, edits, fr
 
 
 DINO_BROKEN = [
-    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "gradient = np.clip(gradient, -maxValue, maxValue)")],
-     ["dWaa[", "np.clip returns a new array"]),
-    ("clip", [("for gradient in (dWax, dWaa, dWya, db, dby):", "for gradient in (dWax, dWaa, dWya, db):")],
-     ["dby[", "dby was left as it was"]),
-    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, 0, maxValue, out=gradient)")],
-     ["the lower bound is -maxValue, not 0"]),
-    ("clip", [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, -10, 10, out=gradient)")],
-     ["maxValue=5", "use the maxValue argument"]),
-    ("sample", [("np.random.seed(counter + seed)  #", "np.random.seed(seed)  #")], ["indices[", "np.random.seed(counter + seed)"]),
+    (
+        "clip",
+        [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "gradient = np.clip(gradient, -maxValue, maxValue)")],
+        ["dWaa[", "np.clip returns a new array"],
+    ),
+    (
+        "clip",
+        [("for gradient in (dWax, dWaa, dWya, db, dby):", "for gradient in (dWax, dWaa, dWya, db):")],
+        ["dby[", "dby was left as it was"],
+    ),
+    (
+        "clip",
+        [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, 0, maxValue, out=gradient)")],
+        ["the lower bound is -maxValue, not 0"],
+    ),
+    (
+        "clip",
+        [("np.clip(gradient, -maxValue, maxValue, out=gradient)", "np.clip(gradient, -10, 10, out=gradient)")],
+        ["maxValue=5", "use the maxValue argument"],
+    ),
+    (
+        "sample",
+        [("np.random.seed(counter + seed)  #", "np.random.seed(seed)  #")],
+        ["indices[", "np.random.seed(counter + seed)"],
+    ),
     ("sample", [("        x[idx] = 1\n", "")], ["indices[", "feed the sampled character back"]),
     ("sample", [("        a_prev = a\n", "")], ["indices[", "carry the hidden state"]),
-    ("sample", [("idx = np.random.choice(range(len(y)), p=np.ravel(y))", "idx = int(np.argmax(y))")], ["np.argmax always picks"]),
+    (
+        "sample",
+        [("idx = np.random.choice(range(len(y)), p=np.ravel(y))", "idx = int(np.argmax(y))")],
+        ["np.argmax always picks"],
+    ),
     ("sample", [("counter != SAMPLE_CAP", "counter != 100")], ["indices[50] is wrong: expected 0", "50-character cap"]),
-    ("optimize", [("    gradients = clip(gradients, 5)\n", "")], ["gradients['d", "clip the gradients before the update"]),
-    ("optimize", [("parameters = update_parameters(parameters, gradients, learning_rate)", "pass")],
-     ["parameters['Wax'] after the update", "update the parameters"]),
-    ("optimize", [("update_parameters(parameters, gradients, learning_rate)", "update_parameters(parameters, gradients, 0.01)")],
-     ["learning_rate=0.1", "pass learning_rate on"]),
+    (
+        "optimize",
+        [("    gradients = clip(gradients, 5)\n", "")],
+        ["gradients['d", "clip the gradients before the update"],
+    ),
+    (
+        "optimize",
+        [("parameters = update_parameters(parameters, gradients, learning_rate)", "pass")],
+        ["parameters['Wax'] after the update", "update the parameters"],
+    ),
+    (
+        "optimize",
+        [("update_parameters(parameters, gradients, learning_rate)", "update_parameters(parameters, gradients, 0.01)")],
+        ["learning_rate=0.1", "pass learning_rate on"],
+    ),
     ("optimize", [("a[len(X) - 1]", "a[len(X)]")], ["raised KeyError", "optimize_test"]),
     ("optimize", [("a[len(X) - 1]", "a[-1]")], ["a_last[", "a[-1] is a_prev"]),
 ]
@@ -305,7 +374,7 @@ def test_broken_dinosaurus_function_is_rejected_with_a_useful_message(name, edit
 def test_optimize_is_graded_against_autograd_and_the_courses_numbers():
     case = EXERCISES["optimize"].cases()[0]
     expected = EXERCISES["optimize"].expected(case)
-    assert expected["loss"] == pytest.approx(126.50397572165389, rel=1e-12)          # the notebook's printed loss
+    assert expected["loss"] == pytest.approx(126.50397572165389, rel=1e-12)  # the notebook's printed loss
     assert expected["gradients['dWaa']"][1][2] == pytest.approx(0.19470931534713587, rel=1e-10)
     assert np.argmax(expected["gradients['dWax']"]) == 93
     reference = exercises._named_optimize(dino.optimize(*__import__("copy").deepcopy(case.args)))
@@ -315,10 +384,10 @@ def test_optimize_is_graded_against_autograd_and_the_courses_numbers():
 
 def test_sample_is_graded_on_the_courses_sample_test():
     case = EXERCISES["sample"].cases()[0]
-    assert dino.sample(*case.args)[:6] == [23, 16, 26, 26, 24, 3]      # the notebook's sample_test
+    assert dino.sample(*case.args)[:6] == [23, 16, 26, 26, 24, 3]  # the notebook's sample_test
     capped = EXERCISES["sample"].cases()[2]
     indices = dino.sample(*capped.args)
-    assert len(indices) == 51 and indices[-1] == 0                     # the cap case really reaches the cap
+    assert len(indices) == 51 and indices[-1] == 0  # the cap case really reaches the cap
 
 
 def test_message_names_key_index_expected_and_got():
@@ -411,7 +480,7 @@ def test_stub_raises_not_implemented_unchanged():
 
 def test_changing_an_argument_in_place_is_reported():
     fn = broken(
-        "rnn_cell_backward", ("dz = (1 - a_next ** 2) * da_next", "dz = (1 - a_next ** 2) * da_next\n    da_next *= 0")
+        "rnn_cell_backward", ("dz = (1 - a_next**2) * da_next", "dz = (1 - a_next**2) * da_next\n    da_next *= 0")
     )
     assert "changed its argument da_next in place" in rejection("rnn_cell_backward", fn)
 

@@ -11,6 +11,7 @@ rng = np.random.default_rng(0)
 
 # ---- the reference, in plain numpy ------------------------------------------------------
 
+
 def ref_log_softmax(x, axis):
     m = x.max(axis=axis, keepdims=True)
     return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
@@ -19,7 +20,7 @@ def ref_log_softmax(x, axis):
 def ref_nll(logp, y, ignore_index=-100, reduction="mean"):
     """l[n, d...] = -logp[n, y[n, d...], d...], looping over every position (no fancy indexing)."""
     class_axis = 0 if logp.ndim == 1 else 1
-    lp = np.moveaxis(logp, class_axis, -1)             # (..., C)
+    lp = np.moveaxis(logp, class_axis, -1)  # (..., C)
     losses = np.zeros(y.shape)
     weights = np.zeros(y.shape)
     for pos in np.ndindex(y.shape):
@@ -63,6 +64,7 @@ def make(shape, tshape, ignore_some=True):
 
 
 # ---- cross_entropy / nll_loss -----------------------------------------------------------
+
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape,tshape", LAYOUTS)
@@ -125,14 +127,17 @@ def test_every_target_ignored_gives_nan_loss_and_zero_gradient_as_pytorch():
     np.testing.assert_array_equal(logits.grad, np.zeros((3, 4)))
 
 
-@pytest.mark.parametrize("make_targets", [
-    lambda y: y,                                   # int64 ndarray
-    lambda y: y.astype(np.int32),
-    lambda y: y.tolist(),                          # Python list
-    lambda y: mg.tensor(y.tolist()),               # float32 tensor of integral values
-    lambda y: mg.tensor(y, dtype=np.int64),
-    lambda y: y.astype(np.float64),
-])
+@pytest.mark.parametrize(
+    "make_targets",
+    [
+        lambda y: y,  # int64 ndarray
+        lambda y: y.astype(np.int32),
+        lambda y: y.tolist(),  # Python list
+        lambda y: mg.tensor(y.tolist()),  # float32 tensor of integral values
+        lambda y: mg.tensor(y, dtype=np.int64),
+        lambda y: y.astype(np.float64),
+    ],
+)
 def test_target_containers(make_targets):
     x = rng.standard_normal((4, 3))
     y = np.array([0, 2, 1, 1])
@@ -183,6 +188,7 @@ def test_cross_entropy_errors():
 
 # ---- mse_loss -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss_matches_numpy_and_gradcheck(reduction):
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
@@ -190,7 +196,7 @@ def test_mse_loss_matches_numpy_and_gradcheck(reduction):
     expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
     pred = mg.tensor(a, requires_grad=True)
     np.testing.assert_allclose(F.mse_loss(pred, b, reduction=reduction).data, expected, rtol=0, atol=1e-12)
-    target = mg.tensor(b, requires_grad=True)   # both sides get gradients
+    target = mg.tensor(b, requires_grad=True)  # both sides get gradients
     assert mg.gradcheck(lambda p, t: F.mse_loss(p, t, reduction=reduction), [pred, target])
 
 
@@ -210,6 +216,7 @@ def test_mse_loss_errors():
 
 # ---- softmax / log_softmax ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_softmax_and_log_softmax(axis):
     x = rng.standard_normal((3, 4, 2)) * 5
@@ -228,6 +235,7 @@ def test_log_softmax_is_stable_for_large_logits():
 
 # ---- dropout ----------------------------------------------------------------------------------
 
+
 def test_dropout_mask_scaling_and_gradient():
     mg.manual_seed(3)
     x = mg.tensor(np.ones((200, 50)), requires_grad=True)
@@ -237,7 +245,7 @@ def test_dropout_mask_scaling_and_gradient():
     kept = (out.data != 0).mean()
     assert abs(kept - 0.7) < 0.02
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad, out.data)        # d(x * m / (1-p)) / dx = m / (1-p)
+    np.testing.assert_array_equal(x.grad, out.data)  # d(x * m / (1-p)) / dx = m / (1-p)
 
 
 def test_dropout_follows_manual_seed():

@@ -16,7 +16,7 @@ def test_round_trip_keeps_values_and_dtypes(tmp_path):
         "steps": np.array([1, 2, 3], dtype=np.int64),
         "mask": np.array([True, False]),
         "scalar": np.float64(2.5),
-        "tensor": mg.tensor([1.0, 2.0]),                     # tensors are saved as their arrays
+        "tensor": mg.tensor([1.0, 2.0]),  # tensors are saved as their arrays
     }
     path = tmp_path / "ckpt.npz"
     mg.save(state, path)
@@ -27,7 +27,7 @@ def test_round_trip_keeps_values_and_dtypes(tmp_path):
         assert isinstance(loaded[name], np.ndarray)
         assert loaded[name].dtype == expected.dtype and loaded[name].shape == expected.shape
         np.testing.assert_array_equal(loaded[name], expected)
-    mg.load(str(path))                                        # str paths too
+    mg.load(str(path))  # str paths too
 
 
 def test_model_checkpoint_round_trip(tmp_path):
@@ -101,26 +101,41 @@ def test_load_adds_the_npz_suffix_like_save(tmp_path):
 # Any string key round-trips; atomic writes; hostile or corrupt archives
 # --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("key", ["allow_pickle", "file", "rnn/weight_ih_l0", "a.b.c", "../../etc/passwd", "",
-                                 "with space", "100%", "naïve ✓", "x.npy", "__char_lm__"])
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "allow_pickle",
+        "file",
+        "rnn/weight_ih_l0",
+        "a.b.c",
+        "../../etc/passwd",
+        "",
+        "with space",
+        "100%",
+        "naïve ✓",
+        "x.npy",
+        "__char_lm__",
+    ],
+)
 def test_any_string_key_round_trips(tmp_path, key):
     state = {key: np.arange(3.0), "other": np.ones((2, 2), dtype=np.float32)}
     mg.save(state, tmp_path / "ckpt.npz")
     loaded = mg.load(tmp_path / "ckpt.npz")
     assert list(loaded) == [key, "other"]
     np.testing.assert_array_equal(loaded[key], np.arange(3.0))
-    with zipfile.ZipFile(tmp_path / "ckpt.npz") as archive:   # no member escapes the archive's top level
+    with zipfile.ZipFile(tmp_path / "ckpt.npz") as archive:  # no member escapes the archive's top level
         assert all("/" not in name and "\\" not in name for name in archive.namelist())
 
 
 def test_pytorch_style_names_are_stored_as_they_are(tmp_path):
     mg.save({"rnn.weight_ih_l0": np.ones(2)}, tmp_path / "ckpt.npz")
-    assert np.load(tmp_path / "ckpt.npz")["rnn.weight_ih_l0"].tolist() == [1.0, 1.0]   # numpy reads it too
+    assert np.load(tmp_path / "ckpt.npz")["rnn.weight_ih_l0"].tolist() == [1.0, 1.0]  # numpy reads it too
 
 
 def test_a_plain_np_savez_file_loads_with_its_names(tmp_path):
     np.savez(tmp_path / "plain.npz", **{"a%2Fb": np.ones(1), "w": np.zeros(2)})
-    assert set(mg.load(tmp_path / "plain.npz")) == {"a%2Fb", "w"}     # not percent-decoded: numpy wrote it
+    assert set(mg.load(tmp_path / "plain.npz")) == {"a%2Fb", "w"}  # not percent-decoded: numpy wrote it
 
 
 def test_fortran_order_and_compressed_archives_load(tmp_path):
@@ -164,11 +179,14 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError, match=r"save: could not write .*ckpt.npz \(No space left on device\); "
-                                      "the previous file there, if any, is unchanged"):
+    with pytest.raises(
+        OSError,
+        match=r"save: could not write .*ckpt.npz \(No space left on device\); "
+        "the previous file there, if any, is unchanged",
+    ):
         mg.save({"w": np.zeros(1000)}, path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]      # the temporary file is gone
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # the temporary file is gone
     monkeypatch.undo()
     np.testing.assert_array_equal(mg.load(path)["w"], np.arange(4.0))
 
@@ -223,7 +241,7 @@ def test_a_save_killed_mid_write_keeps_the_previous_checkpoint(tmp_path):
     assert list(mg.load(path)) == ["w"]
     np.testing.assert_array_equal(mg.load(path)["w"], np.arange(5.0))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert leftovers and all(name.startswith(".ckpt.npz.") for name in leftovers)   # hidden, beside it
+    assert leftovers and all(name.startswith(".ckpt.npz.") for name in leftovers)  # hidden, beside it
 
 
 def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
@@ -270,7 +288,7 @@ def test_a_header_claiming_a_huge_array_is_a_corrupt_checkpoint_not_a_memory_err
 def test_a_truncated_member_is_a_corrupt_checkpoint(tmp_path):
     path = tmp_path / "short.npz"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("w.npy", _npy_header((4,)) + b"\x00" * 16)       # 4 float64 = 32 bytes claimed
+        archive.writestr("w.npy", _npy_header((4,)) + b"\x00" * 16)  # 4 float64 = 32 bytes claimed
     with pytest.raises(ValueError, match="member 'w.npy': corrupt checkpoint"):
         mg.load(path)
 

@@ -41,7 +41,7 @@ def _lstm_step(cell, x, h, c, probe_c):
     BEFORE h_t = o * tanh(c_t) reads it: dL/dc_t includes the path through h_t."""
     w = {name: mg.tensor(value) for name, value in cell.state_dict().items()}
     gates = x @ w["weight_ih"].T + w["bias_ih"] + h @ w["weight_hh"].T + w["bias_hh"]
-    i, f, g, o = (gates[:, n * H:(n + 1) * H] for n in range(4))
+    i, f, g, o = (gates[:, n * H : (n + 1) * H] for n in range(4))
     if "weight_ci" in w:
         i, f = i + w["weight_ci"] * c, f + w["weight_cf"] * c
     c = f.sigmoid() * c + i.sigmoid() * g.tanh() + mg.tensor(probe_c)
@@ -63,7 +63,7 @@ def _manual_stack(cells, num_layers, D, x, probes, lstm):
             cell = cells[k * D + d]
             h = c = mg.tensor(np.zeros((B, H)))
             seq = [None] * T
-            for t in (range(T - 1, -1, -1) if d else range(T)):
+            for t in range(T - 1, -1, -1) if d else range(T):
                 if lstm:
                     h, c = _lstm_step(cell, inp[t], h, c, probes[(k, d, "c")][t])
                 else:
@@ -80,10 +80,17 @@ def _loss(out, weights):
     return (out * mg.tensor(weights)).sum() + (out[-1] ** 2).sum()
 
 
-@pytest.mark.parametrize("cell_name,num_layers,bidirectional", [
-    ("rnn", 1, False), ("gru", 2, True), ("gru-reset-before", 1, True), ("gru-minimal", 2, False),
-    ("lstm", 2, True), ("lstm-peephole", 1, False),
-])
+@pytest.mark.parametrize(
+    "cell_name,num_layers,bidirectional",
+    [
+        ("rnn", 1, False),
+        ("gru", 2, True),
+        ("gru-reset-before", 1, True),
+        ("gru-minimal", 2, False),
+        ("lstm", 2, True),
+        ("lstm-peephole", 1, False),
+    ],
+)
 def test_gradient_through_time_matches_finite_differences(cell_name, num_layers, bidirectional):
     mg.manual_seed(3)
     layer = make_rnn(cell_name, N_IN, H, num_layers, bidirectional, dtype=np.float64)
@@ -120,7 +127,7 @@ def test_gradient_through_time_matches_finite_differences(cell_name, num_layers,
         want = np.linalg.norm(grad.reshape(T, -1), axis=1)
         key = f"{layer_name}/l{k}/{'bwd' if d else 'fwd'}/{n}"
         np.testing.assert_allclose(got[key], want, rtol=1e-6, atol=1e-9, err_msg=key)
-        assert (want > 0).all()           # every state reaches this loss: a zero would hide a missed state
+        assert (want > 0).all()  # every state reaches this loss: a zero would hide a missed state
 
 
 def test_gradient_through_time_reads_hand_written_loops_and_final_state_only_losses():
@@ -135,7 +142,7 @@ def test_gradient_through_time_reads_hand_written_loops_and_final_state_only_los
             with mg.scope(f"t{t}"):
                 h = cell(x[t], h)
             last = h
-        return (last * 1.0).sum()           # read outside the step, so h_4 counts as a state
+        return (last * 1.0).sum()  # read outside the step, so h_4 counts as a state
 
     got = gradient_through_time(run)
     assert got.keys() == ["h"]
@@ -179,9 +186,11 @@ def test_gradient_through_time_errors():
     with pytest.raises(TypeError, match="must return the loss as a Tensor"):
         gradient_through_time(lambda: 1.0)
     with pytest.raises(ValueError, match="does not require grad"):
+
         def no_grad_run():
             with mg.no_grad():
                 return layer(x)[0].sum()
+
         gradient_through_time(no_grad_run)
     lin = nn.Linear(2, 1)
     with pytest.raises(ValueError, match="timestep scope"):
@@ -196,13 +205,14 @@ def test_gradient_through_time_errors():
 # Tasks, against written-out loops
 # ---------------------------------------------------------------------------------------------
 
+
 def test_adding_problem_has_two_markers_one_per_half_and_the_sum_as_target():
     x, y = tasks.adding_problem(11, 500, np.random.default_rng(0))
     assert x.shape == (11, 500, 2) and y.shape == (500, 1) and x.dtype == np.float32
     markers = x[:, :, 1]
     assert set(np.unique(markers)) == {0.0, 1.0}
     np.testing.assert_array_equal(markers.sum(0), 2)
-    np.testing.assert_array_equal(markers[:5].sum(0), 1)          # one marker in [0, T//2), one in [T//2, T)
+    np.testing.assert_array_equal(markers[:5].sum(0), 1)  # one marker in [0, T//2), one in [T//2, T)
     for b in range(500):
         want = sum(float(x[t, b, 0]) for t in range(11) if markers[t, b] == 1)
         assert y[b, 0] == pytest.approx(want, rel=1e-6)
@@ -220,8 +230,8 @@ def test_tagging_tasks_match_plain_python():
     for b in range(20):
         col, col2, col3 = x[:, b].tolist(), x2[:, b].tolist(), x3[:, b].tolist()
         assert seen[:, b].tolist() == [int(col[t] in col[:t]) for t in range(9)]
-        assert later[:, b].tolist() == [int(col2[t] in col2[t + 1:]) for t in range(9)]
-        assert sums[:, b].tolist() == [sum(col3[max(0, t - 2):t + 1]) % 5 for t in range(9)]
+        assert later[:, b].tolist() == [int(col2[t] in col2[t + 1 :]) for t in range(9)]
+        assert sums[:, b].tolist() == [sum(col3[max(0, t - 2) : t + 1]) % 5 for t in range(9)]
         assert tgt[:, b].tolist() == src[::-1, b].tolist()
     assert x.max() < 4 and x3.max() < 5 and src.max() < 7
 
@@ -241,15 +251,18 @@ def test_names_gender_file_is_the_census_lists(tmp_path):
         tasks.load_names_gender(tmp_path / "missing.tsv")
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda r: tasks.adding_problem(1, 4, r), "adding_problem: length must be an integer >= 2, got 1"),
-    (lambda r: tasks.adding_problem(10, 0, r), "adding_problem: batch must be an integer >= 1, got 0"),
-    (lambda r: tasks.adding_problem(10.5, 4, r), "adding_problem: length must be an integer >= 2, got 10.5"),
-    (lambda r: tasks.seen_before(0, 4, 3, r), "seen_before: length must be an integer >= 1, got 0"),
-    (lambda r: tasks.appears_later(5, 4, 1, r), "appears_later: vocab must be an integer >= 2, got 1"),
-    (lambda r: tasks.window_sum(5, 4, 3, 0, r), "window_sum: window must be an integer >= 1, got 0"),
-    (lambda r: tasks.reverse_sequence(-1, 4, 3, r), "reverse_sequence: length must be an integer >= 1, got -1"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda r: tasks.adding_problem(1, 4, r), "adding_problem: length must be an integer >= 2, got 1"),
+        (lambda r: tasks.adding_problem(10, 0, r), "adding_problem: batch must be an integer >= 1, got 0"),
+        (lambda r: tasks.adding_problem(10.5, 4, r), "adding_problem: length must be an integer >= 2, got 10.5"),
+        (lambda r: tasks.seen_before(0, 4, 3, r), "seen_before: length must be an integer >= 1, got 0"),
+        (lambda r: tasks.appears_later(5, 4, 1, r), "appears_later: vocab must be an integer >= 2, got 1"),
+        (lambda r: tasks.window_sum(5, 4, 3, 0, r), "window_sum: window must be an integer >= 1, got 0"),
+        (lambda r: tasks.reverse_sequence(-1, 4, 3, r), "reverse_sequence: length must be an integer >= 1, got -1"),
+    ],
+)
 def test_task_errors_name_the_task_and_argument(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         call(np.random.default_rng(0))
@@ -258,6 +271,7 @@ def test_task_errors_name_the_task_and_argument(call, message):
 # ---------------------------------------------------------------------------------------------
 # Every experiment learns, with quick settings
 # ---------------------------------------------------------------------------------------------
+
 
 def test_gru_solves_a_short_adding_problem_and_the_profile_covers_every_step():
     run = adding.train_adding("gru", 8, iterations=120, batch=64, hidden=16, eval_every=40)
@@ -273,14 +287,14 @@ def test_clipping_keeps_an_exploding_rnn_finite():
     clipped = adding.exploding_gradients(length=30, iterations=40, clip_norm=1.0, gain=1.5, lr=0.1)
     assert free.diverged and max(free.grad_norms) > 1e6
     assert not clipped.diverged and np.isfinite(clipped.losses).all()
-    assert max(clipped.grad_norms) > 1.0       # there was something to clip
+    assert max(clipped.grad_norms) > 1.0  # there was something to clip
 
 
 def test_bidirectional_beats_the_best_causal_rule():
     out = architectures.bidirectional_vs_unidirectional(iterations=80, hidden=16)
     uni, bi = out["unidirectional"].metrics, out["bidirectional"].metrics
     assert uni["ceiling"] == pytest.approx(architectures.unidirectional_ceiling(12, 8), abs=0.02)
-    assert uni["accuracy"] < uni["ceiling"] + 0.02          # it cannot read ahead
+    assert uni["accuracy"] < uni["ceiling"] + 0.02  # it cannot read ahead
     assert bi["accuracy"] > uni["ceiling"] + 0.08
 
 
@@ -318,6 +332,7 @@ def test_many_to_one_and_one_to_many_on_census_names():
 # Error paths of the models and helpers
 # ---------------------------------------------------------------------------------------------
 
+
 def test_model_and_experiment_errors():
     with pytest.raises(ValueError, match="make_rnn: unknown cell 'lstmm'; choose one of rnn, gru"):
         make_rnn("lstmm", 2, 3)
@@ -347,10 +362,14 @@ def test_report_helpers():
 # The demos run end to end with tiny settings
 # ---------------------------------------------------------------------------------------------
 
+
 def test_adding_demo_writes_its_table_and_plots(tmp_path, capsys):
     from demos import adding_problem
-    assert adding_problem.main(["--lengths", "4", "--cells", "rnn", "gru", "--iterations", "3",
-                                "--out", str(tmp_path)]) == 0
+
+    assert (
+        adding_problem.main(["--lengths", "4", "--cells", "rnn", "gru", "--iterations", "3", "--out", str(tmp_path)])
+        == 0
+    )
     table = (tmp_path / "results.md").read_text()
     assert "| 4 |" in table and "clip_grad_norm_(1.0)" in table and "diverged" in table
     for name in ("results.json", "adding_problem.png", "clipping.png"):
@@ -362,8 +381,25 @@ def test_adding_demo_writes_its_table_and_plots(tmp_path, capsys):
 
 def test_vanishing_demo_writes_curves_table_and_graphs(tmp_path):
     from demos import vanishing_gradients
-    assert vanishing_gradients.main(["--cells", "rnn", "lstm-peephole", "--length", "5", "--iterations", "2",
-                                     "--graph-length", "2", "--out", str(tmp_path)]) == 0
+
+    assert (
+        vanishing_gradients.main(
+            [
+                "--cells",
+                "rnn",
+                "lstm-peephole",
+                "--length",
+                "5",
+                "--iterations",
+                "2",
+                "--graph-length",
+                "2",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     table = (tmp_path / "results.md").read_text()
     assert "| rnn |" in table and "| lstm-peephole (cell state c) |" in table
     assert (tmp_path / "gradient_norms.png").stat().st_size > 0
@@ -373,6 +409,7 @@ def test_vanishing_demo_writes_curves_table_and_graphs(tmp_path):
 
 def test_architectures_demo_runs_each_part(tmp_path):
     from demos import architectures as demo
+
     assert demo.main(["--only", "bidirectional", "types", "--iterations-scale", "0.02", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "results.md").read_text()
     for text in ("Bidirectional vs unidirectional", "many-to-one", "one-to-many", "encoder-decoder"):

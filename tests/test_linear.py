@@ -12,6 +12,7 @@ rng = np.random.default_rng(0)
 
 # ---- Linear -----------------------------------------------------------------------------------
 
+
 def test_linear_parameters_and_pytorch_init():
     mg.manual_seed(0)
     layer = nn.Linear(400, 300)
@@ -85,11 +86,12 @@ def test_linear_repr():
 
 # ---- Embedding --------------------------------------------------------------------------------
 
+
 def test_embedding_init_and_lookup():
     mg.manual_seed(1)
     emb = nn.Embedding(1000, 16)
     assert emb.weight.shape == (1000, 16) and emb.weight.dtype == np.float32
-    assert abs(emb.weight.data.mean()) < 0.02 and abs(emb.weight.data.std() - 1) < 0.02   # N(0, 1)
+    assert abs(emb.weight.data.mean()) < 0.02 and abs(emb.weight.data.std() - 1) < 0.02  # N(0, 1)
     idx = np.array([[3, 1, 3], [999, 0, 7]])
     out = emb(idx)
     assert out.shape == (2, 3, 16)
@@ -144,6 +146,7 @@ def test_embedding_errors():
 
 # ---- Dropout ------------------------------------------------------------------------------------
 
+
 def test_dropout_module_train_and_eval():
     drop = nn.Dropout(0.25)
     assert repr(drop) == "Dropout(p=0.25)"
@@ -164,6 +167,7 @@ def test_dropout_module_errors():
 
 
 # ---- init -----------------------------------------------------------------------------------------
+
 
 def test_init_functions_fill_in_place_and_bump_version():
     t = mg.nn.Parameter(np.zeros((200, 100), dtype=np.float32))
@@ -186,7 +190,7 @@ def test_uniform_fan_in():
     init.uniform_fan_in_(w)
     assert np.abs(w.data).max() <= 1 / 8 and np.abs(w.data).max() > 0.9 / 8
     b = mg.nn.Parameter(np.zeros(1000))
-    init.uniform_fan_in_(b, fan=16)                      # an RNN bias: bound 1/sqrt(hidden)
+    init.uniform_fan_in_(b, fan=16)  # an RNN bias: bound 1/sqrt(hidden)
     assert np.abs(b.data).max() <= 0.25 and np.abs(b.data).max() > 0.24
     init.uniform_fan_in_(b, fan=0)
     assert not b.data.any()

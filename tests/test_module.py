@@ -22,9 +22,9 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.embed = nn.Embedding(10, 3)
-        self.blocks = [Block(), Block()]                    # a plain list of modules registers too
+        self.blocks = [Block(), Block()]  # a plain list of modules registers too
         self.head = nn.Linear(4, 2, bias=False)
-        self.not_a_param = np.zeros(3)                      # plain attributes are not registered
+        self.not_a_param = np.zeros(3)  # plain attributes are not registered
 
     def forward(self, idx):
         x = self.embed(idx)
@@ -33,20 +33,27 @@ class Net(nn.Module):
         return x
 
 
-NAMES = ["embed.weight",
-         "blocks.0.scale", "blocks.0.proj.weight", "blocks.0.proj.bias",
-         "blocks.1.scale", "blocks.1.proj.weight", "blocks.1.proj.bias",
-         "head.weight"]
+NAMES = [
+    "embed.weight",
+    "blocks.0.scale",
+    "blocks.0.proj.weight",
+    "blocks.0.proj.bias",
+    "blocks.1.scale",
+    "blocks.1.proj.weight",
+    "blocks.1.proj.bias",
+    "head.weight",
+]
 
 
 # ---- Parameter ------------------------------------------------------------------------------------
+
 
 def test_parameter_from_array_and_tensor():
     array = np.arange(3.0)
     p = nn.Parameter(array)
     assert p.requires_grad and p.is_leaf and p.dtype == np.float64
     array[0] = 5.0
-    assert p.data[0] == 0.0                                 # copied
+    assert p.data[0] == 0.0  # copied
     q = nn.Parameter(mg.tensor([1.0, 2.0]))
     assert q.dtype == np.float32 and isinstance(q, mg.Tensor)
     assert repr(q).startswith("Parameter containing:\ntensor(")
@@ -55,6 +62,7 @@ def test_parameter_from_array_and_tensor():
 
 
 # ---- registration and names -------------------------------------------------------------------------
+
 
 def test_dotted_names_of_nested_modules_and_lists():
     net = Net()
@@ -112,6 +120,7 @@ def test_sequential_and_module_list():
 
 # ---- state dicts ----------------------------------------------------------------------------------
 
+
 def test_state_dict_is_a_copy_of_plain_arrays():
     net = Net()
     state = net.state_dict()
@@ -127,14 +136,14 @@ def test_load_state_dict_round_trip_keeps_dtype_and_bumps_version():
     dst = Net()
     weight = dst.head.weight
     version = weight.version
-    state = {k: v.astype(np.float64) for k, v in src.state_dict().items()}   # e.g. from a float64 model
+    state = {k: v.astype(np.float64) for k, v in src.state_dict().items()}  # e.g. from a float64 model
     missing, unexpected = dst.load_state_dict(state)
     assert missing == [] and unexpected == []
-    assert dst.head.weight is weight and weight.version > version             # copied into, in place
+    assert dst.head.weight is weight and weight.version > version  # copied into, in place
     for name, value in dst.state_dict().items():
         assert value.dtype == np.float32
         np.testing.assert_array_equal(value, src.state_dict()[name])
-    dst.load_state_dict({k: mg.tensor(v) for k, v in src.state_dict().items()})   # tensors work too
+    dst.load_state_dict({k: mg.tensor(v) for k, v in src.state_dict().items()})  # tensors work too
 
 
 def test_load_state_dict_strict_names_missing_and_unexpected_keys():
@@ -163,6 +172,7 @@ def test_load_state_dict_shape_mismatch_names_the_key():
 
 # ---- modes, dtypes, gradients, repr -------------------------------------------------------------------
 
+
 def test_train_eval_propagate_to_every_submodule():
     net = Net()
     assert all(m.training for m in net.modules())
@@ -178,7 +188,7 @@ def test_to_double_float_convert_and_return_self():
     net.head.weight.grad = np.ones((2, 4), dtype=np.float32)
     assert net.double() is net
     assert all(p.dtype == np.float64 for p in net.parameters())
-    assert net.head.weight.grad is None                      # gradients of the old dtype are dropped
+    assert net.head.weight.grad is None  # gradients of the old dtype are dropped
     values = net.state_dict()
     assert net.float() is net
     assert all(p.dtype == np.float32 for p in net.parameters())

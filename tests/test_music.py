@@ -25,6 +25,7 @@ def pieces():
 
 # ---- tokens and the committed data ---------------------------------------------------------
 
+
 def test_tokens_parse_and_format():
     assert music.parse_token("67:4") == (67, 4)
     assert music.parse_token("R:2") == (None, 2)
@@ -37,14 +38,14 @@ def test_tokens_parse_and_format():
 
 def test_committed_bach_file(pieces):
     text = music.DEFAULT_DATA.read_text()
-    assert text.startswith("# Bach chorales") and "PITCH:DUR" in text        # the header documents the format
+    assert text.startswith("# Bach chorales") and "PITCH:DUR" in text  # the header documents the format
     assert music.DEFAULT_DATA.stat().st_size < 300_000
     assert len(pieces) > 300 and "bwv1.6" in pieces
     notes = [music.parse_token(t) for piece in pieces.values() for t in piece]
     pitches = [p for p, _ in notes if p is not None]
-    assert 50 <= min(pitches) and max(pitches) <= 90                           # a soprano line
-    assert np.mean([d == 4 for _, d in notes]) > 0.5                           # mostly quarter notes
-    for piece in pieces.values():                                              # canonical: rests merged, trimmed
+    assert 50 <= min(pitches) and max(pitches) <= 90  # a soprano line
+    assert np.mean([d == 4 for _, d in notes]) > 0.5  # mostly quarter notes
+    for piece in pieces.values():  # canonical: rests merged, trimmed
         assert not piece[0].startswith("R") and not piece[-1].startswith("R")
         assert not any(a.startswith("R") and b.startswith("R") for a, b in zip(piece, piece[1:]))
 
@@ -61,7 +62,7 @@ def test_load_tokens_errors(tmp_path):
     with pytest.raises(ValueError, match=r"bad.txt, line 3: parse_token: 'sixty:4'"):
         music.load_tokens(bad)
     plain = tmp_path / "plain.txt"
-    plain.write_text("60:4 62:4\n64:8\n")                                     # names are optional
+    plain.write_text("60:4 62:4\n64:8\n")  # names are optional
     assert music.load_tokens(plain) == {"line1": ["60:4", "62:4"], "line2": ["64:8"]}
 
 
@@ -76,12 +77,13 @@ def test_vocab_and_batches(pieces):
     assert (stream == 0).sum() == len(pieces) and stream[0] == 0
     x, y = music.batches(stream, 16, 5, np.random.default_rng(0))
     assert x.shape == y.shape == (16, 5)
-    np.testing.assert_array_equal(x[1:], y[:-1])                              # y is x shifted by one step
+    np.testing.assert_array_equal(x[1:], y[:-1])  # y is x shifted by one step
     with pytest.raises(ValueError, match="batches: the token stream has 3 tokens, need at least"):
         music.batches(stream[:3], 16, 5, np.random.default_rng(0))
 
 
 # ---- MIDI ----------------------------------------------------------------------------------
+
 
 def test_midi_round_trip_every_chorale(tmp_path, pieces):
     path = tmp_path / "m.mid"
@@ -111,7 +113,7 @@ def test_midi_file_is_valid_for_mido(tmp_path):
     offs = [m.note for m in msgs if m.type == "note_off"]
     assert ons == offs == [music.parse_token(t)[0] for t in TWINKLE]
     sixteenths = sum(music.parse_token(t)[1] for t in TWINKLE)
-    assert mid.length == pytest.approx(sixteenths * 15 / 120)                  # seconds at 120 bpm
+    assert mid.length == pytest.approx(sixteenths * 15 / 120)  # seconds at 120 bpm
 
 
 def test_read_midi_errors(tmp_path):
@@ -143,21 +145,23 @@ def test_write_midi_rejects_bad_notes(tmp_path):
 
 # ---- WAV and piano roll --------------------------------------------------------------------
 
+
 def test_wav_is_valid_and_in_tune(tmp_path):
     path = music.write_wav(["69:8", "R:4", "72:4"], tmp_path / "a.wav", bpm=60, sample_rate=8000)
     with wave.open(str(path)) as f:
         assert (f.getnchannels(), f.getsampwidth(), f.getframerate()) == (1, 2, 8000)
         samples = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.float64)
-    assert len(samples) == pytest.approx(4 * 8000, abs=2)                     # 16 sixteenths at 60 bpm = 4 s
-    assert 0.7 * 32767 < np.abs(samples).max() <= 0.81 * 32767                # normalised, no clipping
-    a4 = samples[: 2 * 8000]                                                   # the half note A4
+    assert len(samples) == pytest.approx(4 * 8000, abs=2)  # 16 sixteenths at 60 bpm = 4 s
+    assert 0.7 * 32767 < np.abs(samples).max() <= 0.81 * 32767  # normalised, no clipping
+    a4 = samples[: 2 * 8000]  # the half note A4
     spectrum = np.abs(np.fft.rfft(a4 * np.hanning(len(a4))))
     assert np.fft.rfftfreq(len(a4), 1 / 8000)[spectrum.argmax()] == pytest.approx(440, abs=1)
-    assert np.abs(samples[int(2.1 * 8000): int(2.9 * 8000)]).max() == 0        # the rest is silent
+    assert np.abs(samples[int(2.1 * 8000) : int(2.9 * 8000)]).max() == 0  # the rest is silent
 
 
 def test_pianoroll_png(tmp_path):
     import matplotlib.image as mpimg
+
     path = music.plot_pianoroll(TWINKLE, tmp_path / "roll.png", primer_len=4)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = mpimg.imread(path)
@@ -165,6 +169,7 @@ def test_pianoroll_png(tmp_path):
 
 
 # ---- the model -----------------------------------------------------------------------------
+
 
 def test_small_model_overfits_a_short_melody():
     pieces = {"twinkle": TWINKLE}
@@ -188,7 +193,7 @@ def test_generation_is_seeded_valid_midi_and_in_range(tmp_path, pieces):
     assert a == music.generate(model, vocab, 40, temperature=1.0, seed=3)
     assert a != music.generate(model, vocab, 40, temperature=1.0, seed=4)
     assert len(a) == 40 and music.START not in a and set(a) <= set(vocab.tokens)
-    assert model.training                       # generate() leaves the caller's mode as it found it
+    assert model.training  # generate() leaves the caller's mode as it found it
     model.eval()
     assert music.generate(model, vocab, 40, temperature=1.0, seed=3) == a and not model.training
 
@@ -215,10 +220,30 @@ def test_generate_errors(pieces):
 
 # ---- the demo ------------------------------------------------------------------------------
 
+
 def test_demo_writes_the_three_files(tmp_path, capsys):
     from demos import music as demo
-    result = demo.main(["--out", str(tmp_path / "out"), "--steps", "3", "--hidden", "8", "--embedding", "4",
-                        "--length", "12", "--primer", "bwv1.6", "--primer-len", "4", "--seed", "2"])
+
+    result = demo.main(
+        [
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            "3",
+            "--hidden",
+            "8",
+            "--embedding",
+            "4",
+            "--length",
+            "12",
+            "--primer",
+            "bwv1.6",
+            "--primer-len",
+            "4",
+            "--seed",
+            "2",
+        ]
+    )
     midi, wav, png = result["files"]
     assert midi.name == "melody.mid" and wav.name == "melody.wav" and png.name == "pianoroll.png"
     assert all(p.parent == tmp_path / "out" and p.stat().st_size > 0 for p in (midi, wav, png))
@@ -229,6 +254,7 @@ def test_demo_writes_the_three_files(tmp_path, capsys):
 
 def test_demo_reports_bad_data(tmp_path, capsys):
     from demos import music as demo
+
     with pytest.raises(SystemExit):
         demo.main(["--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path)])
     assert "no token file at" in capsys.readouterr().err
@@ -244,18 +270,20 @@ def test_demo_reports_bad_data(tmp_path, capsys):
 
 # ---- the course's djmodel (--preset course) ------------------------------------------------
 
+
 def test_keras_lstm_cell_is_an_lstm_cell_with_one_bias():
     cell = music.KerasLSTMCell(5, 3, np.random.default_rng(1), dtype=np.float64)
     assert [name for name, _ in cell.named_parameters()] == ["kernel", "recurrent_kernel", "bias"]
-    np.testing.assert_array_equal(cell.bias.numpy(), [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])   # unit_forget_bias
+    np.testing.assert_array_equal(cell.bias.numpy(), [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])  # unit_forget_bias
     u = cell.recurrent_kernel.numpy()
-    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-12)                              # orthogonal rows
+    np.testing.assert_allclose(u @ u.T, np.eye(3), atol=1e-12)  # orthogonal rows
     limit = np.sqrt(6 / (5 + 12))
-    assert np.abs(cell.kernel.numpy()).max() <= limit                                      # glorot-uniform
+    assert np.abs(cell.kernel.numpy()).max() <= limit  # glorot-uniform
     # Same maths as PyTorch's LSTMCell (gates i, f, g, o) with weight = kernel^T, bias_ih = bias, bias_hh = 0.
     torch_like = mg.nn.LSTMCell(5, 3, dtype=np.float64)
-    torch_like.load_state_dict({"weight_ih": cell.kernel.numpy().T, "weight_hh": u.T,
-                                "bias_ih": cell.bias.numpy(), "bias_hh": np.zeros(12)})
+    torch_like.load_state_dict(
+        {"weight_ih": cell.kernel.numpy().T, "weight_hh": u.T, "bias_ih": cell.bias.numpy(), "bias_hh": np.zeros(12)}
+    )
     rng = np.random.default_rng(2)
     x, a, c = rng.standard_normal((4, 5)), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     a1, c1 = cell(mg.tensor(x), (mg.tensor(a), mg.tensor(c)))
@@ -268,10 +296,10 @@ def test_course_data_is_the_notebooks_data_processing():
     stream = np.arange(100) % 7
     X, Y = music.course_data(stream, 7, m=5, Tx=6, seed=0)
     assert X.shape == (5, 6, 7) and Y.shape == (6, 5, 7)
-    assert not X[:, 0].any() and not Y[-1].any()                    # x<1> = 0; the last output has no target
-    np.testing.assert_array_equal(Y[:-1], np.swapaxes(X[:, 1:], 0, 1))   # y<t> = x<t+1>
-    first = np.random.RandomState(0).choice(100 - 6)                  # the course: np.random.seed(0); choice(...)
-    assert X[0, 1:].argmax(axis=1).tolist() == stream[first + 1:first + 6].tolist()
+    assert not X[:, 0].any() and not Y[-1].any()  # x<1> = 0; the last output has no target
+    np.testing.assert_array_equal(Y[:-1], np.swapaxes(X[:, 1:], 0, 1))  # y<t> = x<t+1>
+    first = np.random.RandomState(0).choice(100 - 6)  # the course: np.random.seed(0); choice(...)
+    assert X[0, 1:].argmax(axis=1).tolist() == stream[first + 1 : first + 6].tolist()
     with pytest.raises(ValueError, match="windows of Tx=6 need more"):
         music.course_data(stream[:6], 7, Tx=6)
 
@@ -280,7 +308,7 @@ def test_categorical_crossentropy_sums_outputs_and_ignores_empty_targets():
     rng = np.random.default_rng(0)
     scores = [mg.tensor(rng.standard_normal((2, 4))) for _ in range(3)]
     Y = np.zeros((3, 2, 4))
-    Y[0, 0, 1] = Y[0, 1, 3] = Y[1, 0, 2] = 1                         # step 1 of example 1 and step 2 are empty
+    Y[0, 0, 1] = Y[0, 1, 3] = Y[1, 0, 2] = 1  # step 1 of example 1 and step 2 are empty
     log_p = [s.numpy() - np.log(np.exp(s.numpy()).sum(axis=1, keepdims=True)) for s in scores]
     expected = -(log_p[0][0, 1] + log_p[0][1, 3]) / 2 - log_p[1][0, 2] / 2
     assert music.categorical_crossentropy(scores, Y).item() == pytest.approx(expected, rel=1e-12)
@@ -291,11 +319,11 @@ def test_train_course_is_keras_adam_with_decay(pieces):
     X, Y = music.course_data(music.token_stream(pieces, vocab), len(vocab), m=8, Tx=5)
     model = music.DJModel(len(vocab), n_a=6, seed=3, dtype=np.float64)
     twin = music.DJModel(len(vocab), n_a=6, seed=3, dtype=np.float64)
-    music.train_course(model, X, Y, epochs=3, batch_size=8)          # one batch per epoch: 3 updates
+    music.train_course(model, X, Y, epochs=3, batch_size=8)  # one batch per epoch: 3 updates
     params = list(twin.parameters())
     m_t = [np.zeros_like(p.numpy()) for p in params]
     v_t = [np.zeros_like(p.numpy()) for p in params]
-    for k in range(3):                                               # Keras 2's Adam, written out
+    for k in range(3):  # Keras 2's Adam, written out
         for p in params:
             p.grad = None
         music.categorical_crossentropy(twin(X), Y).backward()
@@ -305,7 +333,7 @@ def test_train_course_is_keras_adam_with_decay(pieces):
             g = np.asarray(p.grad)
             m_[...] = 0.9 * m_ + 0.1 * g
             v_[...] = 0.999 * v_ + 0.001 * g * g
-            p.add_(-lr_k * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m_ / (np.sqrt(v_) + 1e-7))
+            p.add_(-lr_k * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m_ / (np.sqrt(v_) + 1e-7))
     for (name, p), q in zip(model.named_parameters(), params):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
@@ -314,11 +342,11 @@ def test_course_model_learns_and_plays_greedily(pieces):
     vocab = music.Vocab.from_pieces(pieces)
     X, Y = music.course_data(music.token_stream(pieces, vocab), len(vocab), m=4, Tx=8)
     model = music.DJModel(len(vocab), n_a=16, seed=0)
-    losses = music.train_course(model, X, Y, epochs=40, batch_size=4)   # four windows: learnt by heart
+    losses = music.train_course(model, X, Y, epochs=40, batch_size=4)  # four windows: learnt by heart
     assert losses[-1] < 0.6 * losses[0]
     played = music.course_inference(model, Ty=12)
-    assert played == music.course_inference(model, Ty=12)            # argmax: no randomness
-    with mg.no_grad():                                               # step 1 from x = 0 and zero states
+    assert played == music.course_inference(model, Ty=12)  # argmax: no randomness
+    with mg.no_grad():  # step 1 from x = 0 and zero states
         a, _ = model.lstm_cell(mg.tensor(np.zeros((1, len(vocab)), dtype=np.float32)), model.zero_state(1))
         assert played[0] == int(model.densor(a).numpy().argmax())
     with pytest.raises(ValueError, match="Ty must be >= 1"):
@@ -329,8 +357,10 @@ def test_course_model_learns_and_plays_greedily(pieces):
 
 def test_demo_course_preset_writes_the_files_and_refuses_other_flags(tmp_path, capsys):
     from demos import music as demo
-    result = demo.main(["--preset", "course", "--epochs", "2", "--hidden", "8", "--length", "10",
-                        "--out", str(tmp_path)])
+
+    result = demo.main(
+        ["--preset", "course", "--epochs", "2", "--hidden", "8", "--length", "10", "--out", str(tmp_path)]
+    )
     assert len(result["losses"]) == 2 and len(result["tokens"]) == 10
     assert all(p.stat().st_size > 0 for p in result["files"]) and (tmp_path / "djmodel.npz").is_file()
     out = capsys.readouterr().out

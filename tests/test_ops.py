@@ -87,7 +87,7 @@ def test_log_sqrt_pow(data, shape):
     check("log", lambda t: t.log(), x)
     check("sqrt", lambda t: t.sqrt(), x)
     exponent = data.draw(st.sampled_from([2, 3, 0.5, -1.5]))
-    check("pow", lambda t: t ** exponent, x)
+    check("pow", lambda t: t**exponent, x)
 
 
 @covers("power")
@@ -96,14 +96,14 @@ def test_log_sqrt_pow(data, shape):
 def test_power_with_tensor_exponent(data, shapes):
     a = data.draw(values(shapes.input_shapes[0], 0.3, 2.0))
     b = data.draw(values(shapes.input_shapes[1], -2.0, 2.0))
-    check("power", lambda x, y: x ** y, a, b)
-    check("power", lambda y: 2.0 ** y, b)
+    check("power", lambda x, y: x**y, a, b)
+    check("power", lambda y: 2.0**y, b)
 
 
 def test_power_gradient_at_zero_base_follows_pytorch():
     a = mg.tensor(np.array([0.0, 2.0]), requires_grad=True)
     b = mg.tensor(np.array([2.0, 3.0]), requires_grad=True)
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     np.testing.assert_allclose(a.grad, [0.0, 12.0])
     np.testing.assert_allclose(b.grad, [0.0, 8 * np.log(2.0)])
 
@@ -122,8 +122,20 @@ def test_relu_abs_clip_away_from_kinks(data, shape):
 
 @covers("matmul")
 @SETTINGS
-@given(st.data(), st.sampled_from([((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((4,), (4,)),
-                                    ((2, 2, 3), (3, 2)), ((2, 1, 2, 3), (3, 3, 2)), ((3,), (2, 3, 2))]))
+@given(
+    st.data(),
+    st.sampled_from(
+        [
+            ((2, 3), (3, 4)),
+            ((3,), (3, 2)),
+            ((2, 3), (3,)),
+            ((4,), (4,)),
+            ((2, 2, 3), (3, 2)),
+            ((2, 1, 2, 3), (3, 3, 2)),
+            ((3,), (2, 3, 2)),
+        ]
+    ),
+)
 def test_matmul(data, shapes):
     a = data.draw(values(shapes[0]))
     b = data.draw(values(shapes[1]))
@@ -181,7 +193,7 @@ def test_getitem_slices_ints_and_repeated_indices(data):
     x = data.draw(values((4, 3)))
     check("getitem", lambda t: t[1], x)
     check("getitem", lambda t: t[1:3, ::2], x)
-    check("getitem", lambda t: t[np.array([0, 2, 2, 0])], x)              # repeats accumulate
+    check("getitem", lambda t: t[np.array([0, 2, 2, 0])], x)  # repeats accumulate
     check("getitem", lambda t: t[np.array([0, 1, 1]), np.array([2, 2, 0])], x)
     check("getitem", lambda t: t[..., None, 0], x)
 
@@ -218,8 +230,9 @@ def test_every_primitive_is_gradchecked():
     assert not missing, f"primitives without a gradcheck: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("shape, target", [((2, 3, 4), (3, 4)), ((2, 3, 4), (3, 1)), ((5,), ()),
-                                           ((2, 1, 3), (1, 1, 3)), ((4, 3), (4, 3))])
+@pytest.mark.parametrize(
+    "shape, target", [((2, 3, 4), (3, 4)), ((2, 3, 4), (3, 1)), ((5,), ()), ((2, 1, 3), (1, 1, 3)), ((4, 3), (4, 3))]
+)
 def test_unbroadcast_sums_back_to_shape(shape, target):
     g = np.random.default_rng(0).standard_normal(shape)
     expected = g
@@ -239,10 +252,10 @@ def test_permute_with_negative_axes(axes):
 
 def test_pow_gradient_of_exponent_zero_is_zero_at_zero():
     x = leaf([0.0, 2.0])
-    (x ** 0).sum().backward()
+    (x**0).sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
     a, b = leaf([0.0, 2.0]), leaf([0.0, 0.0])
-    (a ** b).sum().backward()
+    (a**b).sum().backward()
     np.testing.assert_array_equal(a.grad, [0.0, 0.0])
 
 
@@ -256,10 +269,15 @@ def test_unbroadcast_refuses_a_gradient_of_the_wrong_shape():
 # tests/parity/ops_parity.py, behaviour and errors in tests/test_ops_new.py.
 # --------------------------------------------------------------------------------------
 
+
 @covers("min", "logsumexp", "var", "cumsum")
 @SETTINGS
-@given(st.data(), hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=3), st.sampled_from([None, 0, -1]),
-       st.booleans())
+@given(
+    st.data(),
+    hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=3),
+    st.sampled_from([None, 0, -1]),
+    st.booleans(),
+)
 def test_min_logsumexp_var_cumsum(data, shape, axis, keepdims):
     order = data.draw(st.permutations(range(int(np.prod(shape)))))
     distinct = np.array(order, dtype=np.float64).reshape(shape) * 0.37
@@ -277,7 +295,7 @@ def test_min_logsumexp_var_cumsum(data, shape, axis, keepdims):
 def test_maximum_minimum(data, shapes):
     a = data.draw(values(shapes.input_shapes[0]))
     b = data.draw(values(shapes.input_shapes[1]))
-    b = np.where(np.abs(a - b) < 0.05, b + 0.1, b)          # away from the kink a == b
+    b = np.where(np.abs(a - b) < 0.05, b + 0.1, b)  # away from the kink a == b
     check("maximum", lambda x, y: x.maximum(y), a, b)
     check("minimum", lambda x, y: mg.minimum(x, y), a, b)
 
@@ -288,7 +306,7 @@ def test_maximum_minimum(data, shapes):
 def test_gather_expand_repeat_flip_tril_triu(data, axis):
     x = data.draw(values((3, 4)))
     index = data.draw(hnp.arrays(np.int64, (2, 3), elements=st.integers(0, x.shape[axis] - 1)))
-    check("gather", lambda t: t.gather(axis, index), x)              # repeated indices add up
+    check("gather", lambda t: t.gather(axis, index), x)  # repeated indices add up
     check("expand", lambda t: t[:, :1].expand(2, 3, 5), x)
     check("expand", lambda t: t.expand(-1, 4), x)
     check("repeat", lambda t: t.repeat(2, 1, 3), x)
@@ -332,5 +350,5 @@ def test_fused_cross_entropy_row(reduction, ignore_index):
     x = rng.standard_normal((5, 4)) * 2
     targets = np.array([0, 1, 3, 1, 2])
     options = {"ignore_index": ignore_index, "reduction": reduction}
-    assert cross_entropy(leaf(x), targets, **options).op == "cross_entropy"   # the fused row
+    assert cross_entropy(leaf(x), targets, **options).op == "cross_entropy"  # the fused row
     check("cross_entropy", lambda t: cross_entropy(t, targets, **options), x)

@@ -14,6 +14,7 @@ STEPS = 5
 
 # ---- the update rules, written out (PyTorch's documented algorithms) -------------------------------
 
+
 def ref_sgd(p, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     p, b = p.copy(), None
     for g in grads:
@@ -31,13 +32,13 @@ def ref_adam(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, 
     for t, g in enumerate(grads, start=1):
         g = g + weight_decay * p
         m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g ** 2
-        m_hat = m / (1 - b1 ** t)
+        v = b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
         if amsgrad:
             v_max = np.maximum(v_max, v)
-            v_hat = v_max / (1 - b2 ** t)
+            v_hat = v_max / (1 - b2**t)
         else:
-            v_hat = v / (1 - b2 ** t)
+            v_hat = v / (1 - b2**t)
         p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
     return p
 
@@ -47,7 +48,7 @@ def ref_adagrad(p, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accum
     for t, g in enumerate(grads, start=1):
         g = g + weight_decay * p
         clr = lr / (1 + (t - 1) * lr_decay)
-        s = s + g ** 2
+        s = s + g**2
         p = p - clr * g / (np.sqrt(s) + eps)
     return p
 
@@ -62,8 +63,11 @@ CASES = [
     (optim.Adam, ref_adam, dict(lr=0.02, amsgrad=True)),
     (optim.Adam, ref_adam, dict(lr=0.02, betas=(0.5, 0.9), amsgrad=True, weight_decay=0.05)),
     (optim.Adagrad, ref_adagrad, dict()),
-    (optim.Adagrad, ref_adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2,
-                                      eps=1e-8)),
+    (
+        optim.Adagrad,
+        ref_adagrad,
+        dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-8),
+    ),
 ]
 
 
@@ -98,8 +102,11 @@ def test_float32_end_to_end(cls, ref, kwargs):
         for value in opt.state[p].values():
             if isinstance(value, np.ndarray):
                 assert value.dtype == np.float32
-        expected = ref(init[i].astype(np.float32).astype(np.float64),
-                       [g[i].astype(np.float32).astype(np.float64) for g in grads], **kwargs)
+        expected = ref(
+            init[i].astype(np.float32).astype(np.float64),
+            [g[i].astype(np.float32).astype(np.float64) for g in grads],
+            **kwargs,
+        )
         np.testing.assert_allclose(p.data, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -118,10 +125,10 @@ def test_updates_are_versioned_in_place_writes():
     loss = (w * w).sum()
     loss.backward()
     optim.SGD([w], lr=0.1).step()
-    assert w.data is data                              # in place: views of the weights stay valid
+    assert w.data is data  # in place: views of the weights stay valid
     np.testing.assert_allclose(w.data, 0.8)
     with pytest.raises(mg.GradientError, match="modified in place"):
-        loss.backward()                                # the graph saw the old weights
+        loss.backward()  # the graph saw the old weights
 
 
 def test_zero_grad():

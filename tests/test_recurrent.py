@@ -23,7 +23,7 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     import recurrent_reference as ref
 
 F64 = np.float64
-IN, H, T, B = 2, 3, 3, 2         # distinct sizes, so a swapped axis cannot pass
+IN, H, T, B = 2, 3, 3, 2  # distinct sizes, so a swapped axis cannot pass
 
 # name: (layer class, cell class, reference family, options passed to both and to the reference)
 KINDS = {
@@ -75,18 +75,30 @@ def check_against_reference(reference, arrays: dict, outputs: list, grads: dict,
         np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-7, err_msg=f"gradient of {name}")
 
 
-LAYER_CONFIGS = list(itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [True, False],
-                                       [False, True]))
+LAYER_CONFIGS = list(itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [True, False], [False, True]))
 
 
-@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,bias,with_state", LAYER_CONFIGS,
-                         ids=[f"{k}-L{n}-{'bi' if d else 'uni'}-{'bf' if f else 'tb'}-{'bias' if b else 'nobias'}-"
-                              f"{'h0' if s else 'zeros'}" for k, n, d, f, b, s in LAYER_CONFIGS])
+@pytest.mark.parametrize(
+    "kind,num_layers,bidirectional,batch_first,bias,with_state",
+    LAYER_CONFIGS,
+    ids=[
+        f"{k}-L{n}-{'bi' if d else 'uni'}-{'bf' if f else 'tb'}-{'bias' if b else 'nobias'}-{'h0' if s else 'zeros'}"
+        for k, n, d, f, b, s in LAYER_CONFIGS
+    ],
+)
 def test_layer_matches_reference(kind, num_layers, bidirectional, batch_first, bias, with_state):
     layer_cls, _, family, options = KINDS[kind]
     mg.manual_seed(3)
-    model = layer_cls(IN, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-                      bias=bias, dtype=F64, **options)
+    model = layer_cls(
+        IN,
+        H,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        bias=bias,
+        dtype=F64,
+        **options,
+    )
     rng = np.random.default_rng(num_layers)
     D = 2 if bidirectional else 1
     sizes = ref.state_sizes(family, H, **options)
@@ -104,9 +116,16 @@ def test_layer_matches_reference(kind, num_layers, bidirectional, batch_first, b
 
     def reference(a: dict) -> list:
         xs = np.swapaxes(a["x"], -3, -2) if batch_first else a["x"]
-        ref_out, ref_finals = ref.layers_forward(family, {k: a[k] for k in model.state_dict()}, xs,
-                                                 [a[n] for n in state_names] or None, H, num_layers,
-                                                 bidirectional, **options)
+        ref_out, ref_finals = ref.layers_forward(
+            family,
+            {k: a[k] for k in model.state_dict()},
+            xs,
+            [a[n] for n in state_names] or None,
+            H,
+            num_layers,
+            bidirectional,
+            **options,
+        )
         return [np.swapaxes(ref_out, -3, -2) if batch_first else ref_out, *ref_finals]
 
     params = dict(model.named_parameters())
@@ -140,10 +159,16 @@ def test_unbatched_layer_matches_reference(kind, bidirectional, with_state):
     assert [f.shape for f in finals] == [(D * L, s) for s in sizes]
 
     def reference(a: dict) -> list:
-        ref_out, ref_finals = ref.layers_forward(family, {k: a[k] for k in model.state_dict()},
-                                                 a["x"][..., :, None, :],
-                                                 [a[n][..., :, None, :] for n in state_names] or None,
-                                                 H, L, bidirectional, **options)
+        ref_out, ref_finals = ref.layers_forward(
+            family,
+            {k: a[k] for k in model.state_dict()},
+            a["x"][..., :, None, :],
+            [a[n][..., :, None, :] for n in state_names] or None,
+            H,
+            L,
+            bidirectional,
+            **options,
+        )
         return [ref_out[..., 0, :], *(f[..., 0, :] for f in ref_finals)]
 
     grads = {name: (lambda p=p: p.grad) for name, p in model.named_parameters()}
@@ -156,9 +181,14 @@ def test_unbatched_layer_matches_reference(kind, bidirectional, with_state):
 CELL_CONFIGS = list(itertools.product(KINDS, [True, False], [False, True], [False, True]))
 
 
-@pytest.mark.parametrize("kind,bias,unbatched,with_state", CELL_CONFIGS,
-                         ids=[f"{k}-{'bias' if b else 'nobias'}-{'unbatched' if u else 'batched'}-"
-                              f"{'state' if s else 'zeros'}" for k, b, u, s in CELL_CONFIGS])
+@pytest.mark.parametrize(
+    "kind,bias,unbatched,with_state",
+    CELL_CONFIGS,
+    ids=[
+        f"{k}-{'bias' if b else 'nobias'}-{'unbatched' if u else 'batched'}-{'state' if s else 'zeros'}"
+        for k, b, u, s in CELL_CONFIGS
+    ],
+)
 def test_cell_matches_reference(kind, bias, unbatched, with_state):
     _, cell_cls, family, options = KINDS[kind]
     mg.manual_seed(9)
@@ -224,13 +254,13 @@ def test_gradients_match_hand_derived_bptt(kind):
     np.testing.assert_allclose(states[0].grad[0], dh0, rtol=0, atol=1e-10)
     for name, param in model.named_parameters():
         np.testing.assert_allclose(param.grad, grads[name.removesuffix("_l0")], rtol=0, atol=1e-10, err_msg=name)
-    assert np.abs(dx).max() > 1e-3           # the comparison is not between two zero arrays
+    assert np.abs(dx).max() > 1e-3  # the comparison is not between two zero arrays
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_gradcheck_stacked_bidirectional_layer(kind):
     layer_cls, _, family, options = KINDS[kind]
-    options = {**options, "proj_size": 1} if "proj_size" in options else options   # P < H = 2
+    options = {**options, "proj_size": 1} if "proj_size" in options else options  # P < H = 2
     mg.manual_seed(31)
     model = layer_cls(2, 2, num_layers=2, bidirectional=True, dtype=F64, **options)
     rng = np.random.default_rng(2)
@@ -239,7 +269,7 @@ def test_gradcheck_stacked_bidirectional_layer(kind):
     states = [mg.tensor(rng.standard_normal((4, 1, s)), requires_grad=True) for s in sizes]
 
     def fn(x, *rest):
-        out, finals = run_layer(model, family, x, list(rest[:len(states)]))
+        out, finals = run_layer(model, family, x, list(rest[: len(states)]))
         return (out, *finals)
 
     assert mg.gradcheck(fn, [x, *states, *model.parameters()])
@@ -252,10 +282,9 @@ def test_gradcheck_cell(kind):
     cell = cell_cls(2, 3, dtype=F64, **options)
     rng = np.random.default_rng(4)
     x = mg.tensor(rng.standard_normal((2, 2)), requires_grad=True)
-    states = [mg.tensor(rng.standard_normal((2, s)), requires_grad=True)
-              for s in ref.state_sizes(family, 3, **options)]
+    states = [mg.tensor(rng.standard_normal((2, s)), requires_grad=True) for s in ref.state_sizes(family, 3, **options)]
 
     def fn(x, *rest):
-        return tuple(run_cell(cell, family, x, list(rest[:len(states)])))
+        return tuple(run_cell(cell, family, x, list(rest[: len(states)])))
 
     assert mg.gradcheck(fn, [x, *states, *cell.parameters()])

@@ -11,7 +11,7 @@ def test_nonlinearity_is_the_fourth_positional_argument():
     assert rnn.nonlinearity == "relu" and all(cell.nonlinearity == "relu" for cell in rnn.cells)
     assert rnn.batch_first and not any("bias" in name for name, _ in rnn.named_parameters())
     out, _ = rnn(np.ones((2, 5, 3), dtype=np.float32))
-    assert out.shape == (2, 5, 4) and (out.numpy() >= 0).all()      # relu outputs are never negative
+    assert out.shape == (2, 5, 4) and (out.numpy() >= 0).all()  # relu outputs are never negative
 
 
 def test_a_wrong_nonlinearity_names_it():

@@ -31,23 +31,43 @@ def randn(*shape: int, seed: int = 0) -> mg.Tensor:
 
 # ---- names, shapes, checkpoints ------------------------------------------------------------
 
+
 def test_state_dict_keys_and_shapes_are_pytorchs():
     lstm = mg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
     # torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2).state_dict(), in order:
     assert list(lstm.state_dict()) == [
-        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0",
-        "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_hr_l0",
+        "weight_ih_l0_reverse",
+        "weight_hh_l0_reverse",
+        "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse",
         "weight_hr_l0_reverse",
-        "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_hr_l1",
-        "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse",
-        "weight_hr_l1_reverse"]
+        "weight_ih_l1",
+        "weight_hh_l1",
+        "bias_ih_l1",
+        "bias_hh_l1",
+        "weight_hr_l1",
+        "weight_ih_l1_reverse",
+        "weight_hh_l1_reverse",
+        "bias_ih_l1_reverse",
+        "bias_hh_l1_reverse",
+        "weight_hr_l1_reverse",
+    ]
     shapes = {k: v.shape for k, v in lstm.state_dict().items()}
     assert shapes["weight_ih_l0"] == (16, 3) and shapes["weight_hh_l0"] == (16, 2)
     assert shapes["weight_ih_l1_reverse"] == (16, 4) and shapes["weight_hr_l1"] == (2, 4)
     assert shapes["bias_hh_l1"] == (16,)
     gru = mg.nn.GRU(5, 6, num_layers=2, bias=False)
     assert {k: v.shape for k, v in gru.state_dict().items()} == {
-        "weight_ih_l0": (18, 5), "weight_hh_l0": (18, 6), "weight_ih_l1": (18, 6), "weight_hh_l1": (18, 6)}
+        "weight_ih_l0": (18, 5),
+        "weight_hh_l0": (18, 6),
+        "weight_ih_l1": (18, 6),
+        "weight_hh_l1": (18, 6),
+    }
     assert list(mg.nn.RNNCell(2, 3).state_dict()) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     assert mg.nn.GRU(2, 3, variant="minimal").weight_ih_l0.shape == (6, 2)
     peep = mg.nn.LSTM(2, 3, peephole=True)
@@ -61,18 +81,21 @@ def test_initialisation_is_uniform_within_one_over_sqrt_hidden_and_seeded():
     mg.manual_seed(0)
     b = mg.nn.LSTM(3, 25, num_layers=2, peephole=True)
     values = np.concatenate([p.data.ravel() for p in a.parameters()])
-    assert np.abs(values).max() <= 1 / 5 and np.abs(values).max() > 0.19      # U(-1/sqrt(H), 1/sqrt(H))
+    assert np.abs(values).max() <= 1 / 5 and np.abs(values).max() > 0.19  # U(-1/sqrt(H), 1/sqrt(H))
     assert all(p.dtype == np.float32 for p in a.parameters())
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
         np.testing.assert_array_equal(p.data, q.data, err_msg=name)
     assert not np.array_equal(a.weight_ih_l0.data, mg.nn.LSTM(3, 25, num_layers=2).weight_ih_l0.data)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: mg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, dtype=F64),
-    lambda: mg.nn.GRU(3, 4, num_layers=3, batch_first=True, variant="reset_before", dtype=F64),
-    lambda: mg.nn.RNN(3, 4, nonlinearity="relu", bias=False, bidirectional=True, dtype=F64),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: mg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, dtype=F64),
+        lambda: mg.nn.GRU(3, 4, num_layers=3, batch_first=True, variant="reset_before", dtype=F64),
+        lambda: mg.nn.RNN(3, 4, nonlinearity="relu", bias=False, bidirectional=True, dtype=F64),
+    ],
+)
 def test_state_dict_round_trip_through_a_file(make, tmp_path):
     mg.manual_seed(1)
     source = make()
@@ -92,7 +115,7 @@ def test_a_pytorch_style_state_dict_loads_and_keeps_the_models_dtype():
     rng = np.random.default_rng(0)
     model = mg.nn.GRU(3, 2, num_layers=2, bidirectional=True)
     sd = {}
-    for layer, n_in in ((0, 3), (1, 4)):                 # layer 1 reads both directions: 2H = 4
+    for layer, n_in in ((0, 3), (1, 4)):  # layer 1 reads both directions: 2H = 4
         for sfx in ("", "_reverse"):
             shapes = {"weight_ih": (6, n_in), "weight_hh": (6, 2), "bias_ih": (6,), "bias_hh": (6,)}
             sd.update({f"{k}_l{layer}{sfx}": rng.standard_normal(shape) for k, shape in shapes.items()})
@@ -104,8 +127,10 @@ def test_a_pytorch_style_state_dict_loads_and_keeps_the_models_dtype():
 
 
 def test_repr_names_the_options_like_pytorch():
-    assert repr(mg.nn.LSTM(3, 4, num_layers=2, dropout=0.1, bidirectional=True, proj_size=2)) == \
-        "LSTM(3, 4, proj_size=2, num_layers=2, dropout=0.1, bidirectional=True)"
+    assert (
+        repr(mg.nn.LSTM(3, 4, num_layers=2, dropout=0.1, bidirectional=True, proj_size=2))
+        == "LSTM(3, 4, proj_size=2, num_layers=2, dropout=0.1, bidirectional=True)"
+    )
     assert repr(mg.nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == "RNNCell(3, 4, bias=False, nonlinearity=relu)"
     assert repr(mg.nn.GRU(3, 4, batch_first=True, variant="minimal")) == "GRU(3, 4, batch_first=True, variant=minimal)"
     assert repr(mg.nn.LSTMCell(3, 4, peephole=True)) == "LSTMCell(3, 4, peephole=True)"
@@ -113,16 +138,17 @@ def test_repr_names_the_options_like_pytorch():
 
 def test_float32_by_default_and_float64_after_double():
     model = mg.nn.GRU(2, 3)
-    out, h_n = model([[1.0, 1.0]] * 4)                 # lists carry no dtype: they take the parameters'
+    out, h_n = model([[1.0, 1.0]] * 4)  # lists carry no dtype: they take the parameters'
     assert out.dtype == np.float32 and h_n.dtype == np.float32
     with pytest.raises(TypeError, match="GRU: input has dtype float64 but the parameters are float32"):
-        model(np.ones((4, 2)))                         # a float64 array is refused, as nn.Linear does (issue 16)
+        model(np.ones((4, 2)))  # a float64 array is refused, as nn.Linear does (issue 16)
     model.double()
     out, _ = model(randn(4, 1, 2))
     assert out.dtype == np.float64
 
 
 # ---- tracer scopes and the cost of a step ----------------------------------------------------
+
 
 def test_scopes_name_layer_direction_and_input_timestep():
     steps, batch = 3, 2
@@ -152,8 +178,11 @@ def test_missing_states_share_one_zero_tensor():
     model = mg.nn.GRU(2, 3, num_layers=2, bidirectional=True)
     with mg.trace() as tape:
         model(ones((3, 2, 2)))
-    first_steps = [r for r in tape.records if r.op == "matmul" and r.scope in
-                   ("gru/l0/fwd/t0", "gru/l0/bwd/t2", "gru/l1/fwd/t0", "gru/l1/bwd/t2")]
+    first_steps = [
+        r
+        for r in tape.records
+        if r.op == "matmul" and r.scope in ("gru/l0/fwd/t0", "gru/l0/bwd/t2", "gru/l1/fwd/t0", "gru/l1/bwd/t2")
+    ]
     assert len(first_steps) == 4
     assert len({id(r.inputs[0]) for r in first_steps}) == 1
     assert not first_steps[0].inputs[0].data.any()
@@ -179,20 +208,39 @@ def test_gru_step_op_counts_per_variant():
 LAYER_ERRORS = [
     (lambda: mg.nn.LSTM(3, 4)(ones((2, 2, 2, 3))), ValueError, r"LSTM: Expected input to be 2D or 3D, got 4D"),
     (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 2))), ValueError, r"input_size. Expected 3, got 2"),
-    (lambda: mg.nn.GRU(3, 4, num_layers=2)(ones((5, 2, 3)), ones((2, 3, 4))), ValueError,
-     r"GRU: Expected hidden size \(2, 2, 4\), got \(2, 3, 4\)"),
-    (lambda: mg.nn.LSTM(3, 4, bidirectional=True)(ones((5, 2, 3)), (ones((1, 2, 4)), ones((2, 2, 4)))),
-     ValueError, r"Expected hidden\[0\] size \(2, 2, 4\), got \(1, 2, 4\)"),
-    (lambda: mg.nn.LSTM(3, 4, proj_size=2)(ones((5, 2, 3)), (ones((1, 2, 2)), ones((1, 2, 2)))),
-     ValueError, r"Expected hidden\[1\] size \(1, 2, 4\), got \(1, 2, 2\)"),
-    (lambda: mg.nn.RNN(3, 4)(ones((5, 3)), ones((1, 1, 4))), ValueError,
-     r"For unbatched 2-D input, hx should also be 2-D"),
-    (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), (ones((1, 4)), ones((1, 4)))), ValueError,
-     r"For batched 3-D input, hx and cx should also be 3-D"),
+    (
+        lambda: mg.nn.GRU(3, 4, num_layers=2)(ones((5, 2, 3)), ones((2, 3, 4))),
+        ValueError,
+        r"GRU: Expected hidden size \(2, 2, 4\), got \(2, 3, 4\)",
+    ),
+    (
+        lambda: mg.nn.LSTM(3, 4, bidirectional=True)(ones((5, 2, 3)), (ones((1, 2, 4)), ones((2, 2, 4)))),
+        ValueError,
+        r"Expected hidden\[0\] size \(2, 2, 4\), got \(1, 2, 4\)",
+    ),
+    (
+        lambda: mg.nn.LSTM(3, 4, proj_size=2)(ones((5, 2, 3)), (ones((1, 2, 2)), ones((1, 2, 2)))),
+        ValueError,
+        r"Expected hidden\[1\] size \(1, 2, 4\), got \(1, 2, 2\)",
+    ),
+    (
+        lambda: mg.nn.RNN(3, 4)(ones((5, 3)), ones((1, 1, 4))),
+        ValueError,
+        r"For unbatched 2-D input, hx should also be 2-D",
+    ),
+    (
+        lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), (ones((1, 4)), ones((1, 4)))),
+        ValueError,
+        r"For batched 3-D input, hx and cx should also be 3-D",
+    ),
     (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), (ones((1, 2, 4)), None)), ValueError, r"both h0 and c0"),
     (lambda: mg.nn.LSTM(3, 4)(ones((5, 2, 3)), ones((1, 2, 4))), TypeError, r"a pair \(h, c\)"),
     (lambda: mg.nn.RNN(3, 4)(ones((0, 2, 3))), ValueError, r"sequence length to be larger than 0"),
-    (lambda: mg.nn.RNN(3, 4)(randn(5, 2, 3)), TypeError, r"RNN: input has dtype float64 but the parameters are float32"),
+    (
+        lambda: mg.nn.RNN(3, 4)(randn(5, 2, 3)),
+        TypeError,
+        r"RNN: input has dtype float64 but the parameters are float32",
+    ),
     (lambda: mg.nn.RNN(3, 4, nonlinearity="sigmoid"), ValueError, r"RNN: Unknown nonlinearity 'sigmoid'"),
     (lambda: mg.nn.GRU(3, 4, variant="cho"), ValueError, r"GRU: Unknown variant 'cho'"),
     (lambda: mg.nn.LSTM(3, 4, num_layers=0), ValueError, r"num_layers must be an integer greater than zero"),
@@ -206,12 +254,17 @@ LAYER_ERRORS = [
 CELL_ERRORS = [
     (lambda: mg.nn.LSTMCell(3, 4)(ones((2, 2, 3))), ValueError, r"LSTMCell: Expected input to be 1D or 2D, got 3D"),
     (lambda: mg.nn.RNNCell(3, 4)(ones((2, 5))), ValueError, r"inconsistent input_size: got 5, expected 3"),
-    (lambda: mg.nn.GRUCell(3, 4)(ones((2, 3)), ones((3, 4))), ValueError,
-     r"GRUCell: expected h of shape \(2, 4\) .* got \(3, 4\)"),
-    (lambda: mg.nn.LSTMCell(3, 4)(ones((2, 3)), (ones((2, 4)), ones((2, 5)))), ValueError,
-     r"expected c of shape \(2, 4\)"),
-    (lambda: mg.nn.LSTMCell(3, 4)(ones(3), (ones((2, 4)), ones((2, 4)))), ValueError,
-     r"expected h of shape \(4,\)"),
+    (
+        lambda: mg.nn.GRUCell(3, 4)(ones((2, 3)), ones((3, 4))),
+        ValueError,
+        r"GRUCell: expected h of shape \(2, 4\) .* got \(3, 4\)",
+    ),
+    (
+        lambda: mg.nn.LSTMCell(3, 4)(ones((2, 3)), (ones((2, 4)), ones((2, 5)))),
+        ValueError,
+        r"expected c of shape \(2, 4\)",
+    ),
+    (lambda: mg.nn.LSTMCell(3, 4)(ones(3), (ones((2, 4)), ones((2, 4)))), ValueError, r"expected h of shape \(4,\)"),
     (lambda: mg.nn.RNNCell(3, 4, nonlinearity="gelu"), ValueError, r"RNNCell: Unknown nonlinearity 'gelu'"),
     (lambda: mg.nn.GRUCell(3, 4, variant="keras"), ValueError, r"GRUCell: Unknown variant 'keras'"),
 ]
@@ -224,6 +277,7 @@ def test_bad_arguments_get_clear_errors(call, error, message):
 
 
 # ---- dropout between layers -----------------------------------------------------------------
+
 
 def test_dropout_with_one_layer_warns():
     with pytest.warns(UserWarning, match="dropout"):
@@ -241,9 +295,9 @@ def test_dropout_acts_between_layers_in_training_only():
     out_a, h_a = model(x)
     mg.manual_seed(1)
     out_b, _ = model(x)
-    np.testing.assert_array_equal(out_a.data, out_b.data)                 # the mask comes from mg's generator
+    np.testing.assert_array_equal(out_a.data, out_b.data)  # the mask comes from mg's generator
     assert not np.allclose(out_a.data, out_plain.data)
-    np.testing.assert_array_equal(h_a.data[:2], h_plain.data[:2])         # layer 0 (both directions) untouched
+    np.testing.assert_array_equal(h_a.data[:2], h_plain.data[:2])  # layer 0 (both directions) untouched
     model.eval()
     np.testing.assert_array_equal(model(x)[0].data, out_plain.data)
 
@@ -265,13 +319,14 @@ def test_dropout_gradients_pass_gradcheck():
     x = randn(3, 2, 2)
 
     def fn(x, *params):
-        mg.manual_seed(5)                     # the same mask on every evaluation
+        mg.manual_seed(5)  # the same mask on every evaluation
         return model(x)
 
     assert mg.gradcheck(fn, [x, *model.parameters()])
 
 
 # ---- long sequences and truncated BPTT --------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_ten_thousand_steps_forward_and_backward(kind):
@@ -281,7 +336,7 @@ def test_ten_thousand_steps_forward_and_backward(kind):
     x_np = np.random.default_rng(0).standard_normal((steps, 1, 1))
     x = mg.tensor(x_np, requires_grad=True)
     out = model(x)[0]
-    out[-1].sum().backward()                       # the last output depends on every step
+    out[-1].sum().backward()  # the last output depends on every step
     assert x.grad.shape == (steps, 1, 1) and np.isfinite(x.grad).all()
     assert x.grad[-1, 0, 0] != 0
     p = {k.removesuffix("_l0"): v for k, v in model.state_dict().items()}
@@ -299,7 +354,7 @@ def test_truncated_bptt_cuts_the_gradient_at_the_detach():
     state = (h.detach(), c.detach())
     out, _ = model(second, state)
     out.sum().backward()
-    assert first.grad is None                      # nothing flowed past the cut
+    assert first.grad is None  # nothing flowed past the cut
     carried = {name: p.grad.copy() for name, p in model.named_parameters()}
 
     # the same chunk run alone from fresh leaves holding the same state: identical gradients
@@ -319,6 +374,7 @@ def test_truncated_bptt_cuts_the_gradient_at_the_detach():
 
 # ---- a model that learns -----------------------------------------------------------------------
 
+
 def test_lstm_learns_to_repeat_the_previous_token_with_adam():
     """Many-to-many: at every step predict the token seen one step earlier (memory of one step)."""
     mg.manual_seed(0)
@@ -329,7 +385,7 @@ def test_lstm_learns_to_repeat_the_previous_token_with_adam():
     losses = []
     for _ in range(60):
         tokens = rng.integers(0, vocab, size=(steps, batch))
-        targets = np.full((steps, batch), -100)    # step 0 has no previous token: ignored
+        targets = np.full((steps, batch), -100)  # step 0 has no previous token: ignored
         targets[1:] = tokens[:-1]
         out, _ = lstm(np.eye(vocab, dtype=np.float32)[tokens])
         loss = cross_entropy(head(out).reshape(steps * batch, vocab), targets.reshape(-1))
@@ -337,5 +393,5 @@ def test_lstm_learns_to_repeat_the_previous_token_with_adam():
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[0] > 1.2                         # chance is log(4) = 1.39
+    assert losses[0] > 1.2  # chance is log(4) = 1.39
     assert np.mean(losses[-5:]) < 0.1 * losses[0]

@@ -45,6 +45,7 @@ def leaves(arrays):
 
 # ---- the same forwards, from minigrad primitives -----------------------------------------------
 
+
 def mg_rnn_cell(xt, a_prev, P):
     return (P["Waa"] @ a_prev + P["Wax"] @ xt + P["ba"]).tanh()
 
@@ -66,6 +67,7 @@ def assert_close(hand, auto, name):
 
 # ---- forward: numpy against minigrad -----------------------------------------------------------
 
+
 def test_forward_passes_match_minigrad():
     rng = np.random.default_rng(0)
     n_x, n_a, n_y, m, T = 3, 5, 2, 4, 6
@@ -86,10 +88,11 @@ def test_forward_passes_match_minigrad():
         assert_close(a[:, :, t], h.data, f"a[:, :, {t}]")
         assert_close(c[:, :, t], cell.data, f"c[:, :, {t}]")
         assert_close(y[:, :, t], (Pt["Wy"] @ h + Pt["by"]).softmax(axis=0).data, f"y[:, :, {t}]")
-    np.testing.assert_allclose(y.sum(axis=0), 1.0, atol=1e-12)    # softmax over the class axis
+    np.testing.assert_allclose(y.sum(axis=0), 1.0, atol=1e-12)  # softmax over the class axis
 
 
 # ---- backward: hand-written against autograd ---------------------------------------------------
+
 
 @pytest.mark.parametrize("m", [1, 7])
 def test_rnn_cell_backward_equals_autograd(m):
@@ -101,9 +104,8 @@ def test_rnn_cell_backward_equals_autograd(m):
     hand = sbs.rnn_cell_backward(da_next, cache)
 
     Pt, x_t, a_t = leaves(P), mg.tensor(xt, requires_grad=True), mg.tensor(a_prev, requires_grad=True)
-    (mg_rnn_cell(x_t, a_t, Pt) * mg.tensor(da_next)).sum().backward()     # J = sum(da_next * a_next)
-    auto = {"dxt": x_t.grad, "da_prev": a_t.grad, "dWax": Pt["Wax"].grad, "dWaa": Pt["Waa"].grad,
-            "dba": Pt["ba"].grad}
+    (mg_rnn_cell(x_t, a_t, Pt) * mg.tensor(da_next)).sum().backward()  # J = sum(da_next * a_next)
+    auto = {"dxt": x_t.grad, "da_prev": a_t.grad, "dWax": Pt["Wax"].grad, "dWaa": Pt["Waa"].grad, "dba": Pt["ba"].grad}
     assert set(hand) == set(auto)
     for k in auto:
         assert_close(hand[k], auto[k], k)
@@ -122,7 +124,7 @@ def test_rnn_backward_equals_autograd(T):
     h, J = h0, 0.0
     for t in range(T):
         h = mg_rnn_cell(xs[:, :, t], h, Pt)
-        J = J + (h * mg.tensor(da[:, :, t])).sum()                         # J = sum_t sum(da<t> * a<t>)
+        J = J + (h * mg.tensor(da[:, :, t])).sum()  # J = sum_t sum(da<t> * a<t>)
     J.backward()
     auto = {"dx": xs.grad, "da0": h0.grad, "dWax": Pt["Wax"].grad, "dWaa": Pt["Waa"].grad, "dba": Pt["ba"].grad}
     assert set(hand) == set(auto)
@@ -173,7 +175,7 @@ def test_lstm_backward_equals_autograd(T, T_da):
     assert set(hand) == set(auto)
     for k in auto:
         assert_close(hand[k], auto[k], k)
-    assert not xs.grad[:, :, T_da:].any()          # steps after the last da cannot matter
+    assert not xs.grad[:, :, T_da:].any()  # steps after the last da cannot matter
 
 
 def test_gradients_follow_float64_finite_differences():
@@ -201,13 +203,14 @@ def test_gradients_follow_float64_finite_differences():
 
 # ---- the notebook's printed values --------------------------------------------------------------
 
+
 def _lstm_notebook_params(with_output=True):
     p = {}
     for k in LSTM_ORDER[:8]:
         p[k] = np.random.randn(5, 5 + 3) if k.startswith("W") else np.random.randn(5, 1)
     if with_output:
         p["Wy"], p["by"] = np.random.randn(2, 5), np.random.randn(2, 1)
-    else:                                   # the backward example: "unused, but needed for lstm_forward"
+    else:  # the backward example: "unused, but needed for lstm_forward"
         p["Wy"], p["by"] = np.zeros((2, 5)), np.zeros((2, 1))
     return p
 
@@ -215,13 +218,46 @@ def _lstm_notebook_params(with_output=True):
 def test_notebook_rnn_cell_forward():
     np.random.seed(1)
     xt, a_prev = np.random.randn(3, 10), np.random.randn(5, 10)
-    P = {"Waa": np.random.randn(5, 5), "Wax": np.random.randn(5, 3), "Wya": np.random.randn(2, 5),
-         "ba": np.random.randn(5, 1), "by": np.random.randn(2, 1)}
+    P = {
+        "Waa": np.random.randn(5, 5),
+        "Wax": np.random.randn(5, 3),
+        "Wya": np.random.randn(2, 5),
+        "ba": np.random.randn(5, 1),
+        "by": np.random.randn(2, 1),
+    }
     a_next, yt_pred, cache = sbs.rnn_cell_forward(xt, a_prev, P)
-    np.testing.assert_allclose(a_next[4], [0.59584544, 0.18141802, 0.61311866, 0.99808218, 0.85016201,
-                                           0.99980978, -0.18887155, 0.99815551, 0.6531151, 0.82872037], atol=1e-8)
-    np.testing.assert_allclose(yt_pred[1], [0.9888161, 0.01682021, 0.21140899, 0.36817467, 0.98988387,
-                                            0.88945212, 0.36920224, 0.9966312, 0.9982559, 0.17746526], atol=1e-8)
+    np.testing.assert_allclose(
+        a_next[4],
+        [
+            0.59584544,
+            0.18141802,
+            0.61311866,
+            0.99808218,
+            0.85016201,
+            0.99980978,
+            -0.18887155,
+            0.99815551,
+            0.6531151,
+            0.82872037,
+        ],
+        atol=1e-8,
+    )
+    np.testing.assert_allclose(
+        yt_pred[1],
+        [
+            0.9888161,
+            0.01682021,
+            0.21140899,
+            0.36817467,
+            0.98988387,
+            0.88945212,
+            0.36920224,
+            0.9966312,
+            0.9982559,
+            0.17746526,
+        ],
+        atol=1e-8,
+    )
     assert a_next.shape == (5, 10) and yt_pred.shape == (2, 10)
     assert len(cache) == 4 and cache[0] is a_next and cache[1] is a_prev and cache[2] is xt and cache[3] is P
 
@@ -229,8 +265,13 @@ def test_notebook_rnn_cell_forward():
 def test_notebook_rnn_forward():
     np.random.seed(1)
     x, a0 = np.random.randn(3, 10, 4), np.random.randn(5, 10)
-    P = {"Waa": np.random.randn(5, 5), "Wax": np.random.randn(5, 3), "Wya": np.random.randn(2, 5),
-         "ba": np.random.randn(5, 1), "by": np.random.randn(2, 1)}
+    P = {
+        "Waa": np.random.randn(5, 5),
+        "Wax": np.random.randn(5, 3),
+        "Wya": np.random.randn(2, 5),
+        "ba": np.random.randn(5, 1),
+        "by": np.random.randn(2, 1),
+    }
     a, y_pred, caches = sbs.rnn_forward(x, a0, P)
     np.testing.assert_allclose(a[4][1], [-0.99999375, 0.77911235, -0.99861469, -0.99833267], atol=1e-8)
     np.testing.assert_allclose(y_pred[1][3], [0.79560373, 0.86224861, 0.11118257, 0.81515947], atol=1e-8)
@@ -242,14 +283,70 @@ def test_notebook_lstm_cell_forward():
     np.random.seed(1)
     xt, a_prev, c_prev = np.random.randn(3, 10), np.random.randn(5, 10), np.random.randn(5, 10)
     a_next, c_next, yt, cache = sbs.lstm_cell_forward(xt, a_prev, c_prev, _lstm_notebook_params())
-    np.testing.assert_allclose(a_next[4], [-0.66408471, 0.0036921, 0.02088357, 0.22834167, -0.85575339,
-                                           0.00138482, 0.76566531, 0.34631421, -0.00215674, 0.43827275], atol=1e-8)
-    np.testing.assert_allclose(c_next[2], [0.63267805, 1.00570849, 0.35504474, 0.20690913, -1.64566718,
-                                           0.11832942, 0.76449811, -0.0981561, -0.74348425, -0.26810932], atol=1e-8)
-    np.testing.assert_allclose(yt[1], [0.79913913, 0.15986619, 0.22412122, 0.15606108, 0.97057211,
-                                       0.31146381, 0.00943007, 0.12666353, 0.39380172, 0.07828381], atol=1e-8)
-    np.testing.assert_allclose(cache[1][3], [-0.16263996, 1.03729328, 0.72938082, -0.54101719, 0.02752074,
-                                             -0.30821874, 0.07651101, -1.03752894, 1.41219977, -0.37647422], atol=1e-8)
+    np.testing.assert_allclose(
+        a_next[4],
+        [
+            -0.66408471,
+            0.0036921,
+            0.02088357,
+            0.22834167,
+            -0.85575339,
+            0.00138482,
+            0.76566531,
+            0.34631421,
+            -0.00215674,
+            0.43827275,
+        ],
+        atol=1e-8,
+    )
+    np.testing.assert_allclose(
+        c_next[2],
+        [
+            0.63267805,
+            1.00570849,
+            0.35504474,
+            0.20690913,
+            -1.64566718,
+            0.11832942,
+            0.76449811,
+            -0.0981561,
+            -0.74348425,
+            -0.26810932,
+        ],
+        atol=1e-8,
+    )
+    np.testing.assert_allclose(
+        yt[1],
+        [
+            0.79913913,
+            0.15986619,
+            0.22412122,
+            0.15606108,
+            0.97057211,
+            0.31146381,
+            0.00943007,
+            0.12666353,
+            0.39380172,
+            0.07828381,
+        ],
+        atol=1e-8,
+    )
+    np.testing.assert_allclose(
+        cache[1][3],
+        [
+            -0.16263996,
+            1.03729328,
+            0.72938082,
+            -0.54101719,
+            0.02752074,
+            -0.30821874,
+            0.07651101,
+            -1.03752894,
+            1.41219977,
+            -0.37647422,
+        ],
+        atol=1e-8,
+    )
     assert len(cache) == 10 and yt.shape == (2, 10)
 
 
@@ -260,16 +357,24 @@ def test_notebook_lstm_forward():
     assert a[4][3][6] == pytest.approx(0.172117767533, abs=1e-11)
     assert y[1][4][3] == pytest.approx(0.95087346185, abs=1e-11)
     assert c[1][2][1] == pytest.approx(-0.855544916718, abs=1e-11)
-    np.testing.assert_allclose(caches[1][1][1], [0.82797464, 0.23009474, 0.76201118, -0.22232814,
-                                                 -0.20075807, 0.18656139, 0.41005165], atol=1e-8)
+    np.testing.assert_allclose(
+        caches[1][1][1],
+        [0.82797464, 0.23009474, 0.76201118, -0.22232814, -0.20075807, 0.18656139, 0.41005165],
+        atol=1e-8,
+    )
     assert a.shape == c.shape == (5, 10, 7) and y.shape == (2, 10, 7) and len(caches) == 2
 
 
 def test_notebook_rnn_cell_backward():
     np.random.seed(1)
     xt, a_prev = np.random.randn(3, 10), np.random.randn(5, 10)
-    P = {"Wax": np.random.randn(5, 3), "Waa": np.random.randn(5, 5), "Wya": np.random.randn(2, 5),
-         "ba": np.random.randn(5, 1), "by": np.random.randn(2, 1)}
+    P = {
+        "Wax": np.random.randn(5, 3),
+        "Waa": np.random.randn(5, 5),
+        "Wya": np.random.randn(2, 5),
+        "ba": np.random.randn(5, 1),
+        "by": np.random.randn(2, 1),
+    }
     _, _, cache = sbs.rnn_cell_forward(xt, a_prev, P)
     g = sbs.rnn_cell_backward(np.random.randn(5, 10), cache)
     assert g["dxt"][1][2] == pytest.approx(-1.3872130506, abs=1e-10)
@@ -284,8 +389,13 @@ def test_notebook_rnn_cell_backward():
 def test_notebook_rnn_backward():
     np.random.seed(1)
     x, a0 = np.random.randn(3, 10, 4), np.random.randn(5, 10)
-    P = {"Wax": np.random.randn(5, 3), "Waa": np.random.randn(5, 5), "Wya": np.random.randn(2, 5),
-         "ba": np.random.randn(5, 1), "by": np.random.randn(2, 1)}
+    P = {
+        "Wax": np.random.randn(5, 3),
+        "Waa": np.random.randn(5, 5),
+        "Wya": np.random.randn(2, 5),
+        "ba": np.random.randn(5, 1),
+        "by": np.random.randn(2, 1),
+    }
     _, _, caches = sbs.rnn_forward(x, a0, P)
     g = sbs.rnn_backward(np.random.randn(5, 10, 4), caches)
     np.testing.assert_allclose(g["dx"][1][2], [-2.07101689, -0.59255627, 0.02466855, 0.01483317], atol=1e-8)
@@ -302,11 +412,19 @@ def test_notebook_lstm_cell_backward():
     _, _, _, cache = sbs.lstm_cell_forward(xt, a_prev, c_prev, _lstm_notebook_params())
     da_next, dc_next = np.random.randn(5, 10), np.random.randn(5, 10)
     g = sbs.lstm_cell_backward(da_next, dc_next, cache)
-    expected = {("dxt", 1, 2): 3.23055911511, ("da_prev", 2, 3): -0.0639621419711,
-                ("dc_prev", 2, 3): 0.797522038797, ("dWf", 3, 1): -0.147954838164,
-                ("dWi", 1, 2): 1.05749805523, ("dWc", 3, 1): 2.30456216369, ("dWo", 1, 2): 0.331311595289,
-                ("dbf", 4, 0): 0.18864637, ("dbi", 4, 0): -0.40142491, ("dbc", 4, 0): 0.25587763,
-                ("dbo", 4, 0): 0.13893342}
+    expected = {
+        ("dxt", 1, 2): 3.23055911511,
+        ("da_prev", 2, 3): -0.0639621419711,
+        ("dc_prev", 2, 3): 0.797522038797,
+        ("dWf", 3, 1): -0.147954838164,
+        ("dWi", 1, 2): 1.05749805523,
+        ("dWc", 3, 1): 2.30456216369,
+        ("dWo", 1, 2): 0.331311595289,
+        ("dbf", 4, 0): 0.18864637,
+        ("dbi", 4, 0): -0.40142491,
+        ("dbc", 4, 0): 0.25587763,
+        ("dbo", 4, 0): 0.13893342,
+    }
     for (k, i, j), v in expected.items():
         assert g[k][i][j] == pytest.approx(v, abs=1e-8), k
     assert g["dxt"].shape == (3, 10) and g["dc_prev"].shape == (5, 10) and g["dWf"].shape == (5, 8)
@@ -318,9 +436,17 @@ def test_notebook_lstm_backward():
     _, _, _, caches = sbs.lstm_forward(x, a0, _lstm_notebook_params(with_output=False))
     g = sbs.lstm_backward(np.random.randn(5, 10, 4), caches)
     np.testing.assert_allclose(g["dx"][1][2], [0.00218254, 0.28205375, -0.48292508, -0.43281115], atol=1e-8)
-    expected = {("da0", 2, 3): 0.312770310257, ("dWf", 3, 1): -0.0809802310938, ("dWi", 1, 2): 0.40512433093,
-                ("dWc", 3, 1): -0.0793746735512, ("dWo", 1, 2): 0.038948775763, ("dbf", 4, 0): -0.15745657,
-                ("dbi", 4, 0): -0.50848333, ("dbc", 4, 0): -0.42510818, ("dbo", 4, 0): -0.17958196}
+    expected = {
+        ("da0", 2, 3): 0.312770310257,
+        ("dWf", 3, 1): -0.0809802310938,
+        ("dWi", 1, 2): 0.40512433093,
+        ("dWc", 3, 1): -0.0793746735512,
+        ("dWo", 1, 2): 0.038948775763,
+        ("dbf", 4, 0): -0.15745657,
+        ("dbi", 4, 0): -0.50848333,
+        ("dbc", 4, 0): -0.42510818,
+        ("dbo", 4, 0): -0.17958196,
+    }
     for (k, i, j), v in expected.items():
         assert g[k][i][j] == pytest.approx(v, abs=1e-8), k
     assert g["dx"].shape == (3, 10, 4) and g["da0"].shape == (5, 10) and g["dWf"].shape == (5, 8)
@@ -331,8 +457,13 @@ def test_public_tests_values():
     lstm_forward_test)."""
     np.random.seed(17)
     x, a0 = np.random.randn(4, 8, 13), np.random.randn(7, 8)
-    P = {"Waa": np.random.randn(7, 7), "Wax": np.random.randn(7, 4), "Wya": np.random.randn(3, 7),
-         "ba": np.random.randn(7, 1), "by": np.random.randn(3, 1)}
+    P = {
+        "Waa": np.random.randn(7, 7),
+        "Wax": np.random.randn(7, 4),
+        "Wya": np.random.randn(3, 7),
+        "ba": np.random.randn(7, 1),
+        "by": np.random.randn(3, 1),
+    }
     a, y_pred, caches = sbs.rnn_forward(x, a0, P)
     np.testing.assert_allclose(a[5, 2, 2:6], [0.99999291, 0.99332189, 0.9921928, 0.99503445], atol=1e-7)
     np.testing.assert_allclose(y_pred[2, 1, 1:5], [0.19428, 0.14292, 0.24993, 0.00119], atol=1e-4)
@@ -346,8 +477,14 @@ def test_public_tests_values():
         P[k] = np.random.randn(n_a, n_a + n_x) if k.startswith("W") else np.random.randn(n_a, 1)
     P["Wy"], P["by"] = np.random.randn(n_y, n_a), np.random.randn(n_y, 1)
     a_next, c_next, y_pred, cache = sbs.lstm_cell_forward(x, a0, c0, P)
-    for i, v in {4: [0.32969833, 0.0574555], 5: [0.0036446, 0.9806943], 6: [0.99903873, 0.57509956],
-                 1: [0.1352798, 0.39884899], 7: [0.7477249, 0.71588751], 0: [0.10053951, 0.27129536]}.items():
+    for i, v in {
+        4: [0.32969833, 0.0574555],
+        5: [0.0036446, 0.9806943],
+        6: [0.99903873, 0.57509956],
+        1: [0.1352798, 0.39884899],
+        7: [0.7477249, 0.71588751],
+        0: [0.10053951, 0.27129536],
+    }.items():
         np.testing.assert_allclose(cache[i][0, 0:2], v, atol=1e-7)
     # public_tests uses np.allclose's default tolerances (rtol=1e-5, atol=1e-8) on these truncated values
     assert np.allclose(y_pred[1], [0.417098, 0.449528, 0.223159, 0.278376, 0.68453, 0.419221, 0.564025, 0.538475])
@@ -368,6 +505,7 @@ def test_public_tests_values():
 
 # ---- bad input ---------------------------------------------------------------------------------
 
+
 def test_clear_errors():
     rng = np.random.default_rng(0)
     P = rnn_params(rng, 3, 5, 2)
@@ -376,7 +514,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match=r"rnn_cell_forward: xt has shape \(2, 4\), expected \(3, 4\)"):
         sbs.rnn_cell_forward(np.zeros((2, 4)), np.zeros((5, 4)), P)
     with pytest.raises(ValueError, match=r"rnn_cell_forward: xt has shape \(4, 3\), expected \(3, 3\)"):
-        sbs.rnn_cell_forward(np.zeros((4, 3)), np.zeros((5, 4)), P)     # transposed input
+        sbs.rnn_cell_forward(np.zeros((4, 3)), np.zeros((5, 4)), P)  # transposed input
     with pytest.raises(ValueError, match=r"rnn_forward: x must be 3-D \(n_x, m, T_x\), got shape \(3, 4\)"):
         sbs.rnn_forward(np.zeros((3, 4)), np.zeros((5, 4)), P)
     with pytest.raises(ValueError, match=r"a_prev has shape \(5, 3\), expected \(5, 4\)"):
@@ -395,10 +533,11 @@ def test_clear_errors():
     with pytest.raises(ValueError, match=r"lstm_cell_forward: xt has shape \(4, 4\), expected \(3, 4\)"):
         sbs.lstm_cell_forward(np.zeros((4, 4)), np.zeros((5, 4)), np.zeros((5, 4)), L)
     with pytest.raises(TypeError, match="lstm_backward: caches must be the .* returned by lstm_forward"):
-        sbs.lstm_backward(np.zeros((5, 4, 2)), caches)            # RNN caches given to the LSTM
+        sbs.lstm_backward(np.zeros((5, 4, 2)), caches)  # RNN caches given to the LSTM
 
 
 # ---- the module's own autograd counterparts and the demo --------------------------------------
+
 
 def test_module_autograd_counterparts_match_hand_written():
     rng = np.random.default_rng(3)
@@ -417,11 +556,12 @@ def test_module_autograd_counterparts_match_hand_written():
 
 def test_demo_prints_both_sides(capsys):
     from demos import rnn_step_by_step as demo
+
     diffs = demo.main(["--cell", "lstm", "--param", "dWo", "--m", "3", "--steps", "3"])
     out = capsys.readouterr().out
     assert "hand-written lstm_backward" in out and "minigrad autograd" in out and "dWo" in out
     assert set(diffs) == {"dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"}
     assert max(diffs.values()) < 1e-10
     with pytest.raises(SystemExit):
-        demo.main(["--param", "dWf"])              # an LSTM key asked of the RNN
+        demo.main(["--param", "dWf"])  # an LSTM key asked of the RNN
     assert "is not a gradient of rnn_backward" in capsys.readouterr().err

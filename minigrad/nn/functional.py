@@ -44,8 +44,10 @@ def _class_indices(targets: Any, fn: str) -> np.ndarray:
         return array.astype(np.int64, copy=False)
     if array.dtype.kind == "f":
         if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-            raise ValueError(f"{fn}: class-index targets must be integers, got non-integral values of "
-                             f"dtype {array.dtype} (e.g. {array[array != np.round(array)].ravel()[:3]})")
+            raise ValueError(
+                f"{fn}: class-index targets must be integers, got non-integral values of "
+                f"dtype {array.dtype} (e.g. {array[array != np.round(array)].ravel()[:3]})"
+            )
         return array.astype(np.int64)
     raise TypeError(f"{fn}: targets must be class indices (an integer array, tensor or list), got dtype {array.dtype}")
 
@@ -60,8 +62,9 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     return _as_tensor(x, "log_softmax", "x").log_softmax(axis if dim is None else dim)
 
 
-def nll_loss(log_probs: Tensor, targets: Any, weight: Any = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(
+    log_probs: Tensor, targets: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
     """Negative log-likelihood of class indices: ``l_n = -log_probs[n, y_n]`` (PyTorch's ``nll_loss``).
 
     Layouts as PyTorch: ``log_probs`` (C,) with a scalar target, (N, C) with targets (N,),
@@ -92,16 +95,20 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
     if log_probs.ndim == 0:
         raise ValueError(f"{fn}: input must have a class axis, shape (C,), (N, C) or (N, C, d1, ...); got a scalar")
     class_axis = 0 if log_probs.ndim == 1 else 1
-    expected = log_probs.shape[:class_axis] + log_probs.shape[class_axis + 1:]
+    expected = log_probs.shape[:class_axis] + log_probs.shape[class_axis + 1 :]
     if y.shape != expected:
-        raise ValueError(f"{fn}: input of shape {log_probs.shape} (class axis {class_axis}) needs targets of "
-                         f"shape {expected}, got {y.shape}")
+        raise ValueError(
+            f"{fn}: input of shape {log_probs.shape} (class axis {class_axis}) needs targets of "
+            f"shape {expected}, got {y.shape}"
+        )
     n_classes = log_probs.shape[class_axis]
     ignored = y == ignore_index
     bad = ~ignored & ((y < 0) | (y >= n_classes))
     if bad.any():
-        raise IndexError(f"{fn}: target {int(y[bad].ravel()[0])} is out of range for {n_classes} classes "
-                         f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})")
+        raise IndexError(
+            f"{fn}: target {int(y[bad].ravel()[0])} is out of range for {n_classes} classes "
+            f"(expected 0 <= target < {n_classes}, or ignore_index={ignore_index})"
+        )
     any_ignored = bool(ignored.any())
     safe = np.where(ignored, 0, y) if any_ignored else y
     # One advanced index picks log_probs[n, y[n, d...], d...] for every position at once.
@@ -116,13 +123,19 @@ def _nll_loss(log_probs: Tensor, targets: Any, ignore_index: int, reduction: str
     if reduction == "sum":
         return total
     count = y.size - int(ignored.sum())
-    if count == 0:   # 0/0: the loss is NaN, yet every gradient is 0, as PyTorch
+    if count == 0:  # 0/0: the loss is NaN, yet every gradient is 0, as PyTorch
         return total + constant(np.array(np.nan, dtype=total.dtype))
     return total / float(count) if any_ignored else losses.mean()
 
 
-def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    logits: Tensor,
+    targets: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Cross-entropy from unnormalised scores: ``l_n = -log softmax(logits_n)[y_n]``
     ``= logsumexp(logits_n) - logits_n[y_n]`` (PyTorch's ``cross_entropy``).
 
@@ -136,7 +149,7 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
     :func:`_smoothed_cross_entropy`, with PyTorch's formulas.
     """
     fn = "cross_entropy"
-    if weight is None and not label_smoothing:      # the common case: one node of the table
+    if weight is None and not label_smoothing:  # the common case: one node of the table
         fast = _fused_cross_entropy(logits, targets, ignore_index, reduction)
         if fast is not None:
             return fast
@@ -152,8 +165,11 @@ def cross_entropy(logits: Tensor, targets: Any, weight: Any = None, ignore_index
     class_axis = 0 if logits.ndim == 1 else 1
     log_probs = logits.log_softmax(class_axis)
     if np.shape(targets) == logits.shape and _is_float(targets):
-        probs = (targets.astype(logits.dtype) if isinstance(targets, Tensor)
-                 else constant(np.asarray(targets, dtype=logits.dtype)))
+        probs = (
+            targets.astype(logits.dtype)
+            if isinstance(targets, Tensor)
+            else constant(np.asarray(targets, dtype=logits.dtype))
+        )
         losses = -(probs * log_probs).sum(axis=class_axis)
         if reduction == "none":
             return losses
@@ -177,15 +193,15 @@ def _fused_cross_entropy(logits: Any, targets: Any, ignore_index: int, reduction
         return None
     n_classes = logits.data.shape[1]
     keep = None
-    if y.min() < 0 or y.max() >= n_classes or 0 <= ignore_index < n_classes:   # rare: ignored rows or bad targets
+    if y.min() < 0 or y.max() >= n_classes or 0 <= ignore_index < n_classes:  # rare: ignored rows or bad targets
         keep = y != ignore_index
         kept = y[keep]
         if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
-            return None                             # the general path names the bad target
+            return None  # the general path names the bad target
         if keep.all():
             keep = None
         else:
-            y = np.where(keep, y, 0)                # an ignored row picks class 0, then counts 0
+            y = np.where(keep, y, 0)  # an ignored row picks class 0, then counts 0
     kwargs = {"targets": y, "keep": keep, "reduction": reduction, "saved": {}}
     return apply(ops.cross_entropy, (logits,), kwargs)
 
@@ -238,6 +254,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 # --------------------------------------------------------------------------------------
 # Issue 14: activations, one_hot, binary cross-entropy, class weights and label smoothing
 # --------------------------------------------------------------------------------------
+
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta x)) / beta``; ``x`` where ``beta x > threshold`` (PyTorch's ``softplus``)."""
@@ -292,8 +309,10 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
         raise ValueError(f"{fn}: num_classes must be a positive int or -1, got {num_classes!r}")
     bad = (y < 0) | (y >= num_classes)
     if bad.any():
-        raise IndexError(f"{fn}: class index {int(y[bad].ravel()[0])} is out of range for {num_classes} classes "
-                         f"(expected 0 <= index < {num_classes})")
+        raise IndexError(
+            f"{fn}: class index {int(y[bad].ravel()[0])} is out of range for {num_classes} classes "
+            f"(expected 0 <= index < {num_classes})"
+        )
     return constant((y[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
@@ -336,16 +355,23 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, reducti
     if y.shape != x.shape:
         raise ValueError(f"{fn}: target of shape {y.shape} must have the input's shape {x.shape}")
     if np.any((x.data < 0) | (x.data > 1)) or np.isnan(x.data).any():
-        raise ValueError(f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid first, or use "
-                         f"binary_cross_entropy_with_logits); got values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}]")
+        raise ValueError(
+            f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid first, or use "
+            f"binary_cross_entropy_with_logits); got values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}]"
+        )
     losses = apply(ops.binary_cross_entropy, (x, y))
     if weight is not None:
         losses = losses * _broadcast_weight(weight, x.shape, x, fn, "weight")
     return _reduce(losses, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
-                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,  # noqa: A002 - PyTorch's keyword
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
     """``l = -w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x)))`` from logits ``x``, computed stably as
     ``(1 - y) x + (1 + (p - 1) y) softplus(-x)`` (PyTorch's ``binary_cross_entropy_with_logits``).
 
@@ -378,25 +404,27 @@ def _class_weight(weight: Any, n_classes: int, like: Tensor, fn: str) -> Tensor:
     return w
 
 
-def _weighted_nll_loss(log_probs: Tensor, targets: Any, weight: Any, ignore_index: int, reduction: str,
-                       fn: str) -> Tensor:
+def _weighted_nll_loss(
+    log_probs: Tensor, targets: Any, weight: Any, ignore_index: int, reduction: str, fn: str
+) -> Tensor:
     """``l_n = -w[y_n] log_probs[n, y_n]``; ``mean = sum_n l_n / sum_n w[y_n]`` over non-ignored ``n``."""
     class_axis = 0 if log_probs.ndim == 1 else 1
     w = _class_weight(weight, log_probs.shape[class_axis], log_probs, fn)
     y = _class_indices(targets, fn)
-    losses = _nll_loss(log_probs, y, ignore_index, "none", fn)         # checks shapes and ranges
+    losses = _nll_loss(log_probs, y, ignore_index, "none", fn)  # checks shapes and ranges
     ignored = y == ignore_index
-    w_n = w[np.where(ignored, 0, y)] * constant((~ignored).astype(log_probs.dtype))   # w[y_n], 0 if ignored
+    w_n = w[np.where(ignored, 0, y)] * constant((~ignored).astype(log_probs.dtype))  # w[y_n], 0 if ignored
     losses = losses * w_n
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    return losses.sum() / w_n.sum()          # all ignored: 0/0 = NaN, as PyTorch
+    return losses.sum() / w_n.sum()  # all ignored: 0/0 = NaN, as PyTorch
 
 
-def _smoothed_cross_entropy(logits: Tensor, targets: Any, weight: Any, ignore_index: int, reduction: str,
-                            label_smoothing: float) -> Tensor:
+def _smoothed_cross_entropy(
+    logits: Tensor, targets: Any, weight: Any, ignore_index: int, reduction: str, label_smoothing: float
+) -> Tensor:
     """Cross-entropy with class weights and/or label smoothing ``eps``, as PyTorch computes it.
 
     Class indices: ``(1 - eps) * nll_loss(log p, y, weight) + eps / C * smooth`` where
@@ -441,15 +469,20 @@ def _smoothed_cross_entropy(logits: Tensor, targets: Any, weight: Any, ignore_in
     return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
 
 
-def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | tuple[int, ...],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the last ``len(normalized_shape)`` axes
     (biased variance, as PyTorch's ``layer_norm``)."""
     fn = "layer_norm"
     x = _as_tensor(x, fn, "input")
     _check_float(x, fn, "input")
     shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+    if not shape or x.shape[x.ndim - len(shape) :] != shape or len(shape) > x.ndim:
         raise ValueError(f"{fn}: normalized_shape {shape} must match the last axes of the input's shape {x.shape}")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     centred = x - x.mean(axis=axes, keepdims=True)
@@ -462,6 +495,23 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tenso
     return out
 
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu", "gelu",
-           "layer_norm", "leaky_relu", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-           "softmax", "softplus", "tanh"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "gelu",
+    "layer_norm",
+    "leaky_relu",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]

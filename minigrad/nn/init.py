@@ -57,8 +57,10 @@ def ones_(tensor: Tensor) -> Tensor:
 def fan_in(tensor: Tensor) -> int:
     """PyTorch's fan-in: ``shape[1] * prod(shape[2:])`` for a weight of shape (out, in, ...)."""
     if tensor.ndim < 2:
-        raise ValueError(f"fan_in: needs a tensor with at least 2 dimensions, got shape {tensor.shape}; "
-                         "pass fan= explicitly for a bias")
+        raise ValueError(
+            f"fan_in: needs a tensor with at least 2 dimensions, got shape {tensor.shape}; "
+            "pass fan= explicitly for a bias"
+        )
     return int(np.prod(tensor.shape[1:]))
 
 

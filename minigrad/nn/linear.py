@@ -67,15 +67,18 @@ class Embedding(Module):
     that row starts at zero and receives no gradient from this layer (as PyTorch).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.num_embeddings = _check_size(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _check_size(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if not isinstance(padding_idx, (int, np.integer)) or not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be an integer in [{-num_embeddings}, "
-                                 f"{num_embeddings}), got {padding_idx!r}")
+                raise ValueError(
+                    f"Embedding: padding_idx must be an integer in [{-num_embeddings}, "
+                    f"{num_embeddings}), got {padding_idx!r}"
+                )
             padding_idx = int(padding_idx) % num_embeddings
         self.padding_idx = padding_idx
         dtype = _float_dtype(dtype, "Embedding")
@@ -92,12 +95,16 @@ class Embedding(Module):
     def forward(self, indices: Any) -> Tensor:
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if idx.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype} "
-                            "(build them with dtype=np.int64, e.g. mg.tensor(ids, dtype=np.int64))")
+            raise TypeError(
+                f"Embedding: indices must be integers, got dtype {idx.dtype} "
+                "(build them with dtype=np.int64, e.g. mg.tensor(ids, dtype=np.int64))"
+            )
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
             bad = idx[(idx < 0) | (idx >= self.num_embeddings)].ravel()[0]
-            raise IndexError(f"Embedding: index {int(bad)} is out of range for {self.num_embeddings} "
-                             f"embeddings (expected 0 <= index < {self.num_embeddings})")
+            raise IndexError(
+                f"Embedding: index {int(bad)} is out of range for {self.num_embeddings} "
+                f"embeddings (expected 0 <= index < {self.num_embeddings})"
+            )
         rows = self.weight[idx]
         if self.padding_idx is not None:
             padded = idx == self.padding_idx

@@ -141,25 +141,32 @@ class Module:
         With ``strict``, missing or unexpected keys raise, listing them; a shape mismatch always raises.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a mapping of parameter names "
-                            f"to arrays (model.state_dict() or mg.load(path)), got {type(state_dict).__name__}")
+            raise TypeError(
+                f"load_state_dict for {type(self).__name__}: expected a mapping of parameter names "
+                f"to arrays (model.state_dict() or mg.load(path)), got {type(state_dict).__name__}"
+            )
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
+            raise KeyError(
+                f"load_state_dict for {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}"
+            )
         for name, param in own.items():
             if name not in state_dict:
                 continue
             value = state_dict[name]
             value = value.data if isinstance(value, Tensor) else np.asarray(value)
             if value.dtype.kind not in "biuf":
-                raise TypeError(f"load_state_dict for {type(self).__name__}: '{name}' is not a numeric array "
-                                f"(got {type(state_dict[name]).__name__} of dtype {value.dtype})")
+                raise TypeError(
+                    f"load_state_dict for {type(self).__name__}: '{name}' is not a numeric array "
+                    f"(got {type(state_dict[name]).__name__} of dtype {value.dtype})"
+                )
             if value.shape != param.shape:
-                raise ValueError(f"load_state_dict for {type(self).__name__}: '{name}' has shape "
-                                 f"{value.shape} in the state dict but {param.shape} in the model")
+                raise ValueError(
+                    f"load_state_dict for {type(self).__name__}: '{name}' has shape "
+                    f"{value.shape} in the state dict but {param.shape} in the model"
+                )
             param.copy_(value)
         return missing, unexpected
 

@@ -78,15 +78,15 @@ COURSE_NOTATION: dict[str, dict[str, str]] = {
 class StepWeights(NamedTuple):
     """What a step reads, made once per forward call (transposes, folded biases), not per step."""
 
-    W_ih_T: Tensor                  # (I, G*H): one matmul projects every timestep's input
-    x_bias: Tensor | None           # the biases folded into that projection
-    W_hh_T: Tensor                  # (H, G*H): one matmul gives every gate's hidden term
-    h_bias: Tensor | None = None    # GRU reset_after: b_hn must stay inside r * (W_hn h + b_hn)
-    W_hn_T: Tensor | None = None    # GRU reset_before: W_hn^T, applied to r * h
-    w_ci: Tensor | None = None      # LSTM peepholes (H,)
+    W_ih_T: Tensor  # (I, G*H): one matmul projects every timestep's input
+    x_bias: Tensor | None  # the biases folded into that projection
+    W_hh_T: Tensor  # (H, G*H): one matmul gives every gate's hidden term
+    h_bias: Tensor | None = None  # GRU reset_after: b_hn must stay inside r * (W_hn h + b_hn)
+    W_hn_T: Tensor | None = None  # GRU reset_before: W_hn^T, applied to r * h
+    w_ci: Tensor | None = None  # LSTM peepholes (H,)
     w_cf: Tensor | None = None
     w_co: Tensor | None = None
-    W_hr_T: Tensor | None = None    # LSTM projection W_hr^T (H, P)
+    W_hr_T: Tensor | None = None  # LSTM projection W_hr^T (H, P)
 
 
 def _tags(cell: str, **roles: str) -> dict[str, dict[str, str]]:
@@ -97,6 +97,7 @@ def _tags(cell: str, **roles: str) -> dict[str, dict[str, str]]:
 # ----------------------------------------------------------------------------------------
 # Cells
 # ----------------------------------------------------------------------------------------
+
 
 class RNNCellBase(Module):
     """One step of a recurrent cell with ``num_gates`` gates stacked in its weights.
@@ -112,11 +113,18 @@ class RNNCellBase(Module):
 
     num_gates = 1
     state_names: tuple[str, ...] = ("h",)
-    kind = ""                                 # "rnn", "gru", "lstm": the ``cell`` tag
-    TAGS: dict[str, dict[str, str]] = {}      # what ``step`` tags, by name (see docs/engine.md)
+    kind = ""  # "rnn", "gru", "lstm": the ``cell`` tag
+    TAGS: dict[str, dict[str, str]] = {}  # what ``step`` tags, by name (see docs/engine.md)
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None,
-                 recurrent_size: int | None = None, num_gates: int | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = None,
+        recurrent_size: int | None = None,
+        num_gates: int | None = None,
+    ) -> None:
         super().__init__()
         if num_gates is not None:
             self.num_gates = num_gates
@@ -160,8 +168,9 @@ class RNNCellBase(Module):
         x_proj = x @ w.W_ih_T
         return x_proj if w.x_bias is None else x_proj + w.x_bias
 
-    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
-             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
+    def step(
+        self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
+    ) -> tuple[Tensor, ...]:
         """One timestep from the projected input ``x_proj`` (B, G*H) and the state tuple.
 
         ``where`` ({"layer", "direction", "step"} when a layer runs it) joins the tags the step
@@ -176,8 +185,10 @@ class RNNCellBase(Module):
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {x.ndim}D instead (shape {x.shape})")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input has inconsistent input_size: got {x.shape[-1]}, expected "
-                             f"{self.input_size} (input of shape {x.shape})")
+            raise ValueError(
+                f"{name}: input has inconsistent input_size: got {x.shape[-1]}, expected "
+                f"{self.input_size} (input of shape {x.shape})"
+            )
         unbatched = x.ndim == 1
         batch = 1 if unbatched else x.shape[0]
         zeros = _Zeros(self.weight_ih.dtype)
@@ -189,8 +200,9 @@ class RNNCellBase(Module):
             state = _as_tensor(state, self.weight_ih.dtype, name, label)
             expected = (size,) if unbatched else (batch, size)
             if state.shape != expected:
-                raise ValueError(f"{name}: expected {label} of shape {expected} for an input of shape "
-                                 f"{x.shape}, got {state.shape}")
+                raise ValueError(
+                    f"{name}: expected {label} of shape {expected} for an input of shape {x.shape}, got {state.shape}"
+                )
             full.append(state.reshape(1, size) if unbatched else state)
         with tracing.scope(name.lower()):
             if unbatched:
@@ -218,17 +230,19 @@ class RNNCell(RNNCellBase):
     kind = "rnn"
     TAGS = _tags(kind, h="state")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", dtype: Any = None
+    ) -> None:
         if nonlinearity not in _NONLINEARITIES:
             raise ValueError(f"RNNCell: Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
-    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
-             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
+    def step(
+        self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
+    ) -> tuple[Tensor, ...]:
         (h,) = state
-        pre = x_proj + h @ w.W_hh_T                    # W_ih x + b_ih + W_hh h + b_hh
+        pre = x_proj + h @ w.W_hh_T  # W_ih x + b_ih + W_hh h + b_hh
         h_next = pre.tanh() if self.nonlinearity == "tanh" else pre.relu()
         tag(h_next, self.TAGS["h"], where)
         return (h_next,)
@@ -274,29 +288,33 @@ class GRUCell(RNNCellBase):
     kind = "gru"
     TAGS = _tags(kind, r="gate", z="gate", n="candidate", h="state")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, variant: str = "reset_after",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, variant: str = "reset_after", dtype: Any = None
+    ) -> None:
         if variant not in _GRU_VARIANTS:
-            raise ValueError(f"GRUCell: Unknown variant {variant!r}. Select from "
-                             f"{', '.join(repr(v) for v in _GRU_VARIANTS)}.")
+            raise ValueError(
+                f"GRUCell: Unknown variant {variant!r}. Select from {', '.join(repr(v) for v in _GRU_VARIANTS)}."
+            )
         super().__init__(input_size, hidden_size, bias, dtype, num_gates=2 if variant == "minimal" else 3)
         self.variant = variant
 
     def prepare(self, w: Mapping[str, Tensor | None]) -> StepWeights:
-        if self.variant == "reset_after":           # b_hn sits inside r * (...): only b_ih folds
-            return StepWeights(W_ih_T=w["weight_ih"].T, x_bias=w.get("bias_ih"), W_hh_T=w["weight_hh"].T,
-                               h_bias=w.get("bias_hh"))
+        if self.variant == "reset_after":  # b_hn sits inside r * (...): only b_ih folds
+            return StepWeights(
+                W_ih_T=w["weight_ih"].T, x_bias=w.get("bias_ih"), W_hh_T=w["weight_hh"].T, h_bias=w.get("bias_hh")
+            )
         weights = super().prepare(w)
-        if self.variant == "reset_before":          # r and z share one matmul, n needs r * h first
+        if self.variant == "reset_before":  # r and z share one matmul, n needs r * h first
             W_hrz_T, W_hn_T = split(weights.W_hh_T, [2 * self.hidden_size, self.hidden_size], axis=1)
             return weights._replace(W_hh_T=W_hrz_T, W_hn_T=W_hn_T)
         return weights
 
-    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
-             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
+    def step(
+        self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
+    ) -> tuple[Tensor, ...]:
         (h,) = state
         H, tags = self.hidden_size, self.TAGS
-        h_proj = h @ w.W_hh_T if w.h_bias is None else h @ w.W_hh_T + w.h_bias    # W_h* h (+ b_h*)
+        h_proj = h @ w.W_hh_T if w.h_bias is None else h @ w.W_hh_T + w.h_bias  # W_h* h (+ b_h*)
         if self.variant == "minimal":
             x_z, x_n = split(x_proj, H, axis=-1)
             h_z, h_n = split(h_proj, H, axis=-1)
@@ -355,11 +373,19 @@ class LSTMCell(RNNCellBase):
     kind = "lstm"
     TAGS = _tags(kind, i="gate", f="gate", g="candidate", o="gate", c="state", h="state")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, peephole: bool = False,
-                 proj_size: int = 0, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        peephole: bool = False,
+        proj_size: int = 0,
+        dtype: Any = None,
+    ) -> None:
         if not isinstance(proj_size, (int, np.integer)) or proj_size < 0 or (proj_size and proj_size >= hidden_size):
-            raise ValueError(f"LSTMCell: proj_size must be an integer in [0, hidden_size={hidden_size}), "
-                             f"got {proj_size!r}")
+            raise ValueError(
+                f"LSTMCell: proj_size must be an integer in [0, hidden_size={hidden_size}), got {proj_size!r}"
+            )
         super().__init__(input_size, hidden_size, bias, dtype, recurrent_size=proj_size or None)
         self.peephole = bool(peephole)
         self.proj_size = int(proj_size)
@@ -376,11 +402,16 @@ class LSTMCell(RNNCellBase):
     def prepare(self, w: Mapping[str, Tensor | None]) -> StepWeights:
         weights = super().prepare(w)
         W_hr = w.get("weight_hr")
-        return weights._replace(w_ci=w.get("weight_ci"), w_cf=w.get("weight_cf"), w_co=w.get("weight_co"),
-                                W_hr_T=None if W_hr is None else W_hr.T)
+        return weights._replace(
+            w_ci=w.get("weight_ci"),
+            w_cf=w.get("weight_cf"),
+            w_co=w.get("weight_co"),
+            W_hr_T=None if W_hr is None else W_hr.T,
+        )
 
-    def step(self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights,
-             where: Mapping[str, Any] = EMPTY_TAGS) -> tuple[Tensor, ...]:
+    def step(
+        self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
+    ) -> tuple[Tensor, ...]:
         h, c = state
         tags, peep = self.TAGS, self.peephole
         pre_i, pre_f, pre_g, pre_o = split(x_proj + h @ w.W_hh_T, self.hidden_size, axis=-1)
@@ -407,6 +438,7 @@ class LSTMCell(RNNCellBase):
 # Layers
 # ----------------------------------------------------------------------------------------
 
+
 class RNNBase(Module):
     """``num_layers`` stacked recurrent layers, each in one or two directions, over a sequence.
 
@@ -422,17 +454,29 @@ class RNNBase(Module):
     """
 
     cell_class: type[RNNCellBase] = RNNCellBase
-    cell_option_defaults: dict[str, Any] = {}     # the cell's own keyword options, e.g. nonlinearity
+    cell_option_defaults: dict[str, Any] = {}  # the cell's own keyword options, e.g. nonlinearity
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None, checkpoint_every: int | None = None, **cell_options: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: Any = None,
+        checkpoint_every: int | None = None,
+        **cell_options: Any,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         every_is_int = isinstance(checkpoint_every, (int, np.integer)) and not isinstance(checkpoint_every, bool)
         if checkpoint_every is not None and (not every_is_int or checkpoint_every < 1):
-            raise ValueError(f"{name}: checkpoint_every must be a positive int (timesteps per recomputed segment) "
-                             f"or None, got {checkpoint_every!r}")
+            raise ValueError(
+                f"{name}: checkpoint_every must be a positive int (timesteps per recomputed segment) "
+                f"or None, got {checkpoint_every!r}"
+            )
         self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
         unknown = sorted(set(cell_options) - set(self.cell_option_defaults))
         if unknown:
@@ -444,13 +488,18 @@ class RNNBase(Module):
         if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be an integer greater than zero, got {num_layers!r}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing the "
-                             f"probability of an element being zeroed, got {dropout!r}")
+            raise ValueError(
+                f"{name}: dropout should be a number in range [0, 1] representing the "
+                f"probability of an element being zeroed, got {dropout!r}"
+            )
         if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout applies between recurrent layers, so dropout={dropout} with "
-                          "num_layers=1 does nothing", stacklevel=2)
+            warnings.warn(
+                f"{name}: dropout applies between recurrent layers, so dropout={dropout} with "
+                "num_layers=1 does nothing",
+                stacklevel=2,
+            )
         cell_options = {**self.cell_option_defaults, **cell_options}
-        self.input_size = input_size             # validated by the cells below
+        self.input_size = input_size  # validated by the cells below
         self.hidden_size = hidden_size
         self.num_layers = int(num_layers)
         self.bias = bool(bias)
@@ -458,7 +507,7 @@ class RNNBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self._cell_options = cell_options
-        for key, value in cell_options.items():   # rnn.nonlinearity, gru.variant, lstm.proj_size ...
+        for key, value in cell_options.items():  # rnn.nonlinearity, gru.variant, lstm.proj_size ...
             setattr(self, key, value)
         directions = 2 if bidirectional else 1
         cells = []
@@ -467,7 +516,7 @@ class RNNBase(Module):
                 layer_input = input_size if layer == 0 else directions * (cell_options.get("proj_size") or hidden_size)
                 try:
                     cell = self.cell_class(layer_input, hidden_size, bias=bias, dtype=dtype, **cell_options)
-                except ValueError as err:       # name the layer, not the cell, in the message
+                except ValueError as err:  # name the layer, not the cell, in the message
                     raise ValueError(str(err).replace(self.cell_class.__name__, name, 1)) from None
                 for param_name, param in cell.named_parameters():
                     setattr(self, param_name + self._suffix(layer, direction), param)
@@ -500,29 +549,34 @@ class RNNBase(Module):
         packed, batch_first = None, self.batch_first
         if isinstance(x, PackedSequence):
             if lengths is not None:
-                raise ValueError(f"{name}: a PackedSequence carries its own lengths; pass lengths= only "
-                                 "with a padded input")
-            packed, batch_first = x, False          # packed data is time-major, whatever batch_first says
+                raise ValueError(
+                    f"{name}: a PackedSequence carries its own lengths; pass lengths= only with a padded input"
+                )
+            packed, batch_first = x, False  # packed data is time-major, whatever batch_first says
             x, lengths = pad_packed_sequence(packed)[0], packed.lengths()
         x = _as_tensor(x, dtype, name, "input")
         if x.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {x.ndim}D instead (shape {x.shape})")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                             f"got {x.shape[-1]} (input of shape {x.shape})")
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                f"got {x.shape[-1]} (input of shape {x.shape})"
+            )
         unbatched = x.ndim == 2
         steps = x.shape[0] if unbatched or not batch_first else x.shape[1]
         if steps == 0:
             raise ValueError(f"{name}: Expected sequence length to be larger than 0 (input of shape {x.shape})")
         batch = 1 if unbatched else x.shape[1 if not batch_first else 0]
-        running = None                              # (T, B): does sequence b still run at step t?
+        running = None  # (T, B): does sequence b still run at step t?
         if lengths is not None:
             if unbatched:
-                raise ValueError(f"{name}: lengths= needs a batched input, (T, B, I) or (B, T, I) with "
-                                 f"batch_first; got shape {x.shape}")
+                raise ValueError(
+                    f"{name}: lengths= needs a batched input, (T, B, I) or (B, T, I) with "
+                    f"batch_first; got shape {x.shape}"
+                )
             lengths = check_lengths(lengths, batch, steps, name)
             running = np.arange(steps)[:, None] < lengths[None, :]
-            if running.all():                       # nothing is padding: the plain loop
+            if running.all():  # nothing is padding: the plain loop
                 running = None
         D, L = self.num_directions, self.num_layers
         sizes = self.cells[0].state_sizes()
@@ -533,7 +587,7 @@ class RNNBase(Module):
                 x = x.reshape(steps, 1, self.input_size)
             elif batch_first:
                 x = x.transpose(0, 1)
-            zeros = _Zeros(dtype)                      # one zero state per size, for every layer
+            zeros = _Zeros(dtype)  # one zero state per size, for every layer
             finals: list[list[Tensor]] = [[] for _ in sizes]
             for layer in range(L):
                 with tracing.scope(f"l{layer}"):
@@ -544,17 +598,18 @@ class RNNBase(Module):
                         suffix = self._suffix(layer, direction)
                         weights = {key: getattr(self, key + suffix) for key in cell._parameters}
                         with tracing.scope("bwd" if direction else "fwd"):
-                            state = tuple(zeros(batch, size) if s is None else s[index]
-                                          for s, size in zip(initial, sizes))
+                            state = tuple(
+                                zeros(batch, size) if s is None else s[index] for s, size in zip(initial, sizes)
+                            )
                             at = {"layer": layer, "direction": "bwd" if direction else "fwd"}
                             # checkpointed segments cover full-length batches; a variable-length batch
                             # (running is not None) runs the plain loop: same results, no memory saving
                             if self.checkpoint_every and is_grad_enabled() and running is None:
-                                out, state = _run_direction_checkpointed(cell, weights, x, state, direction == 1,
-                                                                         self.checkpoint_every)
+                                out, state = _run_direction_checkpointed(
+                                    cell, weights, x, state, direction == 1, self.checkpoint_every
+                                )
                             else:
-                                out, state = self._run_direction(cell, weights, x, state, direction == 1, at,
-                                                                 running)
+                                out, state = self._run_direction(cell, weights, x, state, direction == 1, at, running)
                         outputs.append(out)
                         for k, s in enumerate(state):
                             finals[k].append(s)
@@ -572,10 +627,15 @@ class RNNBase(Module):
         return x, out_states
 
     @staticmethod
-    def _run_direction(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
-                       state: tuple[Tensor, ...], reverse: bool,
-                       at: Mapping[str, Any] = EMPTY_TAGS,
-                       running: np.ndarray | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _run_direction(
+        cell: RNNCellBase,
+        weights: Mapping[str, Tensor | None],
+        x: Tensor,
+        state: tuple[Tensor, ...],
+        reverse: bool,
+        at: Mapping[str, Any] = EMPTY_TAGS,
+        running: np.ndarray | None = None,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """THE time loop, for every cell kind: x (T, B, I) -> outputs (T, B, H), final state.
 
         ``at`` ({"layer", "direction"}) joins the tags of everything the loop makes.
@@ -591,11 +651,11 @@ class RNNBase(Module):
         """
         T, B, features = x.shape
         w = cell.prepare(weights)
-        for name, weight in zip(w._fields, w):        # tag what each step reads, made once per call
-            if weight is not None and weight.op is not None:     # (never a parameter: it outlives the call)
+        for name, weight in zip(w._fields, w):  # tag what each step reads, made once per call
+            if weight is not None and weight.op is not None:  # (never a parameter: it outlives the call)
                 tag(weight, at, role="weight", name=name)
-        x_proj = cell.project(x.reshape(T * B, features), w)                     # every timestep, one matmul
-        x_proj = x_proj.reshape(T, B, x_proj.shape[-1])           # not -1: a batch of 0 is legal (PyTorch)
+        x_proj = cell.project(x.reshape(T * B, features), w)  # every timestep, one matmul
+        x_proj = x_proj.reshape(T, B, x_proj.shape[-1])  # not -1: a batch of 0 is legal (PyTorch)
         tag(x_proj, at, role="input_projection", cell=cell.kind)
         outputs: list[Any] = [None] * T
         # Each step adds ~15 tensors to a graph that holds no reference cycles: pause the cyclic
@@ -603,25 +663,26 @@ class RNNBase(Module):
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            for t in range(T - 1, -1, -1) if reverse else range(T):
                 at_step = {**at, "step": t}
-                with tracing.scope(f"t{t}"):                  # x_proj[t]: its attrs["index"] is t
+                with tracing.scope(f"t{t}"):  # x_proj[t]: its attrs["index"] is t
                     new_state = cell.step(x_proj[t], state, w, at_step)
                     if running is None or running[t].all():
                         state = new_state
-                    else:                          # a sequence has ended (reversed: not begun): it keeps its state
+                    else:  # a sequence has ended (reversed: not begun): it keeps its state
                         state = _keep_finished(new_state, state, running[t], at_step)
                 outputs[t] = state[0]
         finally:
             if gc_was_enabled:
                 gc.enable()
         out = stack(outputs, axis=0)
-        if running is not None:                    # zeros past each sequence's end: one op for all steps
+        if running is not None:  # zeros past each sequence's end: one op for all steps
             out = tag(where(Tensor(running[:, :, None]), out, 0.0), at, role="mask", masked=True)
         return out, state
 
-    def _check_states(self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool,
-                      dtype: Any) -> list[Tensor | None]:
+    def _check_states(
+        self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool, dtype: Any
+    ) -> list[Tensor | None]:
         name = type(self).__name__
         if all(s is None for s in states):
             return [None] * len(states)
@@ -632,12 +693,17 @@ class RNNBase(Module):
         if any(s.ndim != want for s in states):
             got = ", ".join(f"{s.ndim}-D" for s in states)
             what = "hx" if len(states) == 1 else "hx and cx"
-            raise ValueError(f"{name}: For {'unbatched 2-D' if unbatched else 'batched 3-D'} input, {what} "
-                             f"should also be {want}-D but got ({got}) tensor(s)")
+            raise ValueError(
+                f"{name}: For {'unbatched 2-D' if unbatched else 'batched 3-D'} input, {what} "
+                f"should also be {want}-D but got ({got}) tensor(s)"
+            )
         full = []
         for k, (s, size) in enumerate(zip(states, sizes)):
-            expected = (self.num_directions * self.num_layers, size) if unbatched else \
-                (self.num_directions * self.num_layers, batch, size)
+            expected = (
+                (self.num_directions * self.num_layers, size)
+                if unbatched
+                else (self.num_directions * self.num_layers, batch, size)
+            )
             if s.shape != expected:
                 which = "hidden" if len(states) == 1 else f"hidden[{k}]"
                 raise ValueError(f"{name}: Expected {which} size {expected}, got {s.shape}")
@@ -676,8 +742,15 @@ class RNN(RNNBase):
     cell_class = RNNCell
     cell_option_defaults = {"nonlinearity": "tanh"}
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(input_size, hidden_size, num_layers, *args, nonlinearity=nonlinearity, **kwargs)
 
 
@@ -709,16 +782,22 @@ class LSTM(RNNBase):
     cell_class = LSTMCell
     cell_option_defaults = {"proj_size": 0, "peephole": False}
 
-    def forward(self, x: Any, state: tuple[Any, Any] | None = None,
-                lengths: Any = None) -> tuple[Any, tuple[Tensor, Tensor]]:
+    def forward(
+        self, x: Any, state: tuple[Any, Any] | None = None, lengths: Any = None
+    ) -> tuple[Any, tuple[Tensor, Tensor]]:
         h0, c0 = _state_pair(state, "LSTM")
         out, (h_n, c_n) = self._run(x, (h0, c0), lengths)
         return out, (h_n, c_n)
 
 
-def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor | None], x: Tensor,
-                                state: tuple[Tensor, ...], reverse: bool,
-                                every: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+def _run_direction_checkpointed(
+    cell: RNNCellBase,
+    weights: Mapping[str, Tensor | None],
+    x: Tensor,
+    state: tuple[Tensor, ...],
+    reverse: bool,
+    every: int,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
     """The time loop in segments of ``every`` steps, each under ``checkpoint``: memory-efficient BPTT.
 
     Only the states at segment boundaries (and the input) are kept; in ``backward()`` each
@@ -727,7 +806,7 @@ def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor 
     Gruslys et al. 2016 for BPTT). Gradients equal the plain loop's.
     """
     T, B, features = x.shape
-    p = cell.prepare(weights)                   # W^T and folded biases: arguments of every segment
+    p = cell.prepare(weights)  # W^T and folded biases: arguments of every segment
     fields = [name for name, value in p._asdict().items() if value is not None]
     n_states = len(state)
 
@@ -738,7 +817,7 @@ def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor 
         projected = cell.project(x_chunk.reshape(steps * B, features), seg_p)
         x_gates = projected.reshape(steps, B, projected.shape[-1])
         outputs: list[Any] = [None] * steps
-        for i in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        for i in range(steps - 1, -1, -1) if reverse else range(steps):
             with tracing.scope(f"t{start + i}"):
                 seg_state = cell.step(x_gates[i], seg_state, seg_p)
             outputs[i] = seg_state[0]
@@ -746,10 +825,11 @@ def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor 
 
     starts = list(range(0, T, every))
     chunks: list[Any] = [None] * len(starts)
-    for j in (reversed(range(len(starts))) if reverse else range(len(starts))):
+    for j in reversed(range(len(starts))) if reverse else range(len(starts)):
         start = starts[j]
-        chunk_out, *state = checkpoint(segment, x[start:start + every], start, *state,
-                                       *(getattr(p, name) for name in fields))
+        chunk_out, *state = checkpoint(
+            segment, x[start : start + every], start, *state, *(getattr(p, name) for name in fields)
+        )
         chunks[j] = chunk_out
     return (chunks[0] if len(chunks) == 1 else concat(chunks, axis=0)), tuple(state)
 
@@ -757,6 +837,7 @@ def _run_direction_checkpointed(cell: RNNCellBase, weights: Mapping[str, Tensor 
 # ----------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------
+
 
 class _Zeros:
     """Zero states made once per call and shared (a missing state costs no per-step allocation)."""
@@ -772,26 +853,29 @@ class _Zeros:
         return self.made[key]
 
 
-def _keep_finished(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...], running: np.ndarray,
-                   at_step: Mapping[str, Any]) -> tuple[Tensor, ...]:
+def _keep_finished(
+    new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...], running: np.ndarray, at_step: Mapping[str, Any]
+) -> tuple[Tensor, ...]:
     """The new state for the sequences still running (``running``: (B,) bool), the old one for the rest.
 
     Tagged ``role="mask"``, ``masked=True`` (with the step's layer/direction/step) so a renderer can
     draw these as masking, not computation."""
     keep = Tensor(running[:, None])
-    return tuple(tag(where(keep, new, old), at_step, role="mask", masked=True)
-                 for new, old in zip(new_state, old_state))
+    return tuple(
+        tag(where(keep, new, old), at_step, role="mask", masked=True) for new, old in zip(new_state, old_state)
+    )
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:
-    return as_layer_input(value, dtype, owner, label)     # the dtype rule every layer shares
+    return as_layer_input(value, dtype, owner, label)  # the dtype rule every layer shares
 
 
 def _state_pair(state: Any, owner: str) -> tuple[Any, Any]:
     if state is None:
         return None, None
     if not isinstance(state, (tuple, list)) or len(state) != 2:
-        raise TypeError(f"{owner}: the state must be None or a pair (h, c), got {type(state).__name__}"
-                        + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else ""))
+        raise TypeError(
+            f"{owner}: the state must be None or a pair (h, c), got {type(state).__name__}"
+            + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
+        )
     return state[0], state[1]
-

@@ -29,7 +29,8 @@ def _floats(owner: str, **options: Any) -> dict[str, float]:
     converted = {}
     for key, value in options.items():
         is_number = isinstance(value, (int, float, np.integer, np.floating)) or (
-            isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+            isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+        )
         if isinstance(value, bool) or not is_number:
             raise TypeError(f"{owner}: {key} must be a number, got {type(value).__name__} ({value!r:.40})")
         converted[key] = float(value)
@@ -46,15 +47,17 @@ class Optimizer:
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)):
-            raise TypeError(f"{name}: params must be an iterable of tensors or of dicts, got a single "
-                            f"{type(params).__name__} (wrap it in a list)")
+            raise TypeError(
+                f"{name}: params must be an iterable of tensors or of dicts, got a single "
+                f"{type(params).__name__} (wrap it in a list)"
+            )
         groups = list(params)
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         self.defaults = defaults
-        self.step_count = 0          # calls of step(): a scheduler checks that one came before its own
+        self.step_count = 0  # calls of step(): a scheduler checks that one came before its own
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         for group in groups:
@@ -77,13 +80,15 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf tensor (op {p.op}); pass parameters/leaves")
             if id(p) in seen:
-                raise ValueError(f"{name}: a parameter (shape {p.shape}) appears in the parameter groups "
-                                 "more than once")
+                raise ValueError(
+                    f"{name}: a parameter (shape {p.shape}) appears in the parameter groups more than once"
+                )
             seen.add(id(p))
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
-            raise TypeError(f"{name}: unknown options {sorted(unknown)} in a parameter group; "
-                            f"known: {sorted(self.defaults)}")
+            raise TypeError(
+                f"{name}: unknown options {sorted(unknown)} in a parameter group; known: {sorted(self.defaults)}"
+            )
         full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
         self._check_options(full)
         self.param_groups.append({"params": params, **full})
@@ -151,10 +156,13 @@ class Optimizer:
         name = type(self).__name__
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
-                len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)):
-            raise ValueError(f"{name}.load_state_dict: the saved groups hold "
-                             f"{[len(g['params']) for g in groups]} parameters, this optimizer's "
-                             f"{[len(g['params']) for g in self.param_groups]}")
+            len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
+        ):
+            raise ValueError(
+                f"{name}.load_state_dict: the saved groups hold "
+                f"{[len(g['params']) for g in groups]} parameters, this optimizer's "
+                f"{[len(g['params']) for g in self.param_groups]}"
+            )
         saved_state = state_dict["state"]
         new_state: dict[Tensor, dict[str, Any]] = {}
         for saved, own in zip(groups, self.param_groups):
@@ -166,8 +174,10 @@ class Optimizer:
                     if isinstance(value, np.ndarray) or hasattr(value, "shape"):
                         value = np.array(value, dtype=p.dtype)
                         if value.shape != p.shape:
-                            raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {index} has "
-                                             f"shape {value.shape}, the parameter {p.shape}")
+                            raise ValueError(
+                                f"{name}.load_state_dict: state '{key}' of parameter {index} has "
+                                f"shape {value.shape}, the parameter {p.shape}"
+                            )
                     entry[key] = value
                 new_state[p] = entry
         for saved, own in zip(groups, self.param_groups):
@@ -185,26 +195,49 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, as PyTorch::
 
-        g = grad + weight_decay * p
-        b = g                                   (first step)
-        b = momentum * b + (1 - dampening) * g  (later steps)
-        g = g + momentum * b if nesterov else b  (when momentum != 0)
-        p = p - lr * g
+    g = grad + weight_decay * p
+    b = g                                   (first step)
+    b = momentum * b + (1 - dampening) * g  (later steps)
+    g = g + momentum * b if nesterov else b  (when momentum != 0)
+    p = p - lr * g
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
-                             f"got momentum={momentum}, dampening={dampening}")
-        super().__init__(params, {**_floats("SGD", lr=lr, momentum=momentum, dampening=dampening,
-                                            weight_decay=weight_decay), "nesterov": bool(nesterov)})
+            raise ValueError(
+                f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, "
+                f"got momentum={momentum}, dampening={dampening}"
+            )
+        super().__init__(
+            params,
+            {
+                **_floats("SGD", lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay),
+                "nesterov": bool(nesterov),
+            },
+        )
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         return {"momentum_buffer": None}
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], lr: float, momentum: float,
-                dampening: float, weight_decay: float, nesterov: bool) -> None:
+    def _update(
+        self,
+        p: Tensor,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        lr: float,
+        momentum: float,
+        dampening: float,
+        weight_decay: float,
+        nesterov: bool,
+    ) -> None:
         if weight_decay != 0:
             grad = grad + weight_decay * p.data
         if momentum != 0:
@@ -221,20 +254,32 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with PyTorch's bias corrections and eps placement::
 
-        g = grad + weight_decay * p                  (L2 penalty, not AdamW)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g^2
-        v_max = max(v_max, v)                        (amsgrad: use v_max below instead of v)
-        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    g = grad + weight_decay * p                  (L2 penalty, not AdamW)
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g^2
+    v_max = max(v_max, v)                        (amsgrad: use v_max below instead of v)
+    p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
-        super().__init__(params, {**_floats("Adam", lr=lr, eps=eps, weight_decay=weight_decay),
-                                  "betas": tuple(_floats("Adam", beta1=betas[0], beta2=betas[1]).values()),
-                                  "amsgrad": bool(amsgrad)})
+        super().__init__(
+            params,
+            {
+                **_floats("Adam", lr=lr, eps=eps, weight_decay=weight_decay),
+                "betas": tuple(_floats("Adam", beta1=betas[0], beta2=betas[1]).values()),
+                "amsgrad": bool(amsgrad),
+            },
+        )
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         state = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data)}
@@ -242,8 +287,17 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = np.zeros_like(p.data)
         return state
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], lr: float, betas: tuple[float, float],
-                eps: float, weight_decay: float, amsgrad: bool) -> None:
+    def _update(
+        self,
+        p: Tensor,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        lr: float,
+        betas: tuple[float, float],
+        eps: float,
+        weight_decay: float,
+        amsgrad: bool,
+    ) -> None:
         beta1, beta2 = betas
         state["step"] += 1
         step = state["step"]
@@ -260,10 +314,10 @@ class Adam(Optimizer):
         v += buf
         if amsgrad:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1 ** step)
+        step_size = lr / (1 - beta1**step)
         # buf becomes the denominator, then the update itself: no further allocation.
         np.sqrt(v, out=buf)
-        buf /= math.sqrt(1 - beta2 ** step)
+        buf /= math.sqrt(1 - beta2**step)
         buf += eps
         np.divide(m, buf, out=buf)
         buf *= -step_size
@@ -273,22 +327,47 @@ class Adam(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011) as PyTorch::
 
-        g = grad + weight_decay * p
-        clr = lr / (1 + (t - 1) * lr_decay)
-        s = s + g^2                   (s starts at initial_accumulator_value)
-        p = p - clr * g / (sqrt(s) + eps)
+    g = grad + weight_decay * p
+    clr = lr / (1 + (t - 1) * lr_decay)
+    s = s + g^2                   (s starts at initial_accumulator_value)
+    p = p - clr * g / (sqrt(s) + eps)
     """
 
-    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
-        super().__init__(params, _floats("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                         initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            _floats(
+                "Adagrad",
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+            ),
+        )
 
     def _init_state(self, p: Tensor, options: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0, "sum": np.full_like(p.data, options["initial_accumulator_value"])}
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], lr: float, lr_decay: float,
-                weight_decay: float, initial_accumulator_value: float, eps: float) -> None:
+    def _update(
+        self,
+        p: Tensor,
+        grad: np.ndarray,
+        state: dict[str, Any],
+        lr: float,
+        lr_decay: float,
+        weight_decay: float,
+        initial_accumulator_value: float,
+        eps: float,
+    ) -> None:
         state["step"] += 1
         if weight_decay != 0:
             grad = grad + weight_decay * p.data

@@ -46,17 +46,17 @@ def chorale_tokens(score) -> list[str] | None:  # noqa: ANN001 - a music21 Score
     if part is None:
         return None
     key = score.analyze("key")
-    target = 0 if key.mode == "major" else 9                # pitch class of C / A
+    target = 0 if key.mode == "major" else 9  # pitch class of C / A
     shift = (target - key.tonic.pitchClass) % 12
     if shift > 5:
-        shift -= 12                                         # the smaller way round keeps the register
+        shift -= 12  # the smaller way round keeps the register
     tokens: list[str] = []
     for el in part.flatten().notesAndRests.stream().stripTies():
         sixteenths = float(el.quarterLength) * 4
         if sixteenths <= 0 or sixteenths != int(sixteenths) or el.isChord:
-            return None                                     # grace note, tuplet or chord: skip the chorale
+            return None  # grace note, tuplet or chord: skip the chorale
         if el.isRest and tokens and tokens[-1].startswith("R:"):
-            tokens[-1] = f"R:{int(tokens[-1][2:]) + int(sixteenths)}"   # one rest, as a MIDI file would have it
+            tokens[-1] = f"R:{int(tokens[-1][2:]) + int(sixteenths)}"  # one rest, as a MIDI file would have it
         elif el.isRest:
             tokens.append(f"R:{int(sixteenths)}")
         else:

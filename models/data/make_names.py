@@ -31,7 +31,7 @@ def census_first_names() -> list[str]:
     try:
         import names
     except ImportError:
-        raise SystemExit("make_names: the `names` package is not installed: pip install -e \".[data]\"") from None
+        raise SystemExit('make_names: the `names` package is not installed: pip install -e ".[data]"') from None
     folder = Path(names.__file__).resolve().parent
     found: set[str] = set()
     for source in SOURCES:
@@ -53,8 +53,9 @@ def census_first_names() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write models/data/names.txt from the 1990 US Census first names.")
     parser.add_argument("--out", type=Path, default=OUTPUT, help=f"output file (default {OUTPUT})")
-    parser.add_argument("--check", action="store_true",
-                        help="only compare with the existing file; exit 1 if it differs")
+    parser.add_argument(
+        "--check", action="store_true", help="only compare with the existing file; exit 1 if it differs"
+    )
     args = parser.parse_args(argv)
     text = "\n".join(census_first_names()) + "\n"
     return write_or_check(args.out, text, args.check, "names")

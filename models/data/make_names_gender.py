@@ -50,8 +50,7 @@ def labelled_names() -> list[tuple[str, str]]:
     try:
         import names
     except ImportError:
-        raise SystemExit("make_names_gender: the `names` package is not installed: "
-                         "pip install -e \".[data]\"") from None
+        raise SystemExit('make_names_gender: the `names` package is not installed: pip install -e ".[data]"') from None
     folder = Path(names.__file__).resolve().parent
     shares = {}
     for label, source in SOURCES.items():
@@ -71,8 +70,9 @@ def labelled_names() -> list[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write models/data/names_gender.txt from the 1990 US Census lists.")
     parser.add_argument("--out", type=Path, default=OUTPUT, help=f"output file (default {OUTPUT})")
-    parser.add_argument("--check", action="store_true",
-                        help="only compare with the existing file; exit 1 if it differs")
+    parser.add_argument(
+        "--check", action="store_true", help="only compare with the existing file; exit 1 if it differs"
+    )
     args = parser.parse_args(argv)
     text = "".join(f"{name}\t{label}\n" for name, label in labelled_names())
     counts = {label: text.count(f"\t{label}\n") for label in SOURCES}

@@ -22,8 +22,15 @@ from . import tasks
 from .gradients import TimeGradients, gradient_through_time
 from .models import Regressor, fit
 
-__all__ = ["AddingRun", "ExplodingRun", "adding_test_set", "exploding_gradients", "gradient_profile",
-           "test_mse", "train_adding"]
+__all__ = [
+    "AddingRun",
+    "ExplodingRun",
+    "adding_test_set",
+    "exploding_gradients",
+    "gradient_profile",
+    "test_mse",
+    "train_adding",
+]
 
 TEST_SEED = 12345
 
@@ -35,9 +42,9 @@ class AddingRun:
     cell: str
     length: int
     model: Regressor
-    test_mse: float                                       # after the last step
-    curve: list[tuple[int, float]] = field(default_factory=list)   # (iteration, test MSE), 0 = at init
-    losses: list[float] = field(default_factory=list)     # training loss of each step
+    test_mse: float  # after the last step
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, test MSE), 0 = at init
+    losses: list[float] = field(default_factory=list)  # training loss of each step
     grad_norms: list[float] = field(default_factory=list)  # total gradient norm of each step, before clipping
     seconds: float = 0.0
 
@@ -57,15 +64,25 @@ def test_mse(model: Regressor, x: np.ndarray, y: np.ndarray, chunk: int = 500) -
     total = 0.0
     with mg.no_grad():
         for start in range(0, x.shape[1], chunk):
-            pred = model(x[:, start:start + chunk]).data
-            total += float(((pred - y[start:start + chunk]) ** 2).sum())
+            pred = model(x[:, start : start + chunk]).data
+            total += float(((pred - y[start : start + chunk]) ** 2).sum())
     return total / y.size
 
 
-def train_adding(cell: str, length: int, iterations: int = 600, batch: int = 128, hidden: int = 32,
-                 lr: float = 1e-2, clip_norm: float | None = 1.0, seed: int = 0, eval_every: int = 50,
-                 test_size: int = 1000, on_step: Callable[[int, float, float], None] | None = None,
-                 model: Regressor | None = None) -> AddingRun:
+def train_adding(
+    cell: str,
+    length: int,
+    iterations: int = 600,
+    batch: int = 128,
+    hidden: int = 32,
+    lr: float = 1e-2,
+    clip_norm: float | None = 1.0,
+    seed: int = 0,
+    eval_every: int = 50,
+    test_size: int = 1000,
+    on_step: Callable[[int, float, float], None] | None = None,
+    model: Regressor | None = None,
+) -> AddingRun:
     """Train ``Regressor(cell)`` with Adam on fresh adding-problem batches; test MSE every ``eval_every`` steps.
 
     The same budget for every cell: ``iterations`` steps of ``batch`` sequences, ``hidden`` units,
@@ -104,17 +121,25 @@ class ExplodingRun:
 
     clip_norm: float | None
     losses: list[float]
-    grad_norms: list[float]          # before clipping
-    test_mse: float                  # nan if the parameters blew up
+    grad_norms: list[float]  # before clipping
+    test_mse: float  # nan if the parameters blew up
 
     @property
     def diverged(self) -> bool:
         return not math.isfinite(self.test_mse) or self.test_mse > 10 * tasks.ADDING_BASELINE_MSE
 
 
-def exploding_gradients(length: int = 50, iterations: int = 200, clip_norm: float | None = None,
-                        gain: float = 3.0, lr: float = 0.1, batch: int = 64, hidden: int = 32,
-                        seed: int = 0, on_step: Callable[[int, float, float], None] | None = None) -> ExplodingRun:
+def exploding_gradients(
+    length: int = 50,
+    iterations: int = 200,
+    clip_norm: float | None = None,
+    gain: float = 3.0,
+    lr: float = 0.1,
+    batch: int = 64,
+    hidden: int = 32,
+    seed: int = 0,
+    on_step: Callable[[int, float, float], None] | None = None,
+) -> ExplodingRun:
     """Adding problem, tanh RNN with ``W_hh = gain * Q`` (Q random orthogonal), SGD at ``lr``.
 
     A recurrent matrix with every singular value ``gain > 1`` makes ``dh_T/dh_t`` grow like
@@ -130,7 +155,7 @@ def exploding_gradients(length: int = 50, iterations: int = 200, clip_norm: floa
     params = list(model.parameters())
     optimizer = mg.optim.SGD(params, lr=lr)
     losses, norms = [], []
-    with np.errstate(all="ignore"):            # a diverging run overflows on purpose
+    with np.errstate(all="ignore"):  # a diverging run overflows on purpose
         for i in range(iterations):
             x, y = tasks.adding_problem(length, batch, rng)
             optimizer.zero_grad()

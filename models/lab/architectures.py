@@ -29,8 +29,19 @@ from minigrad.nn.functional import cross_entropy
 from . import tasks
 from .models import Classifier, Generator, Seq2Seq, Tagger, fit
 
-__all__ = ["ALPHABET", "Outcome", "bidirectional_vs_unidirectional", "decode", "depth_comparison", "encode",
-           "example_generate", "example_names", "example_reverse", "example_tagging", "unidirectional_ceiling"]
+__all__ = [
+    "ALPHABET",
+    "Outcome",
+    "bidirectional_vs_unidirectional",
+    "decode",
+    "depth_comparison",
+    "encode",
+    "example_generate",
+    "example_names",
+    "example_reverse",
+    "example_tagging",
+    "unidirectional_ceiling",
+]
 
 OnStep = Callable[[int, float, float], None] | None
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -54,8 +65,9 @@ def _start(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _train(name: str, model: Any, loss_fn: Callable[[int], Tensor], iterations: int, lr: float,
-           on_step: OnStep) -> Outcome:
+def _train(
+    name: str, model: Any, loss_fn: Callable[[int], Tensor], iterations: int, lr: float, on_step: OnStep
+) -> Outcome:
     start = time.perf_counter()
     losses = fit(model.parameters(), loss_fn, iterations, lr=lr, clip_norm=5.0, on_step=on_step)
     return Outcome(name, losses=losses, seconds=time.perf_counter() - start, model=model)
@@ -64,6 +76,7 @@ def _train(name: str, model: Any, loss_fn: Callable[[int], Tensor], iterations: 
 # ---------------------------------------------------------------------------------------------
 # Bidirectional (v10) and deep (v11) RNNs
 # ---------------------------------------------------------------------------------------------
+
 
 def unidirectional_ceiling(length: int, vocab: int, tags: np.ndarray | None = None) -> float:
     """Best accuracy on :func:`tasks.appears_later` without reading ahead: expected, or on ``tags`` (T, B).
@@ -79,9 +92,17 @@ def unidirectional_ceiling(length: int, vocab: int, tags: np.ndarray | None = No
     return float(((p > 0.5)[:, None] == tags).mean())
 
 
-def bidirectional_vs_unidirectional(cell: str = "gru", length: int = 12, vocab: int = 8, hidden: int = 32,
-                                    iterations: int = 300, batch: int = 64, lr: float = 1e-2, seed: int = 0,
-                                    on_step: OnStep = None) -> dict[str, Outcome]:
+def bidirectional_vs_unidirectional(
+    cell: str = "gru",
+    length: int = 12,
+    vocab: int = 8,
+    hidden: int = 32,
+    iterations: int = 300,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    on_step: OnStep = None,
+) -> dict[str, Outcome]:
     """The same tagger, unidirectional and bidirectional, on "does this token appear later?".
 
     Returns ``{"unidirectional": ..., "bidirectional": ...}``; each ``metrics`` holds the test
@@ -93,17 +114,36 @@ def bidirectional_vs_unidirectional(cell: str = "gru", length: int = 12, vocab: 
     for name, both in (("unidirectional", False), ("bidirectional", True)):
         rng = _start(seed)
         model = Tagger(cell, vocab, 2, hidden, bidirectional=both)
-        outcome = _train(name, model, lambda i, model=model, rng=rng: model.loss(
-            *tasks.appears_later(length, batch, vocab, rng)), iterations, lr, on_step)
-        outcome.metrics = {"accuracy": model.accuracy(x_test, y_test),
-                           "ceiling": unidirectional_ceiling(length, vocab, y_test)}
+        outcome = _train(
+            name,
+            model,
+            lambda i, model=model, rng=rng: model.loss(*tasks.appears_later(length, batch, vocab, rng)),
+            iterations,
+            lr,
+            on_step,
+        )
+        outcome.metrics = {
+            "accuracy": model.accuracy(x_test, y_test),
+            "ceiling": unidirectional_ceiling(length, vocab, y_test),
+        }
         outcomes[name] = outcome
     return outcomes
 
 
-def depth_comparison(cell: str = "gru", layers: Sequence[int] = (1, 2, 3), length: int = 20, vocab: int = 5,
-                     window: int = 4, hidden: int = 16, iterations: int = 300, batch: int = 64, lr: float = 1e-2,
-                     wide: bool = True, seed: int = 0, on_step: OnStep = None) -> dict[str, Outcome]:
+def depth_comparison(
+    cell: str = "gru",
+    layers: Sequence[int] = (1, 2, 3),
+    length: int = 20,
+    vocab: int = 5,
+    window: int = 4,
+    hidden: int = 16,
+    iterations: int = 300,
+    batch: int = 64,
+    lr: float = 1e-2,
+    wide: bool = True,
+    seed: int = 0,
+    on_step: OnStep = None,
+) -> dict[str, Outcome]:
     """Stacked taggers of ``layers`` depths, ``hidden`` units per layer, on :func:`tasks.window_sum`.
 
     With ``wide``, also one layer made wide enough to hold as many parameters as the deepest
@@ -120,12 +160,21 @@ def depth_comparison(cell: str = "gru", layers: Sequence[int] = (1, 2, 3), lengt
     for depth, units in shapes:
         rng = _start(seed)
         model = Tagger(cell, vocab, vocab, units, num_layers=depth)
-        outcome = _train(f"{depth} x {units}", model,
-                         lambda i, model=model, rng=rng: model.loss(
-                             *tasks.window_sum(length, batch, vocab, window, rng)),
-                         iterations, lr, on_step)
-        outcome.metrics = {"accuracy": model.accuracy(x_test, y_test), "layers": float(depth), "hidden": float(units),
-                           "parameters": float(model.num_parameters()), "chance": 1.0 / vocab}
+        outcome = _train(
+            f"{depth} x {units}",
+            model,
+            lambda i, model=model, rng=rng: model.loss(*tasks.window_sum(length, batch, vocab, window, rng)),
+            iterations,
+            lr,
+            on_step,
+        )
+        outcome.metrics = {
+            "accuracy": model.accuracy(x_test, y_test),
+            "layers": float(depth),
+            "hidden": float(units),
+            "parameters": float(model.num_parameters()),
+            "chance": 1.0 / vocab,
+        }
         outcomes[outcome.name] = outcome
     return outcomes
 
@@ -134,28 +183,54 @@ def depth_comparison(cell: str = "gru", layers: Sequence[int] = (1, 2, 3), lengt
 # The RNN types (v5)
 # ---------------------------------------------------------------------------------------------
 
-def example_tagging(cell: str = "gru", length: int = 12, vocab: int = 8, hidden: int = 32, iterations: int = 200,
-                    batch: int = 64, lr: float = 1e-2, seed: int = 0, on_step: OnStep = None) -> Outcome:
+
+def example_tagging(
+    cell: str = "gru",
+    length: int = 12,
+    vocab: int = 8,
+    hidden: int = 32,
+    iterations: int = 200,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    on_step: OnStep = None,
+) -> Outcome:
     """Many-to-many, same length: tag each token 1 if it was seen before (:func:`tasks.seen_before`).
 
     ``metrics``: test ``accuracy`` and ``majority`` (always answering the more common tag).
     """
     rng = _start(seed)
     model = Tagger(cell, vocab, 2, hidden)
-    outcome = _train("many-to-many (tagging)", model,
-                     lambda i: model.loss(*tasks.seen_before(length, batch, vocab, rng)), iterations, lr, on_step)
+    outcome = _train(
+        "many-to-many (tagging)",
+        model,
+        lambda i: model.loss(*tasks.seen_before(length, batch, vocab, rng)),
+        iterations,
+        lr,
+        on_step,
+    )
     x, y = tasks.seen_before(length, 1000, vocab, np.random.default_rng(997))
     outcome.metrics = {"accuracy": model.accuracy(x, y), "majority": float(max(y.mean(), 1 - y.mean()))}
     with mg.no_grad():
         guess = model(x[:, :3]).data.argmax(-1)
-    outcome.samples = [f"{' '.join(map(str, x[:, b]))}  ->  {''.join(map(str, guess[:, b]))}  "
-                       f"(true {''.join(map(str, y[:, b]))})" for b in range(3)]
+    outcome.samples = [
+        f"{' '.join(map(str, x[:, b]))}  ->  {''.join(map(str, guess[:, b]))}  (true {''.join(map(str, y[:, b]))})"
+        for b in range(3)
+    ]
     return outcome
 
 
-def example_reverse(cell: str = "gru", lengths: tuple[int, int] = (3, 6), vocab: int = 8, hidden: int = 48,
-                    iterations: int = 400, batch: int = 64, lr: float = 1e-2, seed: int = 0,
-                    on_step: OnStep = None) -> Outcome:
+def example_reverse(
+    cell: str = "gru",
+    lengths: tuple[int, int] = (3, 6),
+    vocab: int = 8,
+    hidden: int = 48,
+    iterations: int = 400,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    on_step: OnStep = None,
+) -> Outcome:
     """Many-to-many, different lengths: an encoder-decoder reverses a sequence of ``lengths[0]..lengths[1]`` tokens.
 
     The encoder reads the whole input; the decoder starts from its final state and writes until it
@@ -197,7 +272,7 @@ def encode(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     for b, word in enumerate(words):
         if not set(word) <= set(ALPHABET):
             raise ValueError(f"encode: {word!r} has characters outside a-z")
-        ids[:len(word), b] = [ALPHABET.index(ch) for ch in word]
+        ids[: len(word), b] = [ALPHABET.index(ch) for ch in word]
     return ids, lengths
 
 
@@ -220,8 +295,15 @@ def predict_names(model: Classifier, names: Sequence[str]) -> np.ndarray:
         return model(ids, lengths).data.argmax(-1)
 
 
-def example_names(cell: str = "gru", hidden: int = 32, iterations: int = 300, batch: int = 64, lr: float = 1e-2,
-                  seed: int = 0, on_step: OnStep = None) -> Outcome:
+def example_names(
+    cell: str = "gru",
+    hidden: int = 32,
+    iterations: int = 300,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    on_step: OnStep = None,
+) -> Outcome:
     """Many-to-one: read a first name letter by letter, then say female or male (1990 US Census lists).
 
     80/20 train/test split of the names (seeded). ``metrics``: test ``accuracy``,
@@ -240,16 +322,29 @@ def example_names(cell: str = "gru", hidden: int = 32, iterations: int = 300, ba
     outcome = _train("many-to-one (name -> f/m)", model, loss_fn, iterations, lr, on_step)
     guess = predict_names(model, test_names)
     recalls = [float((guess[test_labels == c] == c).mean()) for c in (0, 1)]
-    outcome.metrics = {"accuracy": float((guess == test_labels).mean()), "balanced_accuracy": float(np.mean(recalls)),
-                       "majority": float(max(test_labels.mean(), 1 - test_labels.mean()))}
-    outcome.samples = [f"{name} -> {GENDERS[g]} (census: {GENDERS[t]})"
-                       for name, g, t in zip(test_names[:8], guess[:8], test_labels[:8])]
+    outcome.metrics = {
+        "accuracy": float((guess == test_labels).mean()),
+        "balanced_accuracy": float(np.mean(recalls)),
+        "majority": float(max(test_labels.mean(), 1 - test_labels.mean())),
+    }
+    outcome.samples = [
+        f"{name} -> {GENDERS[g]} (census: {GENDERS[t]})"
+        for name, g, t in zip(test_names[:8], guess[:8], test_labels[:8])
+    ]
     return outcome
 
 
-def example_generate(cell: str = "gru", hidden: int = 48, iterations: int = 400, batch: int = 64, lr: float = 1e-2,
-                     seed: int = 0, samples: int = 6, judge: Classifier | None = None,
-                     on_step: OnStep = None) -> Outcome:
+def example_generate(
+    cell: str = "gru",
+    hidden: int = 48,
+    iterations: int = 400,
+    batch: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    samples: int = 6,
+    judge: Classifier | None = None,
+    on_step: OnStep = None,
+) -> Outcome:
     """One-to-many: one input, the label f or m, and the model writes a first name letter by letter.
 
     Trained on the same 80% of the census names as :func:`example_names`. ``metrics``: ``test_loss``
@@ -271,15 +366,21 @@ def example_generate(cell: str = "gru", hidden: int = 48, iterations: int = 400,
     with mg.no_grad():
         test_loss = float(model.loss(test_labels, ids, lengths).item())
     asked = np.array([0, 1] * (50 if judge is not None else samples // 2 + 1))
-    written = [decode(s) or "?" for s in model.sample(asked, np.random.default_rng(seed + 1), max_len=12,
-                                                     temperature=0.8)]
+    written = [
+        decode(s) or "?" for s in model.sample(asked, np.random.default_rng(seed + 1), max_len=12, temperature=0.8)
+    ]
     known = set(train_names)
-    outcome.metrics = {"test_loss": test_loss, "uniform": float(np.log(len(ALPHABET) + 1)),
-                       "novel": float(np.mean([w not in known for w in written]))}
+    outcome.metrics = {
+        "test_loss": test_loss,
+        "uniform": float(np.log(len(ALPHABET) + 1)),
+        "novel": float(np.mean([w not in known for w in written])),
+    }
     if judge is not None:
         valid = [i for i, w in enumerate(written) if w != "?"]
         said = predict_names(judge, [written[i] for i in valid])
         outcome.metrics["judge_agrees"] = float((said == asked[valid]).mean())
-    outcome.samples = [f"{GENDERS[a]}: {w}{'' if w not in known else ' (in the training names)'}"
-                       for a, w in zip(asked[:samples], written[:samples])]
+    outcome.samples = [
+        f"{GENDERS[a]}: {w}{'' if w not in known else ' (in the training names)'}"
+        for a, w in zip(asked[:samples], written[:samples])
+    ]
     return outcome

@@ -59,11 +59,11 @@ def find_states(tape: Tape) -> dict[str, dict[int, Tensor]]:
     ``s1``, ... if a step has more than two). Raises ValueError if no step scope was traced, or
     if one step scope ran twice (two layers sharing a scope name cannot be told apart).
     """
-    made: dict[int, tuple[str, int, int]] = {}          # id(tensor) -> (group, t, order made)
+    made: dict[int, tuple[str, int, int]] = {}  # id(tensor) -> (group, t, order made)
     tensors: dict[int, Tensor] = {}
     read_outside: dict[tuple[str, int], dict[int, int]] = {}
     steps_seen = False
-    finished: set[tuple[str, int]] = set()             # steps whose ops have all run (a step's ops are contiguous)
+    finished: set[tuple[str, int]] = set()  # steps whose ops have all run (a step's ops are contiguous)
     current = None
     for order, record in enumerate(tape.records):
         step = _step_of(record.scope)
@@ -71,9 +71,11 @@ def find_states(tape: Tape) -> dict[str, dict[int, Tensor]]:
         if step != current:
             if step in finished:
                 where = f"{step[0]}/t{step[1]}" if step[0] else f"t{step[1]}"
-                raise ValueError(f"find_states: the scope {where!r} ran twice in one forward pass (two layers "
-                                 "with the same scope name, e.g. an encoder and a decoder GRU?): wrap each in "
-                                 "its own mg.scope('name') so that their states can be told apart")
+                raise ValueError(
+                    f"find_states: the scope {where!r} ran twice in one forward pass (two layers "
+                    "with the same scope name, e.g. an encoder and a decoder GRU?): wrap each in "
+                    "its own mg.scope('name') so that their states can be told apart"
+                )
             if current is not None:
                 finished.add(current)
             current = step
@@ -85,13 +87,16 @@ def find_states(tape: Tape) -> dict[str, dict[int, Tensor]]:
             made[id(record.output)] = (*step, order)
             tensors[id(record.output)] = record.output
     if not steps_seen:
-        raise ValueError("find_states: no op of the traced forward ran in a timestep scope 't{t}' "
-                         "(run nn.RNN/GRU/LSTM layers, or open mg.scope(f't{t}') around each step of your loop)")
+        raise ValueError(
+            "find_states: no op of the traced forward ran in a timestep scope 't{t}' "
+            "(run nn.RNN/GRU/LSTM layers, or open mg.scope(f't{t}') around each step of your loop)"
+        )
     states: dict[str, dict[int, Tensor]] = {}
     for (group, t), found in read_outside.items():
         ordered = [tensors[i] for i, _ in sorted(found.items(), key=lambda item: item[1])]
-        names = ["h"] if len(ordered) == 1 else ["c", "h"] if len(ordered) == 2 else \
-            [f"s{k}" for k in range(len(ordered))]
+        names = (
+            ["h"] if len(ordered) == 1 else ["c", "h"] if len(ordered) == 2 else [f"s{k}" for k in range(len(ordered))]
+        )
         # nn's cells tag their states (t.tags: role "state", name "h" or "c"); the order made is
         # the fallback for a hand-written step that tags nothing.
         names = [t.tags["name"] if t.tags.get("role") == "state" else name for t, name in zip(ordered, names)]
@@ -141,16 +146,19 @@ def gradient_through_time(run: Callable[[], Tensor]) -> TimeGradients:
     if loss.data.size != 1:
         raise ValueError(f"gradient_through_time: run() must return a scalar loss, got shape {loss.shape}")
     if not loss.requires_grad:
-        raise ValueError("gradient_through_time: the loss does not require grad (was run() called under "
-                         "mg.no_grad(), or does the model have no parameters that require grad?)")
+        raise ValueError(
+            "gradient_through_time: the loss does not require grad (was run() called under "
+            "mg.no_grad(), or does the model have no parameters that require grad?)"
+        )
     states = find_states(tape)
-    del tape                                          # the records hold every tensor; backward needs only the graph
+    del tape  # the records hold every tensor; backward needs only the graph
     norms = {key: np.zeros(max(steps) + 1) for key, steps in states.items()}
     handles = []
 
     def recorder(key: str, t: int) -> Callable[[np.ndarray], None]:
         def hook(g: np.ndarray) -> None:
             norms[key][t] = float(np.linalg.norm(g))
+
         return hook
 
     for key, steps in states.items():

@@ -27,29 +27,30 @@ __all__ = ["CELLS", "Classifier", "Generator", "Regressor", "Seq2Seq", "Tagger",
 # name -> (layer class, cell options). The layer's scope name is its class name, lower-case.
 CELLS: dict[str, tuple[type[nn.RNNBase], dict[str, Any]]] = {
     "rnn": (nn.RNN, {}),
-    "gru": (nn.GRU, {}),                                        # PyTorch's GRU (reset after W_hn h)
+    "gru": (nn.GRU, {}),  # PyTorch's GRU (reset after W_hn h)
     "gru-reset-before": (nn.GRU, {"variant": "reset_before"}),  # Cho et al. 2014, the course's full GRU
-    "gru-minimal": (nn.GRU, {"variant": "minimal"}),            # the course's simplified GRU (update gate only)
+    "gru-minimal": (nn.GRU, {"variant": "minimal"}),  # the course's simplified GRU (update gate only)
     "lstm": (nn.LSTM, {}),
-    "lstm-peephole": (nn.LSTM, {"peephole": True}),             # Gers & Schmidhuber 2000
+    "lstm-peephole": (nn.LSTM, {"peephole": True}),  # Gers & Schmidhuber 2000
 }
 
 
-def make_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
-             dtype: Any = None) -> nn.RNNBase:
+def make_rnn(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False, dtype: Any = None
+) -> nn.RNNBase:
     """The recurrent layer that ``cell`` names (see :data:`CELLS`)."""
     if cell not in CELLS:
         raise ValueError(f"make_rnn: unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
     layer, options = CELLS[cell]
-    return layer(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype,
-                 **options)
+    return layer(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype, **options)
 
 
 class Regressor(nn.Module):
     """Many-to-one regression: ``y = W h_{T-1} + b`` on the last step of the top layer. x: (T, B, I)."""
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int = 1,
-                 num_layers: int = 1, dtype: Any = None) -> None:
+    def __init__(
+        self, cell: str, input_size: int, hidden_size: int, output_size: int = 1, num_layers: int = 1, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.cell = cell
         self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dtype=dtype)
@@ -66,8 +67,16 @@ class Tagger(nn.Module):
     ``Embedding -> RNN (num_layers, optionally bidirectional) -> Linear`` on every step.
     """
 
-    def __init__(self, cell: str, vocab: int, classes: int, hidden_size: int, embedding_dim: int = 16,
-                 num_layers: int = 1, bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        cell: str,
+        vocab: int,
+        classes: int,
+        hidden_size: int,
+        embedding_dim: int = 16,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embedding_dim)
         self.rnn = make_rnn(cell, embedding_dim, hidden_size, num_layers, bidirectional)
@@ -95,8 +104,15 @@ class Classifier(nn.Module):
     then starts at each name's own last letter, not on padding).
     """
 
-    def __init__(self, cell: str, vocab: int, classes: int, hidden_size: int, embedding_dim: int = 16,
-                 bidirectional: bool = False) -> None:
+    def __init__(
+        self,
+        cell: str,
+        vocab: int,
+        classes: int,
+        hidden_size: int,
+        embedding_dim: int = 16,
+        bidirectional: bool = False,
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embedding_dim)
         self.rnn = make_rnn(cell, embedding_dim, hidden_size, bidirectional=bidirectional)
@@ -104,7 +120,7 @@ class Classifier(nn.Module):
 
     def forward(self, tokens: Any, lengths: np.ndarray) -> Tensor:
         _, final = self.rnn(self.embed(tokens), lengths=lengths)
-        h_n = final[0] if isinstance(final, tuple) else final          # an LSTM's is (h_n, c_n)
+        h_n = final[0] if isinstance(final, tuple) else final  # an LSTM's is (h_n, c_n)
         # The top layer's final state, both directions side by side when bidirectional: (B, D*H).
         last = h_n[-1] if self.rnn.num_directions == 1 else mg.concat([h_n[-2], h_n[-1]], axis=-1)
         return self.head(last)
@@ -128,7 +144,7 @@ class Seq2Seq(nn.Module):
         self.head = nn.Linear(hidden_size, vocab + 2)
 
     def loss(self, source: np.ndarray, target: np.ndarray) -> Tensor:
-        with mg.scope("encoder"):         # two GRUs: their own scopes keep their timesteps apart
+        with mg.scope("encoder"):  # two GRUs: their own scopes keep their timesteps apart
             _, state = self.encoder(self.embed(source))
         batch = source.shape[1]
         inputs = np.concatenate([np.full((1, batch), self.bos), target])
@@ -155,7 +171,7 @@ class Seq2Seq(nn.Module):
         results = []
         for column in np.stack(written, axis=1):
             stop = np.flatnonzero(column == self.eos)
-            results.append(column[:stop[0] if len(stop) else len(column)].tolist())
+            results.append(column[: stop[0] if len(stop) else len(column)].tolist())
         return results
 
 
@@ -174,7 +190,7 @@ class Generator(nn.Module):
         self.start = nn.Embedding(classes, hidden_size)
         self.embed = nn.Embedding(vocab + 2, embedding_dim)
         self.rnn = make_rnn(cell, embedding_dim, hidden_size)
-        self.lstm = isinstance(self.rnn, nn.LSTM)             # its state is the pair (h, c)
+        self.lstm = isinstance(self.rnn, nn.LSTM)  # its state is the pair (h, c)
         self.head = nn.Linear(hidden_size, vocab + 2)
 
     def initial_state(self, labels: np.ndarray) -> Any:
@@ -189,13 +205,14 @@ class Generator(nn.Module):
         inputs = np.concatenate([np.full((1, batch), self.bos), sequences])
         wanted = np.concatenate([sequences, np.zeros((1, batch), dtype=sequences.dtype)])
         wanted[lengths, np.arange(batch)] = self.eos
-        wanted[np.arange(T + 1)[:, None] > lengths[None, :]] = -100        # padding: ignored by the loss
+        wanted[np.arange(T + 1)[:, None] > lengths[None, :]] = -100  # padding: ignored by the loss
         out, _ = self.rnn(self.embed(inputs), self.initial_state(labels))
         logits = self.head(out)
         return cross_entropy(logits.reshape(-1, logits.shape[-1]), wanted.reshape(-1))
 
-    def sample(self, labels: Sequence[int], rng: np.random.Generator, max_len: int = 20,
-               temperature: float = 1.0) -> list[list[int]]:
+    def sample(
+        self, labels: Sequence[int], rng: np.random.Generator, max_len: int = 20, temperature: float = 1.0
+    ) -> list[list[int]]:
         """One sampled sequence per label (softmax at ``temperature``; 0 = greedy), EOS not included."""
         labels = np.asarray(labels)
         batch = len(labels)
@@ -219,12 +236,20 @@ class Generator(nn.Module):
                 token = token[None]
                 if done.all():
                     break
-        return [col[:np.flatnonzero(col == self.eos)[0]].tolist() if (col == self.eos).any() else col.tolist()
-                for col in written.T]
+        return [
+            col[: np.flatnonzero(col == self.eos)[0]].tolist() if (col == self.eos).any() else col.tolist()
+            for col in written.T
+        ]
 
 
-def fit(parameters: Sequence[Tensor], loss_fn: Callable[[int], Tensor], iterations: int, lr: float = 1e-2,
-        clip_norm: float | None = None, on_step: Callable[[int, float, float], None] | None = None) -> list[float]:
+def fit(
+    parameters: Sequence[Tensor],
+    loss_fn: Callable[[int], Tensor],
+    iterations: int,
+    lr: float = 1e-2,
+    clip_norm: float | None = None,
+    on_step: Callable[[int, float, float], None] | None = None,
+) -> list[float]:
     """Adam on ``loss_fn(i)`` for ``iterations`` steps; returns each step's loss.
 
     ``clip_norm`` rescales the gradients to that joint norm at most (``clip_grad_norm_``).

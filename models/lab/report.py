@@ -8,8 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 # One colour per cell (models.lab.models.CELLS), the same in every plot of the lab.
-CELL_COLORS = {"rnn": "tab:red", "gru": "tab:blue", "gru-reset-before": "tab:cyan", "gru-minimal": "tab:purple",
-               "lstm": "tab:green", "lstm-peephole": "tab:olive"}
+CELL_COLORS = {
+    "rnn": "tab:red",
+    "gru": "tab:blue",
+    "gru-reset-before": "tab:cyan",
+    "gru-minimal": "tab:purple",
+    "lstm": "tab:green",
+    "lstm-peephole": "tab:olive",
+}
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
@@ -20,8 +26,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: 
         raise ValueError(f"markdown_table: align needs one of 'l'/'r' per column ({len(header)}), got {align!r}")
     if any(len(row) != len(header) for row in rows):
         raise ValueError(f"markdown_table: every row needs {len(header)} cells")
-    lines = ["| " + " | ".join(str(h) for h in header) + " |",
-             "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+    lines = [
+        "| " + " | ".join(str(h) for h in header) + " |",
+        "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -39,10 +47,11 @@ def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, or None (with a note) when matplotlib is missing."""
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed (pip install -e \".[demos]\"): no plots", file=sys.stderr)
+        print('matplotlib is not installed (pip install -e ".[demos]"): no plots', file=sys.stderr)
         return None
     return plt
 

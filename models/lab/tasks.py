@@ -18,8 +18,14 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "ADDING_BASELINE_MSE", "NAMES_GENDER", "adding_problem", "appears_later", "load_names_gender",
-    "reverse_sequence", "seen_before", "window_sum",
+    "ADDING_BASELINE_MSE",
+    "NAMES_GENDER",
+    "adding_problem",
+    "appears_later",
+    "load_names_gender",
+    "reverse_sequence",
+    "seen_before",
+    "window_sum",
 ]
 
 # Predicting the mean, 1.0, for a sum of two U(0, 1) values: MSE = Var(u1 + u2) = 2/12.
@@ -92,8 +98,9 @@ def appears_later(length: int, batch: int, vocab: int, rng: np.random.Generator)
     return x, tags
 
 
-def window_sum(length: int, batch: int, vocab: int, window: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray]:
+def window_sum(
+    length: int, batch: int, vocab: int, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Tag each position with ``(x_t + x_{t-1} + ... + x_{t-window+1}) mod vocab`` (missing terms 0).
 
     tokens (T, B) int, tags (T, B) int in [0, vocab). Remembering ``window - 1`` tokens is easy;
@@ -103,7 +110,7 @@ def window_sum(length: int, batch: int, vocab: int, window: int, rng: np.random.
     _check("window_sum", window=(window, 1))
     x = _tokens("window_sum", length, batch, vocab, rng)
     padded = np.concatenate([np.zeros((window - 1, batch), dtype=x.dtype), x])
-    tags = sum(padded[k:k + length] for k in range(window)) % vocab
+    tags = sum(padded[k : k + length] for k in range(window)) % vocab
     return x, tags
 
 
@@ -120,8 +127,9 @@ def load_names_gender(path: Path | str = NAMES_GENDER) -> tuple[list[str], np.nd
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_names_gender: {path} does not exist "
-                                "(regenerate it with python models/data/make_names_gender.py)")
+        raise FileNotFoundError(
+            f"load_names_gender: {path} does not exist (regenerate it with python models/data/make_names_gender.py)"
+        )
     names, labels = [], []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         fields = line.split("\t")

@@ -17,9 +17,19 @@ class MinigradCharModel:
     """``mg.nn.RNN``/``mg.nn.LSTM`` + ``mg.nn.Linear``; ``step`` = forward, cross-entropy at every
     step, BPTT, clip, optimizer, as ``numpy_ref`` and ``torch_ref``."""
 
-    def __init__(self, mg: ModuleType, cell: str, params: dict[str, np.ndarray], batch: int, optimizer: str,
-                 lr: float, clip_value: float | None = None, max_norm: float | None = None,
-                 compiled: bool = False, checkpoint_every: int | None = None) -> None:
+    def __init__(
+        self,
+        mg: ModuleType,
+        cell: str,
+        params: dict[str, np.ndarray],
+        batch: int,
+        optimizer: str,
+        lr: float,
+        clip_value: float | None = None,
+        max_norm: float | None = None,
+        compiled: bool = False,
+        checkpoint_every: int | None = None,
+    ) -> None:
         utils = mg.nn.utils
         hidden = params["weight_hh_l0"].shape[1]
         vocab = params["weight_ih_l0"].shape[1]
@@ -31,8 +41,7 @@ class MinigradCharModel:
         self.head.load_state_dict({"weight": params["head.weight"], "bias": params["head.bias"]})
         named = dict(self.rnn.named_parameters())
         self.params = [named[k] for k in PARAM_ORDER[:4]] + [self.head.weight, self.head.bias]
-        self.opt = (mg.optim.Adagrad(self.params, lr=lr) if optimizer == "adagrad"
-                    else mg.optim.Adam(self.params, lr=lr))
+        self.opt = mg.optim.Adagrad(self.params, lr=lr) if optimizer == "adagrad" else mg.optim.Adam(self.params, lr=lr)
         self.clip_value, self.max_norm = clip_value, max_norm
         self._clip_value, self._clip_norm = utils.clip_grad_value_, utils.clip_grad_norm_
         zeros = mg.tensor(np.zeros((1, batch, hidden), dtype=np.float32))
@@ -48,7 +57,7 @@ class MinigradCharModel:
 
     def step(self, x: Any, targets: np.ndarray) -> float:
         self.opt.zero_grad()
-        if self._step is not None:                 # mg.compile: forward and backward replayed
+        if self._step is not None:  # mg.compile: forward and backward replayed
             loss, *state = self._step(x, targets, *self.state)
         else:
             loss, *state = self.loss(x, targets, *self.state)
@@ -69,8 +78,15 @@ class MinigradRawLoop:
     """min-char-rnn written op by op as learners write it (issue 15's raw-op loop), eager or ``mg.compile``d:
     ``h = (x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh).tanh()``, cross-entropy per step, backward, clip, Adagrad."""
 
-    def __init__(self, mg: ModuleType, params: dict[str, np.ndarray], batch: int, lr: float = 0.1,
-                 clip_value: float = 5.0, compiled: bool = False) -> None:
+    def __init__(
+        self,
+        mg: ModuleType,
+        params: dict[str, np.ndarray],
+        batch: int,
+        lr: float = 0.1,
+        clip_value: float = 5.0,
+        compiled: bool = False,
+    ) -> None:
         self.params = [mg.nn.Parameter(params[k].copy()) for k in PARAM_ORDER]
         self.w_ih, self.w_hh, self.b_ih, self.b_hh, self.w_y, self.b_y = self.params
         self.h = mg.tensor(np.zeros((batch, params["weight_hh_l0"].shape[1]), dtype=np.float32))

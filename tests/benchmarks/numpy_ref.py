@@ -43,9 +43,12 @@ def init_params(cell: str, vocab: int, hidden: int, seed: int = 0) -> dict[str, 
         return rng.uniform(-k, k, size=shape).astype(F32)
 
     return {
-        "weight_ih_l0": u(gates * hidden, vocab), "weight_hh_l0": u(gates * hidden, hidden),
-        "bias_ih_l0": u(gates * hidden), "bias_hh_l0": u(gates * hidden),
-        "head.weight": u(vocab, hidden), "head.bias": u(vocab),
+        "weight_ih_l0": u(gates * hidden, vocab),
+        "weight_hh_l0": u(gates * hidden, hidden),
+        "bias_ih_l0": u(gates * hidden),
+        "bias_hh_l0": u(gates * hidden),
+        "head.weight": u(vocab, hidden),
+        "head.bias": u(vocab),
     }
 
 
@@ -67,6 +70,7 @@ def make_batches(vocab: int, steps: int, batch: int, count: int, seed: int = 1) 
 # --------------------------------------------------------------------------------------
 # Shared pieces: the loss, clipping and the optimizers (PyTorch's rules)
 # --------------------------------------------------------------------------------------
+
 
 def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean of ``-log softmax(logits)[y]`` over rows, and its gradient ``(softmax - onehot(y)) / N``."""
@@ -114,8 +118,9 @@ class Adagrad:
 class Adam:
     """PyTorch's Adam: ``p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)``."""
 
-    def __init__(self, params: list[np.ndarray], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: list[np.ndarray], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
@@ -124,8 +129,8 @@ class Adam:
     def step(self, grads: list[np.ndarray]) -> None:
         b1, b2 = self.betas
         self.t += 1
-        step_size = self.lr / (1 - b1 ** self.t)
-        root_c2 = np.sqrt(1 - b2 ** self.t)
+        step_size = self.lr / (1 - b1**self.t)
+        root_c2 = np.sqrt(1 - b2**self.t)
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m *= b1
             m += (1 - b1) * g
@@ -140,6 +145,7 @@ class Adam:
 # --------------------------------------------------------------------------------------
 # W1: min-char-rnn
 # --------------------------------------------------------------------------------------
+
 
 class MinCharRNN:
     """min-char-rnn's ``lossFun``, batched: tanh RNN, softmax cross-entropy at every step,
@@ -170,12 +176,12 @@ class MinCharRNN:
         dh_next = np.zeros_like(self.h)
         for t in reversed(range(steps)):
             dy = ps[t].copy()
-            dy[rows, targets[t]] -= 1                    # softmax - onehot(y)
-            dy /= count                                  # the loss is a mean
+            dy[rows, targets[t]] -= 1  # softmax - onehot(y)
+            dy /= count  # the loss is a mean
             g_wy += np.dot(dy.T, hs[t])
             g_by += dy.sum(axis=0)
             dh = np.dot(dy, w_y) + dh_next
-            dh_raw = (1 - hs[t] * hs[t]) * dh             # through tanh
+            dh_raw = (1 - hs[t] * hs[t]) * dh  # through tanh
             g_b += dh_raw.sum(axis=0)
             g_wih += np.dot(dh_raw.T, x[t])
             g_whh += np.dot(dh_raw.T, hs[t - 1])
@@ -227,7 +233,7 @@ class VectorisedRNN:
         for t in range(steps - 1, -1, -1):
             dh = dh_all[t] if dh_next is None else dh_all[t] + dh_next
             h = hs[t + 1]
-            np.multiply(dh, 1 - h * h, out=dz[t])        # through tanh
+            np.multiply(dh, 1 - h * h, out=dz[t])  # through tanh
             dh_next = np.dot(dz[t], w_hh)
         dzs = dz.reshape(steps * batch, hidden)
         g_whh = np.dot(dzs.T, hs[:-1].reshape(steps * batch, hidden))
@@ -242,6 +248,7 @@ class VectorisedRNN:
 # --------------------------------------------------------------------------------------
 # W2, W3: the LSTM char-LM
 # --------------------------------------------------------------------------------------
+
 
 def _sigmoid_course(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
@@ -268,10 +275,10 @@ class CourseLSTM:
         b = b_ih + b_hh
         h, c = self.h, self.c
         caches, loss = [], 0.0
-        for t in range(steps):                                     # lstm_cell_forward
+        for t in range(steps):  # lstm_cell_forward
             z = np.dot(x[t], w_ih.T) + np.dot(h, w_hh.T) + b
-            it, ft = _sigmoid_course(z[:, :n]), _sigmoid_course(z[:, n:2 * n])
-            cct, ot = np.tanh(z[:, 2 * n:3 * n]), _sigmoid_course(z[:, 3 * n:])
+            it, ft = _sigmoid_course(z[:, :n]), _sigmoid_course(z[:, n : 2 * n])
+            cct, ot = np.tanh(z[:, 2 * n : 3 * n]), _sigmoid_course(z[:, 3 * n :])
             c_next = ft * c + it * cct
             tc = np.tanh(c_next)
             h_next = ot * tc
@@ -285,7 +292,7 @@ class CourseLSTM:
         g_wih, g_whh, g_b, g_wy, g_by = (np.zeros_like(q) for q in (w_ih, w_hh, b_ih, w_y, b_y))
         da_next = np.zeros_like(h)
         dc_next = np.zeros_like(c)
-        for t in reversed(range(steps)):                           # lstm_cell_backward
+        for t in reversed(range(steps)):  # lstm_cell_backward
             a_prev, c_prev, it, ft, cct, ot, tc, a_next, p = caches[t]
             dy = p.copy()
             dy[rows, targets[t]] -= 1
@@ -338,9 +345,9 @@ class VectorisedLSTM:
         xp += b_ih
         xp += b_hh
         xp = xp.reshape(steps, batch, 4 * n)
-        gates = np.empty((steps, batch, 4 * n), dtype=F32)   # i, f, g, o after their nonlinearities
+        gates = np.empty((steps, batch, 4 * n), dtype=F32)  # i, f, g, o after their nonlinearities
         cs = np.empty((steps + 1, batch, n), dtype=F32)
-        tcs = np.empty((steps, batch, n), dtype=F32)          # tanh(c_t)
+        tcs = np.empty((steps, batch, n), dtype=F32)  # tanh(c_t)
         hs = np.empty((steps + 1, batch, n), dtype=F32)
         hs[0], cs[0] = self.h, self.c
         w_hh_t = w_hh.T
@@ -348,14 +355,14 @@ class VectorisedLSTM:
             z = np.dot(hs[t], w_hh_t)
             z += xp[t]
             a = gates[t]
-            _sigmoid(z[:, :2 * n], a[:, :2 * n])
-            np.tanh(z[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])
-            _sigmoid(z[:, 3 * n:], a[:, 3 * n:])
+            _sigmoid(z[:, : 2 * n], a[:, : 2 * n])
+            np.tanh(z[:, 2 * n : 3 * n], out=a[:, 2 * n : 3 * n])
+            _sigmoid(z[:, 3 * n :], a[:, 3 * n :])
             c = cs[t + 1]
-            np.multiply(a[:, n:2 * n], cs[t], out=c)
-            c += a[:, :n] * a[:, 2 * n:3 * n]
+            np.multiply(a[:, n : 2 * n], cs[t], out=c)
+            c += a[:, :n] * a[:, 2 * n : 3 * n]
             np.tanh(c, out=tcs[t])
-            np.multiply(a[:, 3 * n:], tcs[t], out=hs[t + 1])
+            np.multiply(a[:, 3 * n :], tcs[t], out=hs[t + 1])
         self.h, self.c = hs[steps].copy(), cs[steps].copy()
         h_all = hs[1:].reshape(steps * batch, n)
         logits = np.dot(h_all, w_y.T)
@@ -368,17 +375,17 @@ class VectorisedLSTM:
         dh_next = dc_next = None
         for t in range(steps - 1, -1, -1):
             a = gates[t]
-            i, f, g, o = a[:, :n], a[:, n:2 * n], a[:, 2 * n:3 * n], a[:, 3 * n:]
+            i, f, g, o = a[:, :n], a[:, n : 2 * n], a[:, 2 * n : 3 * n], a[:, 3 * n :]
             tc = tcs[t]
             dh = dh_all[t] if dh_next is None else dh_all[t] + dh_next
             dc = dh * o * (1 - tc * tc)
             if dc_next is not None:
                 dc += dc_next
             d = dz[t]
-            np.multiply(dc * g, i * (1 - i), out=d[:, :n])                    # d input gate
-            np.multiply(dc * cs[t], f * (1 - f), out=d[:, n:2 * n])           # d forget gate
-            np.multiply(dc * i, 1 - g * g, out=d[:, 2 * n:3 * n])             # d candidate
-            np.multiply(dh * tc, o * (1 - o), out=d[:, 3 * n:])               # d output gate
+            np.multiply(dc * g, i * (1 - i), out=d[:, :n])  # d input gate
+            np.multiply(dc * cs[t], f * (1 - f), out=d[:, n : 2 * n])  # d forget gate
+            np.multiply(dc * i, 1 - g * g, out=d[:, 2 * n : 3 * n])  # d candidate
+            np.multiply(dh * tc, o * (1 - o), out=d[:, 3 * n :])  # d output gate
             dc_next = dc * f
             dh_next = np.dot(d, w_hh)
         dzs = dz.reshape(steps * batch, 4 * n)
@@ -394,6 +401,7 @@ class VectorisedLSTM:
 # --------------------------------------------------------------------------------------
 # W4: one layer, tanh(x @ W + b)
 # --------------------------------------------------------------------------------------
+
 
 class NumpyLayer:
     """``y = tanh(x W + b)``; backward ``dz = g (1 - y^2)``, ``dW = x^T dz``, ``db = sum_rows dz``."""

@@ -36,9 +36,9 @@ def _restart_without_blas_overrides() -> None:
 
 
 def main() -> None:
-    _restart_without_blas_overrides()           # before numpy loads OpenBLAS
+    _restart_without_blas_overrides()  # before numpy loads OpenBLAS
     here = Path(__file__).resolve().parent
-    sys.path[:0] = [str(here), str(here.parents[1])]    # numpy_ref & co, and the repo's minigrad
+    sys.path[:0] = [str(here), str(here.parents[1])]  # numpy_ref & co, and the repo's minigrad
     import suite
 
     suite.main(sys.argv[1:])

@@ -16,8 +16,17 @@ from torch import nn
 class TorchCharModel:
     """RNN or LSTM + Linear head; ``step`` = forward, cross-entropy at every step, BPTT, clip, optimizer."""
 
-    def __init__(self, cell: str, params: dict[str, np.ndarray], batch: int, fused: bool, optimizer: str,
-                 lr: float, clip_value: float | None = None, max_norm: float | None = None) -> None:
+    def __init__(
+        self,
+        cell: str,
+        params: dict[str, np.ndarray],
+        batch: int,
+        fused: bool,
+        optimizer: str,
+        lr: float,
+        clip_value: float | None = None,
+        max_norm: float | None = None,
+    ) -> None:
         hidden = params["weight_hh_l0"].shape[1]
         vocab = params["weight_ih_l0"].shape[1]
         self.cell, self.fused = cell, fused
@@ -26,7 +35,7 @@ class TorchCharModel:
             names = PARAM_ORDER[:4]
         else:
             self.rnn = (nn.RNNCell if cell == "rnn" else nn.LSTMCell)(vocab, hidden)
-            names = tuple(k[:-3] for k in PARAM_ORDER[:4])       # weight_ih_l0 -> weight_ih
+            names = tuple(k[:-3] for k in PARAM_ORDER[:4])  # weight_ih_l0 -> weight_ih
         self.head = nn.Linear(hidden, vocab)
         with torch.no_grad():
             for name, key in zip(names, PARAM_ORDER[:4]):
@@ -35,8 +44,9 @@ class TorchCharModel:
             self.head.bias.copy_(torch.from_numpy(params["head.bias"]))
         # The same order as numpy_ref.PARAM_ORDER, for --check.
         self.params = [getattr(self.rnn, n) for n in names] + [self.head.weight, self.head.bias]
-        self.opt = (torch.optim.Adagrad(self.params, lr=lr) if optimizer == "adagrad"
-                    else torch.optim.Adam(self.params, lr=lr))
+        self.opt = (
+            torch.optim.Adagrad(self.params, lr=lr) if optimizer == "adagrad" else torch.optim.Adam(self.params, lr=lr)
+        )
         self.clip_value, self.max_norm = clip_value, max_norm
         state_shape = (1, batch, hidden) if fused else (batch, hidden)
         zeros = torch.zeros(state_shape)

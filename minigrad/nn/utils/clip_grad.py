@@ -22,8 +22,9 @@ def _grads(parameters: Tensor | Iterable[Tensor], fn: str) -> list[np.ndarray]:
     return [p.grad for p in params if p.grad is not None]
 
 
-def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> float:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     ``total = || (||g_1||_p, ..., ||g_k||_p) ||_p`` (max |g| for ``p = inf``), then every
@@ -44,10 +45,12 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     norms = np.array([np.linalg.norm(g.ravel(), norm_type) for g in grads], dtype=np.float64)
     total = float(norms.max() if math.isinf(norm_type) else np.linalg.norm(norms, norm_type))
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"{fn}: the total norm of order {norm_type} of the gradients is {total}; "
-                           "set error_if_nonfinite=False to clip anyway")
+        raise RuntimeError(
+            f"{fn}: the total norm of order {norm_type} of the gradients is {total}; "
+            "set error_if_nonfinite=False to clip anyway"
+        )
     coef = max_norm / (total + 1e-6)
-    if not coef >= 1.0:       # also true for NaN, which then spreads into the gradients as in PyTorch
+    if not coef >= 1.0:  # also true for NaN, which then spreads into the gradients as in PyTorch
         for g in grads:
             g *= coef
     return total
