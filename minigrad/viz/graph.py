@@ -325,6 +325,12 @@ def _math_name(name: str) -> str:
     return ("W" if m.group(1) == "weight" else "b") + (f"_{m.group(2)}" if m.group(2) else "")
 
 
+def _leading_index(index: Any) -> int | None:
+    """The first position of a ``getitem`` index (``3`` for ``x[3]`` or ``x[3, :]``), if it is an int."""
+    first = index[0] if isinstance(index, tuple) and index else index
+    return int(first) if isinstance(first, (int, np.integer)) and not isinstance(first, bool) else None
+
+
 def _op_summary(names: tuple[str, ...]) -> str:
     """``("reshape", "matmul", "add", "add")`` -> ``"1 matmul + 2 adds"`` (views are free, not counted)."""
     counts: dict[str, int] = {}
@@ -764,12 +770,22 @@ class _Builder:
                 self.chains.setdefault(self.chain_of[nid], {}).setdefault(node.timestep, []).append(nid)
 
     def _find_step_inputs(self) -> None:
-        """Mark ``x_proj[t]`` (or ``x[t]``) read in step t from a sequence made before the loop."""
+        """Mark ``x_proj[t]`` (or ``x[t]``) read in step t from a sequence made before the loop.
+
+        ``nn``'s layers say so: step t's ``getitem`` reads the tensor tagged
+        ``role="input_projection"``. A hand-written loop has no tags; there it is a ``getitem``
+        in step t whose index starts with t, reading a tensor made outside the steps."""
         for e in self.raw:
             node = self.nodes[e.dst]
-            if e.src is not None and node.label == "getitem" and node.timestep is not None \
-                    and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
-                    and node.detail.startswith((f"[{node.timestep},", f"[{node.timestep}]")):
+            if e.src is None or node.timestep is None or e.dst not in self.chain_of:
+                continue
+            made = self._producer(self.tensor_of[e.dst])
+            if made is None or made[0] != "getitem" or not made[1]:
+                continue
+            source, index = made[1][0], (made[2] or {}).get("index")
+            if tags_of(source).get("role") == "input_projection":
+                node.step_input = True
+            elif self.chain_of.get(e.src) != self.chain_of[e.dst] and _leading_index(index) == node.timestep:
                 node.step_input = True
 
     def _absorb_projections(self) -> None:
