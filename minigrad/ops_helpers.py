@@ -453,18 +453,29 @@ def repeat_vjp(g: Array, out: Array, x: Array, repeats: tuple[int, ...]) -> Arra
 
 
 def var_forward(x: Array, axis: Any = None, correction: float = 1, keepdims: bool = False) -> Array:
-    # N <= correction gives inf/NaN, as PyTorch, without numpy's "degrees of freedom" warning.
-    mean = np.mean(x, axis=axis, keepdims=True)
-    squares = np.sum((x - mean) ** 2, axis=axis, keepdims=keepdims)
+    # N <= correction gives inf/NaN, as PyTorch, without numpy's "degrees of freedom" warning: the
+    # divisor is max(0, N - correction) (PyTorch's clamp), so a correction above N never gives a negative variance.
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(squares / np.float64(reduced_size(x.shape, axis) - correction)).astype(x.dtype, copy=False)
+        mean = _mean_or_nan(x, axis)
+        squares = np.sum((x - mean) ** 2, axis=axis, keepdims=keepdims)
+        return np.asarray(squares / _var_divisor(x.shape, axis, correction)).astype(x.dtype, copy=False)
+
+
+def _mean_or_nan(x: Array, axis: Any) -> Array:
+    """The mean over ``axis`` (kept), NaN for an empty axis without numpy's "Mean of empty slice" warning."""
+    return np.sum(x, axis=axis, keepdims=True) / x.dtype.type(reduced_size(x.shape, axis))
+
+
+def _var_divisor(shape: tuple[int, ...], axis: Any, correction: float) -> np.float64:
+    """``max(0, N - correction)``: the variance's divisor, clamped at 0 as PyTorch does."""
+    return np.float64(max(0.0, reduced_size(shape, axis) - correction))
 
 
 def var_vjp(g: Array, out: Array, x: Array, axis: Any = None, correction: float = 1, keepdims: bool = False) -> Array:
     # d var / dx_i = 2 (x_i - mean) / (N - correction)
-    centred = x - np.mean(x, axis=axis, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.divide(2.0, reduced_size(x.shape, axis) - correction)  # N = correction: inf, as PyTorch
+        centred = x - _mean_or_nan(x, axis)
+        scale = np.divide(2.0, _var_divisor(x.shape, axis, correction))  # N <= correction: inf, as PyTorch
         return expand_reduced(g, x.shape, axis, keepdims) * scale * centred
 
 

@@ -522,8 +522,15 @@ class Tensor:
         self._require_floating("mean")
         return apply(ops.mean, (self,), {"axis": self._axis(axis, "mean"), "keepdims": keepdims})
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum values (not indices); tied maxima share the gradient equally."""
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+            dim: int | None = None, keepdim: bool = False) -> Tensor | SortResult:
+        """Maximum values (not indices); tied maxima share the gradient equally.
+
+        With PyTorch's keyword ``dim=``, ``x.max(dim=d)`` is ``torch.max(x, d)``: ``(values, indices)``,
+        the gradient going to the index only (``values = x.gather(d, indices)``).
+        """
+        if dim is not None:
+            return self._extreme_along("max", dim, keepdim)
         return apply(ops.max_, (self,), {"axis": self._axis(axis, "max"), "keepdims": keepdims})
 
     def softmax(self, axis: int = -1) -> Tensor:
@@ -584,6 +591,12 @@ class Tensor:
         if other is None or isinstance(other, (str, bytes)):
             return NotImplemented
         a, b = self._pair(other, compare.__name__)
+        if a.shape != b.shape:
+            try:
+                np.broadcast_shapes(a.shape, b.shape)
+            except ValueError:
+                raise ValueError(f"{compare.__name__}: shapes {a.shape} and {b.shape} cannot be compared elementwise "
+                                 "(numpy broadcasting: trailing axes must be equal or 1)") from None
         return constant(np.asarray(compare(a.data, b.data)))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -686,9 +699,31 @@ class Tensor:
             return None
         return tuple(a % self.ndim for a in axes) if isinstance(axis, (tuple, list)) else axis % self.ndim
 
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum values (not indices); tied minima share the gradient equally (as ``max``)."""
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, *,
+            dim: int | None = None, keepdim: bool = False) -> Tensor | SortResult:
+        """Minimum values (not indices); tied minima share the gradient equally (as ``max``).
+
+        ``x.min(dim=d)`` is ``torch.min(x, d)``: ``(values, indices)``, as ``max``.
+        """
+        if dim is not None:
+            return self._extreme_along("min", dim, keepdim)
         return apply(ops.min_, (self,), {"axis": self._axis(axis, "min"), "keepdims": keepdims})
+
+    def _extreme_along(self, fn: str, dim: Any, keepdim: bool) -> SortResult:
+        """``(values, indices)`` of the max or min along one axis, PyTorch's ``torch.max(x, dim)``."""
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"{fn}: dim must be one int (values and indices along one axis), got {dim!r}")
+        axis = self._axis(dim, fn)
+        if self.ndim == 0:
+            return SortResult(apply(ops.reshape, (self,), {"shape": ()}), constant(np.zeros((), np.int64)))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{fn}: cannot reduce over the empty axis {dim} of a tensor of shape {self.shape}")
+        pick = np.argmax if fn == "max" else np.argmin
+        indices = np.asarray(pick(self.data, axis=axis, keepdims=True), dtype=np.int64)
+        values = apply(ops.gather, (self,), {"axis": axis, "index": indices})
+        if not keepdim:
+            values, indices = values.squeeze(axis), np.squeeze(indices, axis)
+        return SortResult(values, constant(indices))
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise ``max(a, b)``; on ties each side gets half the gradient (PyTorch)."""

@@ -144,6 +144,8 @@ def test_masked_steps_run_only_where_a_sequence_has_ended():
     assert {r.scope.rsplit("/", 1)[-1] for r in steps} == {"t2", "t3"}  # only where a sequence has ended
     outputs = [r for r in masked if "/t" not in r.scope]
     assert [r.scope for r in outputs] == ["rnn/l0/fwd"]  # zeros past the ends: one op for all steps
+    assert all(r.output.tags.get("masked") and r.output.tags["role"] == "mask" for r in masked)
+    assert {r.output.tags["step"] for r in steps} == {2, 3}
 
 
 def test_lengths_errors_name_the_problem():

@@ -610,14 +610,14 @@ class RNNBase(Module):
                     if running is None or running[t].all():
                         state = new_state
                     else:                          # a sequence has ended (reversed: not begun): it keeps its state
-                        state = _keep_finished(new_state, state, running[t])
+                        state = _keep_finished(new_state, state, running[t], at_step)
                 outputs[t] = state[0]
         finally:
             if gc_was_enabled:
                 gc.enable()
         out = stack(outputs, axis=0)
         if running is not None:                    # zeros past each sequence's end: one op for all steps
-            out = where(Tensor(running[:, :, None]), out, 0.0)
+            out = tag(where(Tensor(running[:, :, None]), out, 0.0), at, role="mask", masked=True)
         return out, state
 
     def _check_states(self, states: tuple[Any, ...], sizes: tuple[int, ...], batch: int, unbatched: bool,
@@ -667,14 +667,18 @@ class RNNBase(Module):
 class RNN(RNNBase):
     """Elman RNN layers: ``out, h_n = rnn(x, h0=None)``; each step is ``RNNCell``'s equation.
 
-    ``RNN(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False, dtype=None, *, nonlinearity="tanh")``. Parameters per layer k (and
-    ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}`` (H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
+    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False, dtype=None)``: PyTorch's order, ``nonlinearity`` fourth.
+    Parameters per layer k (and ``_reverse``): ``weight_ih_l{k}`` (H, I or D*H), ``weight_hh_l{k}``
+    (H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,).
     """
 
     cell_class = RNNCell
     cell_option_defaults = {"nonlinearity": "tanh"}
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(input_size, hidden_size, num_layers, *args, nonlinearity=nonlinearity, **kwargs)
 
 
 class GRU(RNNBase):
@@ -768,11 +772,15 @@ class _Zeros:
         return self.made[key]
 
 
-def _keep_finished(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...],
-                   running: np.ndarray) -> tuple[Tensor, ...]:
-    """The new state for the sequences still running (``running``: (B,) bool), the old one for the rest."""
+def _keep_finished(new_state: tuple[Tensor, ...], old_state: tuple[Tensor, ...], running: np.ndarray,
+                   at_step: Mapping[str, Any]) -> tuple[Tensor, ...]:
+    """The new state for the sequences still running (``running``: (B,) bool), the old one for the rest.
+
+    Tagged ``role="mask"``, ``masked=True`` (with the step's layer/direction/step) so a renderer can
+    draw these as masking, not computation."""
     keep = Tensor(running[:, None])
-    return tuple(where(keep, new, old) for new, old in zip(new_state, old_state))
+    return tuple(tag(where(keep, new, old), at_step, role="mask", masked=True)
+                 for new, old in zip(new_state, old_state))
 
 
 def _as_tensor(value: Any, dtype: Any, owner: str, label: str) -> Tensor:
