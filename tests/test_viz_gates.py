@@ -10,31 +10,19 @@ from minigrad.viz.examples import bptt_example
 
 
 def hand_tagged_lstm_step(monkeypatch):
-    """One LSTM step written by hand, its tensors tagged as nn's LSTMCell tags them. The tags are
-    served through ``gates.tags_of`` (the renderer's one reader of ``t.tags``), so this runs
-    whether or not the engine's ``autograd.tag`` is in this build."""
+    """One LSTM step written by hand, its tensors tagged with ``mg.autograd.tag`` as nn's LSTMCell
+    tags them: the renderer names whatever carries the tags, nn's or the user's."""
     rng = np.random.default_rng(0)
     x, h, c = (mg.tensor(rng.standard_normal((2, 3))) for _ in range(3))
     w = mg.nn.Parameter(rng.standard_normal((3, 12)))
-    tags = {}
     with mg.scope("lstm"), mg.scope("l0"), mg.scope("fwd"), mg.scope("t0"):
         pre = (x + h) @ w
         i, f, g, o = pre[:, 0:3].sigmoid(), pre[:, 3:6].sigmoid(), pre[:, 6:9].tanh(), pre[:, 9:12].sigmoid()
         c_next = f * c + i * g
         h_next = o * c_next.tanh()
     for t, name in ((i, "i"), (f, "f"), (g, "g"), (o, "o"), (c_next, "c"), (h_next, "h")):
-        tags[id(t)] = {
-            "role": "state" if name in "ch" else "candidate" if name == "g" else "gate",
-            "name": name,
-            "cell": "lstm",
-            "layer": 0,
-            "direction": "forward",
-            "step": 0,
-        }
-    monkeypatch.setattr(gates, "tags_of", lambda t: tags.get(id(t), {}))
-    from minigrad.viz import graph as graph_module
-
-    monkeypatch.setattr(graph_module, "tags_of", gates.tags_of)
+        role = "state" if name in "ch" else "candidate" if name == "g" else "gate"
+        mg.autograd.tag(t, role=role, name=name, cell="lstm", layer=0, direction="fwd", step=0)
     return (h_next.sum() + c_next.sum()), {"weight": w}
 
 
@@ -83,15 +71,30 @@ def test_notation_must_be_known():
         ex.draw(notation="torch")
 
 
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
 @pytest.mark.parametrize(
     "cell, names", [("rnn", {"h"}), ("gru", {"r", "z", "n", "h"}), ("lstm", {"i", "f", "g", "o", "c", "h"})]
 )
-def test_nn_layers_gates_are_named(cell, names):
-    """With the engine's tags in nn's cells (branch engine), every step of a real layer names them."""
-    ex = bptt_example(cell, steps=3)
-    g = build_graph(ex.roots, params=ex.model, targets=ex.targets, tape=ex.tape)
-    if not any(n.gate for n in g.nodes.values()):
-        pytest.skip("nn's cells tag no gates in this build: needs the engine's autograd.tag / t.tags")
-    for t in range(3):
-        assert {n.gate for n in g.nodes.values() if n.timestep == t and n.gate} == names, t
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_nn_layers_gates_are_named(cell, names, notation, bidirectional):
+    """Every gate, candidate and state nn's layers tag is drawn under its meaning, in each step of
+    each direction, with the symbol of the chosen notation (the course's from COURSE_NOTATION)."""
+    ex = bptt_example(cell, steps=3, bidirectional=bidirectional)
+    g = build_graph(ex.roots, params=ex.model, targets=ex.targets, tape=ex.tape, notation=notation)
+    symbols = names if notation == "pytorch" else {mg.nn.recurrent.COURSE_NOTATION[cell][n] for n in names}
+    directions = ("fwd", "bwd") if bidirectional else ("fwd",)
+    for direction in directions:
+        for t in range(3):
+            drawn = [n for n in g.nodes.values() if n.gate and n.timestep == t and direction in n.cluster]
+            assert sorted(n.gate for n in drawn) == sorted(symbols), (direction, t)
+            for n in drawn:
+                tags = g.tensors[n.id].tags
+                assert tags["cell"] == cell and tags["direction"] == direction and tags["step"] == t
+                assert n.meaning and " = " in n.equation, n  # "forget gate", "f = σ(...)"
+    roles = ("gate", "candidate", "state")
+    tagged = [t for t in mg.autograd.topological_order(ex.roots[0]) if t.tags.get("role") in roles]
+    assert len({id(t) for t in tagged}) == len(directions) * 3 * len(names)
     assert not [n for n in g.nodes_of("param") if n.label.startswith("rnn.") and cell != "rnn"]
+    if notation == "course":
+        gamma = "Γ".encode("ascii", "xmlcharrefreplace").decode()  # the DOT source escapes non-ASCII
+        assert (gamma in ex.draw(notation="course").source) == (cell != "rnn")

@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import unbroadcast
+from ..autograd import topological_order
+from ..autograd import vjps as autograd_vjps
 from ..tensor import Tensor
 from .gates import NOTATIONS, describe, tags_of
 
@@ -174,60 +175,46 @@ def _flatten(obj: Any, what: str) -> list[Tensor]:
 
 
 def walk(roots: list[Tensor], traced: Mapping[int, Any] | None = None) -> list[Tensor]:
-    """Every tensor the roots depend on, inputs before outputs (iterative depth-first search).
+    """Every tensor the roots depend on, inputs before outputs.
 
-    ``traced`` maps ``id(leaf)`` to the tape record of the no-grad op that made it, whose
-    inputs are followed too (the autograd graph keeps no link through such ops).
+    The differentiated part is the engine's own ``autograd.topological_order(root)``. A picture
+    also draws what that order leaves out: leaves that need no gradient (data, targets, zero
+    states) and, where a trace ran, the no-grad ops that made them (``traced`` maps ``id(leaf)``
+    to the tape record of the op that made it; the autograd graph keeps no link through such
+    ops). Those are gathered here from ``t.parents`` and the records, then everything is sorted
+    by ``t.id``: tensors are numbered as they are made, so that is a topological order.
     """
     traced = traced or {}
+    found: dict[int, Tensor] = {}
+    pending: list[Tensor] = []
 
-    def inputs(t: Tensor) -> Any:
-        record = traced.get(id(t)) if t._op is None else None
-        return iter(record.inputs if record is not None else t._inputs)
+    def add(t: Tensor) -> None:
+        if id(t) in found:
+            return
+        # A tensor in the autograd graph brings its whole differentiated history at once.
+        for u in topological_order(t) if t.requires_grad and t.op is not None else (t,):
+            if id(u) not in found:
+                found[id(u)] = u
+                pending.append(u)
 
-    order: list[Tensor] = []
-    visited: set[int] = set()
     for root in roots:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, inputs(root))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if id(child) not in visited:
-                    visited.add(id(child))
-                    stack.append((child, inputs(child)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+        add(root)
+    while pending:
+        t = pending.pop()
+        record = traced.get(id(t)) if t.op is None else None
+        for u in record.inputs if record is not None else t.parents:
+            add(u)
+    return sorted(found.values(), key=lambda t: t.id)
 
 
 def vjps(node: Tensor, g: np.ndarray) -> Iterator[tuple[int, Tensor, np.ndarray]]:
     """``(input index, input, dL/d input)`` for every input of ``node`` that requires grad, given
-    ``g = dL/d node``: the engine's VJP rows (``minigrad.ops``), as ``autograd.backward`` runs them."""
-    op = node._op
-    if op is None:
+    ``g = dL/d node``: the engine's ``autograd.vjps`` (no ``.grad`` written, no hook run)."""
+    if node.op is None:
         return
-    args = [t.data for t in node._inputs]
-    kwargs = node._kwargs or {}
-    # A variadic row (concat, stack) gives every input's gradient in one call.
-    every = op.vjps(g, node.data, *args, **kwargs) if getattr(op, "variadic", False) else None
-    for i, parent in enumerate(node._inputs):
-        if not parent.requires_grad:
-            continue
-        if op.accumulate:
-            gi = np.zeros(parent.data.shape, dtype=parent.data.dtype)
-            op.vjps[i](gi, g, node.data, *args, **kwargs)
-        else:
-            gi = every[i] if every is not None else op.vjps[i](g, node.data, *args, **kwargs)
-            if gi.shape != parent.data.shape:
-                gi = unbroadcast(gi, parent.data.shape)
-            if gi.dtype != parent.data.dtype:
-                gi = gi.astype(parent.data.dtype)
-        yield i, parent, gi
+    for i, (parent, gi) in enumerate(zip(node.parents, autograd_vjps(node, g))):
+        if gi is not None:
+            yield i, parent, gi
 
 
 def gradient_sweep(order: list[Tensor], roots: list[Tensor],
@@ -263,7 +250,7 @@ def gradient_sweep(order: list[Tensor], roots: list[Tensor],
 def back_to_leaf(view: Tensor, g: np.ndarray) -> np.ndarray:
     """The gradient ``g`` of a parameter's view (``W.T``, ``W.reshape``, a fixed slice of ``W``),
     carried back through the view ops to the parameter itself, in its own layout."""
-    while view._op is not None:
+    while view.op is not None:
         ((_, view, g),) = vjps(view, g)            # a view op has exactly one input
     return g
 
@@ -338,13 +325,21 @@ def _math_name(name: str) -> str:
     return ("W" if m.group(1) == "weight" else "b") + (f"_{m.group(2)}" if m.group(2) else "")
 
 
+def _leading_index(index: Any) -> int | None:
+    """The first position of a ``getitem`` index (``3`` for ``x[3]`` or ``x[3, :]``), if it is an int."""
+    first = index[0] if isinstance(index, tuple) and index else index
+    return int(first) if isinstance(first, (int, np.integer)) and not isinstance(first, bool) else None
+
+
 def _op_summary(names: tuple[str, ...]) -> str:
     """``("reshape", "matmul", "add", "add")`` -> ``"1 matmul + 2 adds"`` (views are free, not counted)."""
     counts: dict[str, int] = {}
     for name in names:
         if name not in _FOLDABLE:
             counts[name] = counts.get(name, 0) + 1
-    return " + ".join(f"{k} {name}{'s' if k > 1 else ''}" for name, k in counts.items()) or "views"
+    # Products before sums, as the formula reads (x_t W_ih^T + b), whatever order the ops ran in.
+    ordered = sorted(counts.items(), key=lambda item: item[0] not in ("matmul", "mul"))
+    return " + ".join(f"{k} {name}{'s' if k > 1 else ''}" for name, k in ordered) or "views"
 
 
 def _paren(term: str) -> str:
@@ -518,7 +513,7 @@ class _Builder:
         self.target_names = _named_tensors(options.targets, "target", "draw_graph(targets=...)")
         tape, show_grads = options.tape, options.show_grads
         # Ops on tensors that need no gradient leave no graph link; a trace recorded them.
-        self.traced = {} if tape is None else {id(r.output): r for r in tape.records if r.output._op is None}
+        self.traced = {} if tape is None else {id(r.output): r for r in tape.records if r.output.op is None}
         self.order = walk(roots, self.traced)
         self.paint = _has_grads(self.order) if show_grads is None else bool(show_grads)
         self.nodes: dict[str, Node] = {}
@@ -589,15 +584,15 @@ class _Builder:
 
     # ---- pass 1: a node per tensor, or folded into a parameter, or not drawn --------------
     def _place(self, t: Tensor) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
-        if self.group_by is None or not t._scope:
+        if self.group_by is None or not t.scope:
             return (), None, None
         if self.group_by == "scope":
-            return tuple(t._scope.split("/")), None, None
-        return _split_scope(t._scope)
+            return tuple(t.scope.split("/")), None, None
+        return _split_scope(t.scope)
 
     def _new(self, kind: str, label: str, t: Tensor | None = None, **kw: Any) -> Node:
         node = Node(id=f"n{len(self.nodes)}", kind=kind, label=label, shape=() if t is None else t.data.shape,
-                    dtype="" if t is None else _dtype_name(t.data.dtype), scope="" if t is None else t._scope, **kw)
+                    dtype="" if t is None else _dtype_name(t.data.dtype), scope="" if t is None else t.scope, **kw)
         self.nodes[node.id] = node
         if t is not None:
             self.rep[id(t)] = node.id
@@ -606,8 +601,8 @@ class _Builder:
 
     def _producer(self, t: Tensor) -> tuple[str, tuple, dict | None, bool] | None:
         """(op name, inputs, kwargs, differentiated) of the op that made ``t``; None for a leaf."""
-        if t._op is not None:
-            return t._op.name, t._inputs, t._kwargs, True
+        if t.op is not None:
+            return t.op, t.parents, dict(t.attrs), True
         record = self.traced.get(id(t))
         if record is not None:
             return record.op, record.inputs, record.kwargs, False
@@ -625,7 +620,7 @@ class _Builder:
             made = producers[id(t)]
             if made is None:
                 self._leaf(t, consumers, roots)
-                origin = t._cut_from() if t._cut_from is not None else None
+                origin = t.detached_from
                 if origin is not None:
                     cut_pairs.append((origin, t))
                 continue
@@ -655,10 +650,10 @@ class _Builder:
                 continue
             src = self.rep.get(id(origin))
             if src is None:   # cut from a tensor this graph does not reach: drawn faint, in its scope
-                name = origin.name or (origin._op.name if origin._op is not None else "tensor")
+                name = origin.name or origin.op or "tensor"
                 ghost = self._new("ghost", name, origin, detail="not in this graph", cluster=self._place(origin)[0])
                 src = ghost.id
-                for u in origin._inputs:      # linked to what made it, where that is drawn
+                for u in origin.parents:      # linked to what made it, where that is drawn
                     if id(u) in self.rep and self.nodes[self.rep[id(u)]].kind != "param":
                         self.raw.append(_RawEdge(self.rep[id(u)], src, tuple(u.shape)))
             if id(t) in self.consts:           # a detached zero state: draw it once, as a leaf
@@ -701,6 +696,12 @@ class _Builder:
         parts = index if isinstance(index, tuple) else (index,)
         return all(isinstance(part, (slice, int)) or part is Ellipsis for part in parts)
 
+    @staticmethod
+    def _is_detached(t: Tensor) -> bool:
+        """``t`` is ``h.detach()`` of a tensor in the graph (a truncated-BPTT cut): ``t.detached_from``.
+        A detach whose origin is gone (freed with an earlier chunk's graph) reads as plain data."""
+        return t.detached_from is not None
+
     def _param_node(self, t: Tensor) -> bool:
         nid = self.rep.get(id(t))
         return nid is not None and self.nodes[nid].kind == "param"
@@ -717,28 +718,28 @@ class _Builder:
             self._new("output", t.name or "output", t)
         elif t.data.ndim == 0 or t.data.dtype == np.bool_:
             return                                       # 1 - z's "1", where()'s mask: not drawn
-        elif t.name is None and t._cut_from is None and t.data.size and t.data.dtype.kind in "fiu" \
+        elif t.name is None and not self._is_detached(t) and t.data.size and t.data.dtype.kind in "fiu" \
                 and not t.data.any():
             self.consts[id(t)] = t                       # a zero state: drawn in each cluster reading it
         else:
-            label = t.name or ("detached" if t._cut_from is not None else "input")
+            label = t.name or ("detached" if self._is_detached(t) else "input")
             node = self._new("input", label, t, cluster=cluster, timestep=step)
             if step is not None:                         # x[t] read inside a step: part of that step
                 self.chain_of[node.id] = chain
-            elif not t._scope:
+            elif not t.scope:
                 self.maybe_targets.append((node, t))
 
     def _looks_like_target(self, t: Tensor, consumers: dict[int, list[Tensor]]) -> bool:
         """A target meets the prediction at the loss: a consumer outside the recurrent steps also
         reads an op's output that is not a parameter view (``pred - y``; ``x @ W`` is an input).
         Only leaves made outside every scope qualify (a layer's own leaves are its inputs)."""
-        if t._cut_from is not None or id(t) in self.input_names:
+        if self._is_detached(t) or id(t) in self.input_names:
             return False
         for c in consumers.get(id(t), ()):
             if self._place(c)[2] is not None:
                 continue
-            for u in c._inputs:
-                if u is not t and u.requires_grad and u._op is not None and not self._param_node(u):
+            for u in c.parents:
+                if u is not t and u.requires_grad and u.op is not None and not self._param_node(u):
                     return True
         return False
 
@@ -769,12 +770,22 @@ class _Builder:
                 self.chains.setdefault(self.chain_of[nid], {}).setdefault(node.timestep, []).append(nid)
 
     def _find_step_inputs(self) -> None:
-        """Mark ``x_proj[t]`` (or ``x[t]``) read in step t from a sequence made before the loop."""
+        """Mark ``x_proj[t]`` (or ``x[t]``) read in step t from a sequence made before the loop.
+
+        ``nn``'s layers say so: step t's ``getitem`` reads the tensor tagged
+        ``role="input_projection"``. A hand-written loop has no tags; there it is a ``getitem``
+        in step t whose index starts with t, reading a tensor made outside the steps."""
         for e in self.raw:
             node = self.nodes[e.dst]
-            if e.src is not None and node.label == "getitem" and node.timestep is not None \
-                    and e.dst in self.chain_of and self.chain_of.get(e.src) != self.chain_of[e.dst] \
-                    and node.detail.startswith((f"[{node.timestep},", f"[{node.timestep}]")):
+            if e.src is None or node.timestep is None or e.dst not in self.chain_of:
+                continue
+            made = self._producer(self.tensor_of[e.dst])
+            if made is None or made[0] != "getitem" or not made[1]:
+                continue
+            source, index = made[1][0], (made[2] or {}).get("index")
+            if tags_of(source).get("role") == "input_projection":
+                node.step_input = True
+            elif self.chain_of.get(e.src) != self.chain_of[e.dst] and _leading_index(index) == node.timestep:
                 node.step_input = True
 
     def _absorb_projections(self) -> None:
@@ -861,7 +872,7 @@ class _Builder:
         nid = self.rep.get(id(t))
         if nid is not None and self.nodes[nid].kind == "param":
             name = _math_name(self.nodes[nid].label)
-            return name + ("^T" if t._op is not None and t._op.name == "transpose" else "")
+            return name + ("^T" if t.op == "transpose" else "")
         if id(t) not in members:
             return "x_t" if nid is not None else _scalar(t)
         name, inputs, _, _ = self._producer(t)
@@ -1052,7 +1063,7 @@ class _Builder:
                 ckey = (id(e.const), cluster)
                 if ckey not in const_nodes:
                     node = self._new("const", "zeros", cluster=cluster)
-                    node.shape, node.dtype, node.scope = tuple(e.const.shape), str(e.const.dtype), e.const._scope
+                    node.shape, node.dtype, node.scope = tuple(e.const.shape), str(e.const.dtype), e.const.scope
                     const_nodes[ckey] = node.id
                 src = const_nodes[ckey]
                 kind = "data"
