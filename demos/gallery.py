@@ -25,28 +25,58 @@ IMAGES = Path(__file__).parent / "images"
 
 # name -> (what it shows, bptt_example arguments, draw_graph options)
 GALLERY: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "readme": ("The README's first picture: an RNN over 3 steps, one step per row, readable 900 px wide",
-               dict(cell="rnn", steps=3), dict(layout="rows", steps_per_row=1)),
-    "rnn": ("An Elman RNN unrolled over 4 steps: each parameter drawn once, an edge into every step",
-            dict(cell="rnn", steps=4), {}),
+    "readme": (
+        "The README's first picture: an RNN over 3 steps, one step per row, readable 900 px wide",
+        dict(cell="rnn", steps=3),
+        dict(layout="rows", steps_per_row=1),
+    ),
+    "rnn": (
+        "An Elman RNN unrolled over 4 steps: each parameter drawn once, an edge into every step",
+        dict(cell="rnn", steps=4),
+        {},
+    ),
     "gru": ("A GRU over 3 steps (gates r, z, n sliced out of one matmul)", dict(cell="gru", steps=3), {}),
     "lstm": ("An LSTM over 3 steps: two recurrent states, h and c", dict(cell="lstm", steps=3), {}),
-    "bidirectional": ("A bidirectional RNN: the backward direction runs right to left, meeting the "
-                      "forward one at the concat", dict(cell="rnn", steps=4, bidirectional=True), {}),
-    "two_layer": ("A 2-layer GRU: layer 1 reads layer 0's whole output sequence",
-                  dict(cell="gru", steps=3, layers=2), {}),
-    "folded": ("The rolled view of an LSTM: one cell, the recurrence drawn as loops",
-               dict(cell="lstm", steps=4), dict(fold=True)),
-    "truncated": ("Truncated BPTT: two chunks of 3 steps, the state carried across by detach()",
-                  dict(cell="rnn", steps=6, truncate=3), {}),
-    "backward": ("The backward (gradient) graph of a 3-step RNN: edges reversed, gradient shapes",
-                 dict(cell="rnn", steps=3), dict(backward=True)),
-    "vanishing": ("Loss on the last of 40 steps only: ||dL/dh_t|| fades from right to left",
-                  dict(cell="rnn", steps=40, loss="last"), dict(max_timesteps=8)),
-    "rows": ("An 8-step LSTM wrapped into rows (layout='rows'): a page, not a strip",
-             dict(cell="lstm", steps=8), dict(layout="rows", max_timesteps=None)),
-    "focus": ("One step of an 8-step LSTM in full (focus=4), the steps before and after folded",
-              dict(cell="lstm", steps=8), dict(focus=4)),
+    "bidirectional": (
+        "A bidirectional RNN: the backward direction runs right to left, meeting the forward one at the concat",
+        dict(cell="rnn", steps=4, bidirectional=True),
+        {},
+    ),
+    "two_layer": (
+        "A 2-layer GRU: layer 1 reads layer 0's whole output sequence",
+        dict(cell="gru", steps=3, layers=2),
+        {},
+    ),
+    "folded": (
+        "The rolled view of an LSTM: one cell, the recurrence drawn as loops",
+        dict(cell="lstm", steps=4),
+        dict(fold=True),
+    ),
+    "truncated": (
+        "Truncated BPTT: two chunks of 3 steps, the state carried across by detach()",
+        dict(cell="rnn", steps=6, truncate=3),
+        {},
+    ),
+    "backward": (
+        "The backward (gradient) graph of a 3-step RNN: edges reversed, gradient shapes",
+        dict(cell="rnn", steps=3),
+        dict(backward=True),
+    ),
+    "vanishing": (
+        "Loss on the last of 40 steps only: ||dL/dh_t|| fades from right to left",
+        dict(cell="rnn", steps=40, loss="last"),
+        dict(max_timesteps=8),
+    ),
+    "rows": (
+        "An 8-step LSTM wrapped into rows (layout='rows'): a page, not a strip",
+        dict(cell="lstm", steps=8),
+        dict(layout="rows", max_timesteps=None),
+    ),
+    "focus": (
+        "One step of an 8-step LSTM in full (focus=4), the steps before and after folded",
+        dict(cell="lstm", steps=8),
+        dict(focus=4),
+    ),
 }
 # The explorer page written next to the pictures (python -m demos.gallery --explorer)
 EXPLORER = ("lstm", dict(cell="lstm", steps=4), {})
@@ -73,10 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--formats", nargs="+", default=["svg", "png"], choices=["svg", "png", "dot"])
     p.add_argument("--only", nargs="+", choices=sorted(GALLERY), help="draw only these")
     p.add_argument("--dpi", type=float, default=72, help="PNG resolution (at most 3840 pixels a side)")
-    p.add_argument("--explorer", action="store_true",
-                   help="also write explorer.html: the backward pass of a 4-step LSTM, stepped through")
-    p.add_argument("--colors", type=int, default=128,
-                   help="PNG palette size (needs Pillow; 0 keeps the renderer's full-colour PNG)")
+    p.add_argument(
+        "--explorer",
+        action="store_true",
+        help="also write explorer.html: the backward pass of a 4-step LSTM, stepped through",
+    )
+    p.add_argument(
+        "--colors",
+        type=int,
+        default=128,
+        help="PNG palette size (needs Pillow; 0 keeps the renderer's full-colour PNG)",
+    )
     args = p.parse_args(argv)
     if args.colors and not 2 <= args.colors <= 256:
         p.error(f"--colors must be 0 (full colour) or in [2, 256], got {args.colors}")

@@ -35,8 +35,8 @@ def test_every_tagged_tensor_is_named_with_its_equation(monkeypatch):
         "f": ("forget gate", "f = σ(W_if x + W_hf h + b_f)", "sigmoid"),
         "g": ("candidate", "g = tanh(W_ig x + W_hg h + b_g)", "tanh"),
         "o": ("output gate", "o = σ(W_io x + W_ho h + b_o)", "sigmoid"),
-        "c": ("cell state", "c = f ⊙ c + i ⊙ g", "add"),
-        "h": ("hidden state", "h = o ⊙ tanh(c)", "mul"),
+        "c": ("cell state", "c = f * c + i * g", "add"),
+        "h": ("hidden state", "h = o * tanh(c)", "mul"),
     }
     source = draw_graph(loss, params=params).source
     assert (
@@ -53,7 +53,7 @@ def test_course_notation(monkeypatch):
     named = {n.meaning: (n.gate, n.equation) for n in g.nodes.values() if n.gate}
     assert named["forget gate"] == ("Γ_f", "Γ_f = σ(W_f [a, x] + b_f)")
     assert named["input gate"][0] == "Γ_u" and named["candidate"][0] == "c̃" and named["output gate"][0] == "Γ_o"
-    assert named["hidden state"] == ("a", "a = Γ_o ⊙ tanh(c)") and named["cell state"][0] == "c"
+    assert named["hidden state"] == ("a", "a = Γ_o * tanh(c)") and named["cell state"][0] == "c"
 
 
 def test_gru_update_gate_in_both_notations():

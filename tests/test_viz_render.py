@@ -46,13 +46,13 @@ def lstm_graph():
 def test_svg_and_png_render_with_graphviz_pure(pure_only, tmp_path, lstm_graph):
     svg = mg.viz.save(lstm_graph, tmp_path / "g.svg")
     text = svg.read_text()
-    assert "<svg" in text and "(graphviz-pure)" in text          # the backend writes its name
+    assert "<svg" in text and "(graphviz-pure)" in text  # the backend writes its name
     assert "lstm.weight_hh_l0" in text and "t = 2" in text
     png = mg.viz.save(lstm_graph, tmp_path / "g.png")
     width, height = png_size(png.read_bytes())
     assert 0 < width <= render.MAX_PIXELS and 0 < height <= render.MAX_PIXELS
     small = mg.viz.save(lstm_graph, tmp_path / "small.png", dpi=48)
-    assert png_size(small.read_bytes())[0] < width                # dpi is honoured
+    assert png_size(small.read_bytes())[0] < width  # dpi is honoured
     dot = mg.viz.save(lstm_graph, tmp_path / "g.dot")
     assert dot.read_text() == lstm_graph.source
 
@@ -60,7 +60,7 @@ def test_svg_and_png_render_with_graphviz_pure(pure_only, tmp_path, lstm_graph):
 def test_png_is_bounded_however_large_the_graph(pure_only, tmp_path):
     chain = "digraph { rankdir=LR; " + " ".join(f"n{i} -> n{i + 1};" for i in range(300)) + " }"
     width, height = png_size(mg.viz.save(chain, tmp_path / "chain.png").read_bytes())
-    assert width == render.MAX_PIXELS and height >= 1           # unbounded, it would be 37,879 px wide
+    assert width == render.MAX_PIXELS and height >= 1  # unbounded, it would be 37,879 px wide
     assert render.bounds("png", 96) == ["-Gsize=40,40", "-Gdpi=96"] and render.bounds("svg") == []
 
 
@@ -69,13 +69,13 @@ def test_escaped_labels_render(pure_only, tmp_path):
     h = mg.tensor(np.array([[0.5], [1.5]])) @ w
     h.name = 'h<1> & "two"\nlines'
     svg = mg.viz.save(mg.viz.draw_graph(h.sum(), params={'w"<b>&': w}), tmp_path / "esc.svg").read_text()
-    assert ">w&quot;&lt;b&gt;&amp;</text>" in svg                   # the text itself, not markup
+    assert ">w&quot;&lt;b&gt;&amp;</text>" in svg  # the text itself, not markup
     assert ">h&lt;1&gt; &amp; &quot;two&quot;</text>" in svg and ">lines" in svg
 
 
 def test_returned_graph_is_a_graphviz_digraph_that_renders_without_dot(pure_only, tmp_path, lstm_graph):
     assert isinstance(lstm_graph, graphviz.Digraph) and lstm_graph.source.startswith("digraph")
-    bundle = lstm_graph._repr_mimebundle_()                       # what Jupyter displays inline
+    bundle = lstm_graph._repr_mimebundle_()  # what Jupyter displays inline
     assert list(bundle) == ["image/svg+xml"] and "(graphviz-pure)" in bundle["image/svg+xml"]
     assert png_size(lstm_graph.pipe(format="png"))[0] <= render.MAX_PIXELS
     out = lstm_graph.render(outfile=tmp_path / "r.svg")
@@ -150,13 +150,13 @@ def test_gallery_script(pure_only, tmp_path):
         assert "(graphviz-pure)" in (tmp_path / f"{name}.svg").read_text()
         assert png_size((tmp_path / f"{name}.png").read_bytes())[0] <= render.MAX_PIXELS
     palette = (tmp_path / "rnn.png").read_bytes()
-    assert palette[25] == 3                                        # IHDR colour type 3: a palette PNG
+    assert palette[25] == 3  # IHDR colour type 3: a palette PNG
     assert gallery.main(["--out", str(tmp_path / "full"), "--only", "rnn", "--formats", "png", "--colors", "0"]) == 0
     full = (tmp_path / "full" / "rnn.png").read_bytes()
     assert full[25] in (2, 6) and png_size(full) == png_size(palette) and len(palette) < len(full) / 2
     with pytest.raises(SystemExit):
         gallery.main(["--colors", "1"])
     committed = Path(gallery.IMAGES)
-    for name in gallery.GALLERY:                                   # the README shows these
+    for name in gallery.GALLERY:  # the README shows these
         for suffix in (".svg", ".png"):
             assert (committed / f"{name}{suffix}").stat().st_size > 1000, name

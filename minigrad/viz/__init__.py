@@ -23,11 +23,25 @@ from .graph import Cluster, Edge, Graph, Node, build_graph
 from .render import Digraph, Renderer, RendererNotFoundError, find_renderer, save
 
 
-def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool | None = None,
-               params: Any = None, inputs: Any = None, targets: Any = None, max_timesteps: int | None = 12,
-               fold: bool = False, backward: bool = False, grad_shares: bool = False,
-               title: str | None = None, tape: Any = None, layout: str = "columns", focus: int | None = None,
-               steps_per_row: int | None = None, notation: str = "pytorch") -> Digraph:
+def draw_graph(
+    root: Any,
+    *,
+    group_by: str | None = "timestep",
+    show_grads: bool | None = None,
+    params: Any = None,
+    inputs: Any = None,
+    targets: Any = None,
+    max_timesteps: int | None = 12,
+    fold: bool = False,
+    backward: bool = False,
+    grad_shares: bool = False,
+    title: str | None = None,
+    tape: Any = None,
+    layout: str = "columns",
+    focus: int | None = None,
+    steps_per_row: int | None = None,
+    notation: str = "pytorch",
+) -> Digraph:
     """The graph that produced ``root`` as a ``graphviz.Digraph`` (``.source``, ``.render()``,
     inline SVG in Jupyter; it renders with graphviz-pure when Graphviz is not installed).
 
@@ -80,12 +94,41 @@ def draw_graph(root: Any, *, group_by: str | None = "timestep", show_grads: bool
         detached state ``h0[k]``) leave no link in the autograd graph; with the tape they are
         drawn too (grey), and so is a ``detach()`` cut hidden behind them.
     """
-    model = build_graph(root, group_by=group_by, show_grads=show_grads, params=params, inputs=inputs,
-                        targets=targets, max_timesteps=max_timesteps, fold=fold, backward=backward,
-                        grad_shares=grad_shares, tape=tape, layout=layout, focus=focus, steps_per_row=steps_per_row,
-                        notation=notation)
+    model = build_graph(
+        root,
+        group_by=group_by,
+        show_grads=show_grads,
+        params=params,
+        inputs=inputs,
+        targets=targets,
+        max_timesteps=max_timesteps,
+        fold=fold,
+        backward=backward,
+        grad_shares=grad_shares,
+        tape=tape,
+        layout=layout,
+        focus=focus,
+        steps_per_row=steps_per_row,
+        notation=notation,
+    )
     return dot.to_dot(model, title=title)
 
 
-__all__ = ["Cluster", "Digraph", "Edge", "Graph", "Node", "Renderer", "RendererNotFoundError", "build_graph",
-           "dot", "draw_graph", "explore", "explorer", "find_renderer", "graph", "render", "save"]
+__all__ = [
+    "Cluster",
+    "Digraph",
+    "Edge",
+    "Graph",
+    "Node",
+    "Renderer",
+    "RendererNotFoundError",
+    "build_graph",
+    "dot",
+    "draw_graph",
+    "explore",
+    "explorer",
+    "find_renderer",
+    "graph",
+    "render",
+    "save",
+]

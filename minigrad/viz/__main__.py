@@ -28,10 +28,12 @@ def max_timesteps(text: str) -> int | None:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an integer >= 2 (timesteps drawn per layer and direction) or 'all', got {text!r}") from None
+            f"expected an integer >= 2 (timesteps drawn per layer and direction) or 'all', got {text!r}"
+        ) from None
     if value < 2:
         raise argparse.ArgumentTypeError(
-            f"expected an integer >= 2 (the first and last steps stay drawn) or 'all' for every step, got {value}")
+            f"expected an integer >= 2 (the first and last steps stay drawn) or 'all' for every step, got {value}"
+        )
     return value
 
 
@@ -54,8 +56,11 @@ def positive_int(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m minigrad.viz", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m minigrad.viz",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--cell", choices=sorted(CELLS), default="lstm", help="the recurrent layer")
     p.add_argument("--steps", type=positive_int, default=4, help="sequence length T")
     p.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
@@ -63,36 +68,65 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=positive_int, default=4, help="hidden size H")
     p.add_argument("--input-size", type=positive_int, default=3, help="input features I")
     p.add_argument("--batch", type=positive_int, default=2, help="batch size B")
-    p.add_argument("--loss", choices=LOSSES, default="all",
-                   help="MSE at every step, or at the last step only (watch gradients vanish)")
-    p.add_argument("--truncate", type=positive_int, metavar="K",
-                   help="truncated BPTT: chunks of K steps, detach() between")
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="all",
+        help="MSE at every step, or at the last step only (watch gradients vanish)",
+    )
+    p.add_argument(
+        "--truncate", type=positive_int, metavar="K", help="truncated BPTT: chunks of K steps, detach() between"
+    )
     p.add_argument("--fold", action="store_true", help="the rolled view: one cell, the recurrence as a loop")
     p.add_argument("--backward", action="store_true", help="draw the gradient graph (edges reversed)")
     p.add_argument("--no-grads", action="store_true", help="do not paint gradients")
     p.add_argument("--grad-shares", action="store_true", help="label parameter edges with each step's share")
-    p.add_argument("--max-timesteps", type=max_timesteps, default=12, metavar="N",
-                   help="show the first and last steps of longer sequences ('all': every step)")
+    p.add_argument(
+        "--max-timesteps",
+        type=max_timesteps,
+        default=12,
+        metavar="N",
+        help="show the first and last steps of longer sequences ('all': every step)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--title", help="caption (by default one that describes the picture)")
-    p.add_argument("-o", "--output", default="bptt.svg",
-                   help="file to write; its suffix picks the format (.html: the backward-pass explorer)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="bptt.svg",
+        help="file to write; its suffix picks the format (.html: the backward-pass explorer)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        example = bptt_example(args.cell, steps=args.steps, layers=args.layers, bidirectional=args.bidirectional,
-                               hidden=args.hidden, input_size=args.input_size, batch=args.batch,
-                               truncate=args.truncate, loss=args.loss, seed=args.seed)
+        example = bptt_example(
+            args.cell,
+            steps=args.steps,
+            layers=args.layers,
+            bidirectional=args.bidirectional,
+            hidden=args.hidden,
+            input_size=args.input_size,
+            batch=args.batch,
+            truncate=args.truncate,
+            loss=args.loss,
+            seed=args.seed,
+        )
     except ValueError as err:
         parser().error(str(err))
-    options = dict(show_grads=not args.no_grads, max_timesteps=args.max_timesteps, fold=args.fold,
-                   backward=args.backward, grad_shares=args.grad_shares, title=args.title)
+    options = dict(
+        show_grads=not args.no_grads,
+        max_timesteps=args.max_timesteps,
+        fold=args.fold,
+        backward=args.backward,
+        grad_shares=args.grad_shares,
+        title=args.title,
+    )
     start = time.perf_counter()
     try:
-        if Path(args.output).suffix.lower() in (".html", ".htm"):     # the explorer page
+        if Path(args.output).suffix.lower() in (".html", ".htm"):  # the explorer page
             path = example.explore(args.output, **options)
             how = f"the backward-pass explorer, drawn by {find_renderer().name}; open it in a browser"
         else:

@@ -36,21 +36,50 @@ from .graph import Cluster, Edge, Graph, Node
 from .render import Digraph
 
 # viridis, dark (small gradient) to bright (large): ordered in lightness, colour-blind safe.
-_VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
-            "#44bf70", "#7ad151", "#bddf26", "#fde725"]
-_KIND_FILL = {"op": "#ffffff", "param": "#fff2cc", "input": "#d9ead3", "target": "#e4dcf1", "loss": "#f4cccc",
-              "output": "#f4cccc", "const": "#ffffff", "ghost": "#f3f3f3", "elided": "#eeeeee"}
-_KIND_SHAPE = {"op": "box", "param": "box", "input": "cds", "target": "note", "loss": "doubleoctagon",
-               "output": "doubleoctagon", "const": "plain", "ghost": "box", "elided": "box"}
+_VIRIDIS = [
+    "#440154",
+    "#482475",
+    "#414487",
+    "#355f8d",
+    "#2a788e",
+    "#21918c",
+    "#22a884",
+    "#44bf70",
+    "#7ad151",
+    "#bddf26",
+    "#fde725",
+]
+_KIND_FILL = {
+    "op": "#ffffff",
+    "param": "#fff2cc",
+    "input": "#d9ead3",
+    "target": "#e4dcf1",
+    "loss": "#f4cccc",
+    "output": "#f4cccc",
+    "const": "#ffffff",
+    "ghost": "#f3f3f3",
+    "elided": "#eeeeee",
+}
+_KIND_SHAPE = {
+    "op": "box",
+    "param": "box",
+    "input": "cds",
+    "target": "note",
+    "loss": "doubleoctagon",
+    "output": "doubleoctagon",
+    "const": "plain",
+    "ghost": "box",
+    "elided": "box",
+}
 _BACKWARD_NAMES = ("bwd", "reverse", "backward")
 _DIRECTION_FILL = {"fwd": "#f3f7fc", "bwd": "#fdf5ec"}
 _RECURRENT_COLOR = {"fwd": "#1f4e99", "bwd": "#b45f06"}
 _PARAM_EDGE = "#bf9000"
 _CUT_COLOR = "#cc0000"
 _ZERO = "#d9d9d9"
-_CONST_INK = "#595959"      # "zeros (2, 4)": soft, yet AA on every cluster fill
-_NOTE_INK = "#333333"       # captions inside boxes (||dL/dh_t||), on white or near-white fills
-_RECURRENT_INK = {"fwd": "#1f4e99", "bwd": "#8a4a05"}   # edge label text: AA on every cluster fill
+_CONST_INK = "#595959"  # "zeros (2, 4)": soft, yet AA on every cluster fill
+_NOTE_INK = "#333333"  # captions inside boxes (||dL/dh_t||), on white or near-white fills
+_RECURRENT_INK = {"fwd": "#1f4e99", "bwd": "#8a4a05"}  # edge label text: AA on every cluster fill
 _PARAM_INK = "#7f6000"
 
 
@@ -106,8 +135,9 @@ def _attr_list(attrs: dict[str, str], cache: dict[tuple, str], label_first: bool
     key = (label_first, keys, values)
     line = cache.get(key)
     if line is None:
-        line = cache[key] = " [" + " ".join(f"{keys[k]}={_quote(values[k])}"
-                                            for k in _key_order(keys, label_first)) + "]"
+        line = cache[key] = (
+            " [" + " ".join(f"{keys[k]}={_quote(values[k])}" for k in _key_order(keys, label_first)) + "]"
+        )
     return line
 
 
@@ -145,7 +175,7 @@ def _ramp(step: int) -> str:
     f = step / 1000 * (len(_VIRIDIS) - 1)
     i = min(int(f), len(_VIRIDIS) - 2)
     a, b, w = _VIRIDIS[i], _VIRIDIS[i + 1], f - i
-    rgb = [round(int(a[k:k + 2], 16) * (1 - w) + int(b[k:k + 2], 16) * w) for k in (1, 3, 5)]
+    rgb = [round(int(a[k : k + 2], 16) * (1 - w) + int(b[k : k + 2], 16) * w) for k in (1, 3, 5)]
     return "#" + "".join(f"{c:02x}" for c in rgb)
 
 
@@ -155,7 +185,7 @@ _NAMED = {"white": "#ffffff", "black": "#000000"}
 def relative_luminance(color: str) -> float:
     """WCAG 2 relative luminance of ``#rrggbb`` (or ``white``/``black``): 0 for black, 1 for white."""
     hex_ = _NAMED.get(color, color).lstrip("#")[:6]
-    channels = [int(hex_[k:k + 2], 16) / 255 for k in (0, 2, 4)]
+    channels = [int(hex_[k : k + 2], 16) / 255 for k in (0, 2, 4)]
     r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -166,8 +196,8 @@ def contrast_ratio(text_color: str, fill: str) -> float:
     return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 
 
-SMALL_FONT = 9   # points: the second lines of labels (shape, gradient), edge labels, the legend's keys
-AA = 4.5     # WCAG AA contrast for normal-size text: every label in the picture meets it
+SMALL_FONT = 10  # points: the second lines of labels (shape, gradient), edge labels, the legend's keys
+AA = 4.5  # WCAG AA contrast for normal-size text: every label in the picture meets it
 # A label's main text and its second, softer lines (shape, gradient): black and a dark grey on
 # light fills, white and a light grey on dark ones. The greys are the softest that keep AA on
 # every fill they are used on (checked by ``ink``, which falls back to black or white).
@@ -190,7 +220,7 @@ def _font(size: int, color: str, body: str) -> str:
 def to_dot(graph: Graph, title: str | None = None) -> Digraph:
     """Turn the model into a ``graphviz.Digraph`` (the :class:`render.Digraph` subclass)."""
     collecting = gc.isenabled()
-    gc.disable()                    # many strings and lists, no cycles: the collector only slows it down
+    gc.disable()  # many strings and lists, no cycles: the collector only slows it down
     try:
         return _to_dot(graph, title)
     finally:
@@ -200,20 +230,46 @@ def to_dot(graph: Graph, title: str | None = None) -> Digraph:
 
 def _to_dot(graph: Graph, title: str | None) -> Digraph:
     palette = Palette(*graph.grad_range) if graph.grads and graph.grad_range else None
-    dot = Digraph("bptt", graph_attr={
-        "rankdir": "LR", "newrank": "true", "compound": "true", "fontname": "Helvetica", "fontsize": "12",
-        "nodesep": "0.18", "ranksep": "0.3", "labelloc": "t", "labeljust": "l", "bgcolor": "white",
-        "label": "<" + text(title if title is not None else _title(graph)).replace(
-            '<BR ALIGN="CENTER"/>', '<BR ALIGN="LEFT"/>') + '<BR ALIGN="LEFT"/>>',
-    }, node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box", "style": "rounded,filled",
-                  "fillcolor": "white", "color": "#555555", "margin": "0.07,0.03", "height": "0.3", "penwidth": "1"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#666666", "arrowsize": "0.6"})
+    dot = Digraph(
+        "bptt",
+        graph_attr={
+            "rankdir": "LR",
+            "newrank": "true",
+            "compound": "true",
+            "fontname": "Helvetica",
+            "fontsize": "12",
+            "nodesep": "0.18",
+            "ranksep": "0.3",
+            "labelloc": "t",
+            "labeljust": "l",
+            "bgcolor": "white",
+            "label": "<"
+            + text(title if title is not None else _title(graph)).replace('<BR ALIGN="CENTER"/>', '<BR ALIGN="LEFT"/>')
+            + '<BR ALIGN="LEFT"/>>',
+        },
+        node_attr={
+            "fontname": "Helvetica",
+            "fontsize": "10",
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": "white",
+            "color": "#555555",
+            "margin": "0.07,0.03",
+            "height": "0.3",
+            "penwidth": "1",
+        },
+        edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#666666", "arrowsize": "0.6"},
+    )
     if graph.nodes and graph.layout == "rows":
-        # Rows fit a page: the legend goes under the caption instead of taking a column of its own.
+        # Rows fit a page: the legend goes under the caption instead of taking a column of its own,
+        # and ranks sit a little closer (the README's picture keeps 9 px labels at 900 px wide).
+        dot.graph_attr["ranksep"] = "0.25"
         caption = dot.graph_attr["label"][1:-1]
-        dot.graph_attr["label"] = (f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD ALIGN="LEFT">'
-                                   f'{caption}</TD></TR><TR><TD ALIGN="LEFT">{_legend(graph, palette)}</TD></TR>'
-                                   f'</TABLE>>')
+        dot.graph_attr["label"] = (
+            f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD ALIGN="LEFT">'
+            f'{caption}</TD></TR><TR><TD ALIGN="LEFT">{_legend(graph, palette)}</TD></TR>'
+            f"</TABLE>>"
+        )
     elif graph.nodes:
         dot.node("legend", label=f"<{_legend(graph, palette)}>", shape="plaintext", style="", margin="0")
     children: dict[tuple[str, ...], list[Cluster]] = {}
@@ -230,15 +286,18 @@ def _to_dot(graph: Graph, title: str | None) -> Digraph:
     # Clusters as DOT lines, deepest first, so each is complete when its parent takes it (no
     # recursion); a child's lines are indented once more inside its parent's braces.
     lines_of: dict[tuple[str, ...], list[str]] = {}
-    chunks = _chunks(graph)                 # truncated BPTT: laid out chunk after chunk
+    chunks = _chunks(graph)  # truncated BPTT: laid out chunk after chunk
     offsets = _chunk_offsets(chunks)
     used: set[str] = set()
     for k, path in enumerate(sorted(graph.clusters, key=len, reverse=True)):
         attrs = _cluster_attrs(graph.clusters[path], palette, offsets.get(path[0]))
-        lines = [f"subgraph {_cluster_id(path, k, used)} {{\n",
-                 f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n"]
-        lines += [f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n"
-                  for node in members.get(path, [])]
+        lines = [
+            f"subgraph {_cluster_id(path, k, used)} {{\n",
+            f"\tgraph{_attr_list(attrs, cache, label_first=False)}\n",
+        ]
+        lines += [
+            f"\t{node.id}{_attr_list(_node_attrs(node, palette, graph), cache)}\n" for node in members.get(path, [])
+        ]
         for child in sorted(children.get(path, []), key=_order):
             lines += ["\t" + line for line in lines_of.pop(child.path)]
         lines.append("}\n")
@@ -248,12 +307,13 @@ def _to_dot(graph: Graph, title: str | None) -> Digraph:
     bounds = _step_bounds(graph)
     rows = _rows(graph) if graph.layout == "rows" else None
     for edge in graph.edges:
-        tail, head, attrs = _edge_attrs(edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded,
-                                        rows=rows)
+        tail, head, attrs = _edge_attrs(
+            edge, graph, palette, bounds, chunked=bool(chunks) and not graph.folded, rows=rows
+        )
         dot.body.append(f"\t{tail} -> {head}{_attr_list(attrs, cache)}\n")
     if rows is not None:
         _stack_the_tail(dot, graph)
-    if chunks and not graph.folded:          # a folded cell has no time columns to line up
+    if chunks and not graph.folded:  # a folded cell has no time columns to line up
         _lay_out_chunks(dot, graph, chunks)
     return dot
 
@@ -277,7 +337,7 @@ def _stack_the_tail(dot: Digraph, graph: Graph) -> None:
 
 def _natural(name: str) -> tuple[int, str]:
     """``chunk10`` after ``chunk9``: the trailing number first, then the name."""
-    digits = name[len(name.rstrip("0123456789")):]
+    digits = name[len(name.rstrip("0123456789")) :]
     return (int(digits) if digits else -1, name)
 
 
@@ -320,9 +380,9 @@ def _lay_out_chunks(dot: Digraph, graph: Graph, chunks: list[tuple[str, list[int
     params = [n.id for n in graph.nodes.values() if n.kind == "param" and not n.cluster]
     offsets = _chunk_offsets(chunks)
     middle = (sum(max(lengths) for _, lengths in chunks) - 1) / 2
-    candidates: list[tuple[float, int, str]] = []      # (distance to the middle, gap first, node)
+    candidates: list[tuple[float, int, str]] = []  # (distance to the middle, gap first, node)
     names = [top for top, _ in chunks]
-    for e in graph.edges:                               # a cut: the detached state starts the next chunk
+    for e in graph.edges:  # a cut: the detached state starts the next chunk
         src = graph.nodes[e.src].cluster[:1]
         if e.kind == "cut" and src and src[0] in names[:-1]:
             gap = offsets[names[names.index(src[0]) + 1]] - 0.5
@@ -363,21 +423,29 @@ def _title(graph: Graph) -> str:
     if chunks and not graph.folded:
         sizes = [max(lengths) for _, lengths in chunks]
         split = f"of {sizes[0]}" if len(set(sizes)) == 1 else "(" + " + ".join(map(str, sizes)) + ")"
-        parts.append(f"Truncated backpropagation through time: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
-                     f"in {len(sizes)} chunks {split}, {ops} ops drawn")
-        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
-                     "no gradient flows back across a cut")
+        parts.append(
+            f"Truncated backpropagation through time: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+            f"in {len(sizes)} chunks {split}, {ops} ops drawn"
+        )
+        parts.append(
+            "each chunk starts from the previous one's last state, cut by detach(): no gradient flows back across a cut"
+        )
     elif graph.folded and chunks:
         sizes = [max(lengths) for _, lengths in chunks]
-        parts.append(f"Folded (rolled) view of truncated BPTT: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
-                     f"in {len(sizes)} chunks, one cell per layer, direction and chunk")
-        parts.append("each chunk starts from the previous one's last state, cut by detach(): "
-                     "no gradient flows back across a cut")
+        parts.append(
+            f"Folded (rolled) view of truncated BPTT: {sum(sizes)} timesteps (t = 0 ... {sum(sizes) - 1}) "
+            f"in {len(sizes)} chunks, one cell per layer, direction and chunk"
+        )
+        parts.append(
+            "each chunk starts from the previous one's last state, cut by detach(): no gradient flows back across a cut"
+        )
     elif graph.folded:
         parts.append("Folded (rolled) view: one cell per layer and direction, the loop runs once per step")
     elif steps:
-        parts.append(f"Backpropagation through time: the graph unrolled over {max(steps) + 1} timesteps "
-                     f"(t = {min(steps)} ... {max(steps)}), {ops} ops drawn")
+        parts.append(
+            f"Backpropagation through time: the graph unrolled over {max(steps) + 1} timesteps "
+            f"(t = {min(steps)} ... {max(steps)}), {ops} ops drawn"
+        )
     else:
         parts.append(f"Computation graph, {ops} ops")
     if graph.backward:
@@ -395,11 +463,13 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
     kinds = {n.kind for n in nodes}
     keys: list[tuple[str, str]] = []
     if "op" in kinds:
-        keys.append(("rounded box", "an op: its primitive, output shape" + (" and ||dL/d output||" if graph.grads
-                                                                          else "")))
+        keys.append(
+            ("rounded box", "an op: its primitive, output shape" + (" and ||dL/d output||" if graph.grads else ""))
+        )
     if "param" in kinds:
-        keys.append(("double border", "a parameter, drawn once (its name and shape); .T once: transposed once "
-                                      "before the loop"))
+        keys.append(
+            ("double border", "a parameter, drawn once (its name and shape); .T once: transposed once before the loop")
+        )
     if "input" in kinds:
         keys.append(("arrow box", "an input (data, or a state cut by detach())"))
     if "target" in kinds:
@@ -413,21 +483,39 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
     if "ghost" in kinds:
         keys.append(("dashed box", "a tensor outside this graph, where a detach() cut started"))
     if "elided" in kinds:
-        keys.append(("dashed box '... hidden ...'", "timesteps not drawn (max_timesteps); its arrows stand for all"
-                                                    " of them, dotted"))
+        keys.append(
+            (
+                "dashed box '... hidden ...'",
+                "timesteps not drawn (max_timesteps); its arrows stand for all of them, dotted",
+            )
+        )
     named = {(n.gate, n.meaning) for n in nodes if n.gate}
     if named:
-        keys.append(("gate names", ", ".join(f"{g} {m}" for g, m in sorted(named)) + "; each with its equation, "
-                     "its primitive below"))
+        keys.append(
+            (
+                "gate names",
+                ", ".join(f"{g} {m}" for g, m in sorted(named)) + "; each with its equation, its primitive below",
+            )
+        )
     if any(n.batched for n in nodes):
-        keys.append(("green border", "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
-                                     "before the loop; each step reads its rows, so W_ih and the biases feed "
-                                     "every step"))
+        keys.append(
+            (
+                "green border",
+                "x_t W_ih^T + b, step t's input term: ONE matmul computes it for all steps "
+                "before the loop; each step reads its rows, so W_ih and the biases feed "
+                "every step",
+            )
+        )
     elif any(n.step_input for n in nodes):
         keys.append(("green border", "x_t, the input entering step t"))
     if any(e.kind == "recurrent" for e in edges):
-        keys.append(("thick blue/orange arrow", "the state (h, c) carried to the next step"
-                                                + ("; loop: N steps, the cell runs N times" if graph.folded else "")))
+        keys.append(
+            (
+                "thick blue/orange arrow",
+                "the state (h, c) carried to the next step"
+                + ("; loop: N steps, the cell runs N times" if graph.folded else ""),
+            )
+        )
     if any(e.kind == "parameter" for e in edges):
         keys.append(("thin gold arrow", "a parameter read by an op"))
     if any(e.kind == "data" for e in edges):
@@ -435,14 +523,21 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
     if any(e.kind == "cut" for e in edges):
         keys.append(("dashed red arrow", "cut by detach(): no gradient passes"))
     if any(e.count > 1 and re.search(r"(^|\s)x\d+", e.label) for e in edges):
-        keys.append(("x4 on an arrow", "4 arrows drawn as one (the same tensor read 4 times, or by 4 hidden or "
-                                       "folded steps)"))
+        keys.append(
+            ("x4 on an arrow", "4 arrows drawn as one (the same tensor read 4 times, or by 4 hidden or folded steps)")
+        )
     if any(e.grad_share is not None for e in edges):
-        keys.append(("share s (p%)", "this use's part of the parameter's gradient G: its gradient g projected on"
-                                     " G, <g, G>/||G||; a parameter's shares add up to its ||G|| (100%)"))
+        keys.append(
+            (
+                "share s (p%)",
+                "this use's part of the parameter's gradient G: its gradient g projected on"
+                " G, <g, G>/||G||; a parameter's shares add up to its ||G|| (100%)",
+            )
+        )
     if graph.backward:
-        keys.append(("(VJP)", "the op's vector-Jacobian product; arrows carry dL/d(tensor), labelled grad "
-                              "with its shape"))
+        keys.append(
+            ("(VJP)", "the op's vector-Jacobian product; arrows carry dL/d(tensor), labelled grad with its shape")
+        )
     if graph.grads:
         keys.append(("grad g", "||dL/d node||, the Frobenius norm of the gradient reaching the node"))
         if any(c.kind in ("timestep", "folded") for c in graph.clusters.values()):
@@ -464,24 +559,29 @@ def _legend(graph: Graph, palette: Palette | None) -> str:
             cells.append(f'<TD BGCOLOR="{fill}">{_font(SMALL_FONT, ink(fill)[0], _sci(value))}</TD>')
         title = "<B>fill: gradient norm ||dL/d node||, log scale</B>"
         note = "dark: smallest (vanishing) ... bright: largest"
-        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(9, "black", title)}</TD></TR>')
+        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(SMALL_FONT, "black", title)}</TD></TR>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
         rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0">{_font(SMALL_FONT, _NOTE_INK, note)}</TD></TR>')
     lines = []
-    for mark, meaning in legend_keys(graph):      # wrapped, so the legend stays narrower than the picture
+    for mark, meaning in legend_keys(graph):  # wrapped, so the legend stays narrower than the picture
         wrapped = textwrap.wrap(f"{mark}: {meaning}", 78, subsequent_indent="    ")
-        first = wrapped[0][len(mark) + 1:]
+        first = wrapped[0][len(mark) + 1 :]
         lines.append(f"<B>{text(mark)}</B>:{text(first)}")
         lines += [text(rest).replace(" ", "&#160;", 4) for rest in wrapped[1:]]
     if lines:
-        rows.append(f'<TR><TD COLSPAN="{count}" BORDER="0" ALIGN="LEFT">'
-                    + _font(SMALL_FONT, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>')
-                    + "</TD></TR>")
-    return ('<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="white">'
-            + "".join(rows) + "</TABLE>")
+        rows.append(
+            f'<TR><TD COLSPAN="{count}" BORDER="0" ALIGN="LEFT">'
+            + _font(SMALL_FONT, _NOTE_INK, '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>')
+            + "</TD></TR>"
+        )
+    return (
+        '<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2" BGCOLOR="white">'
+        + "".join(rows)
+        + "</TABLE>"
+    )
 
 
-_UNTRACKED_FILL = "#f3f3f3"     # an op on tensors needing no gradient (seen by a trace): no colour
+_UNTRACKED_FILL = "#f3f3f3"  # an op on tensors needing no gradient (seen by a trace): no colour
 
 
 def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, str]:
@@ -490,24 +590,24 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     if node.kind == "elided" and node.grad_range:
         grad = node.grad_range[1]
     untracked = node.kind == "op" and not node.tracked
-    fill = (palette.color(grad) if palette is not None and grad is not None else None) \
-        or _KIND_FILL.get(node.kind, "#ffffff")
+    fill = (palette.color(grad) if palette is not None and grad is not None else None) or _KIND_FILL.get(
+        node.kind, "#ffffff"
+    )
     if untracked:
         fill = _UNTRACKED_FILL
-    main, soft = ink(fill)                      # text colours with AA contrast on this fill
+    main, soft = ink(fill)  # text colours with AA contrast on this fill
     name = text(node.label)
     if graph.backward and node.kind in ("op", "param", "loss", "output"):
         name += " (VJP)"
-    if node.kind == "const":                    # drawn on its cluster's fill, which is near white
+    if node.kind == "const":  # drawn on its cluster's fill, which is near white
         label = _font(SMALL_FONT, _CONST_INK, f"{name} {_shape(node.shape)}")
         return {"label": f"<{label}>", "shape": "plain", "style": ""}
-    lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched
-             else name]
+    lines = [f"<B>{name}</B>" if node.kind in ("param", "loss", "output", "input", "target") or node.batched else name]
     second = _shape(node.shape)
-    if node.gate:              # nn tagged it: its name and equation first, the primitive kept below
+    if node.gate:  # nn tagged it: its name and equation first, the primitive kept below
         lines = [f"<B>{text(node.gate)}</B>  {text(node.meaning)}", _font(SMALL_FONT, main, text(node.equation))]
         second = f"{name} {second}"
-    if node.kind == "param":                       # "rnn.weight_hh_l0 (4, 4)": name and shape on one line
+    if node.kind == "param":  # "rnn.weight_hh_l0 (4, 4)": name and shape on one line
         lines[0] += " " + second
         second = text(", ".join(node.folded)) + " once" if node.folded else ""
     elif node.folded:
@@ -515,18 +615,21 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     if node.detail:
         second += "  " + text(node.detail)
     if node.kind == "elided":
-        second = f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}" \
-            if node.grad_range else "max_timesteps=None shows them"
+        second = (
+            f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}"
+            if node.grad_range
+            else "max_timesteps=None shows them"
+        )
     if second:
         lines.append(_font(SMALL_FONT, soft, second))
     if grad is not None and node.kind != "elided":
         lines.append(_font(SMALL_FONT, soft, f"grad {_sci(grad)}"))
-    if node.step_input and not node.batched:           # x_t entering its step: an input's green border
+    if node.step_input and not node.batched:  # x_t entering its step: an input's green border
         lines[0] = f"<B>x_t</B>  {lines[0]}"
     attrs = {"label": "<" + "<BR/>".join(lines) + ">", "shape": shape, "fillcolor": fill, "fontcolor": main}
     if node.step_input:
         attrs.update(color="#38761d", penwidth="2.5")
-    if untracked:                                   # no gradient flows here (seen via a trace)
+    if untracked:  # no gradient flows here (seen via a trace)
         attrs["style"] = "rounded,filled,dashed"
     elif node.kind == "op":
         attrs["style"] = "rounded,filled"
@@ -540,7 +643,7 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
     if node.kind == "loss":
         attrs["color"] = "#990000"
     tip = f"{node.label} {_shape(node.shape)} {node.dtype} scope '{node.scope}'"
-    if node.batched:                                # the real ops, run once before the time loop
+    if node.batched:  # the real ops, run once before the time loop
         tip += f"; computed for all steps at once by: {', '.join(node.batched)}; this step reads its rows"
     attrs["tooltip"] = _plain(tip)
     return attrs
@@ -557,8 +660,14 @@ def _cluster_id(path: tuple[str, ...], k: int, used: set[str]) -> str:
 
 def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None = None) -> dict[str, str]:
     """``offset``: in truncated BPTT, the global timestep of the chunk's own ``t = 0``."""
-    attrs = {"style": "rounded,filled", "color": "#aaaaaa", "fontname": "Helvetica", "fontsize": "10",
-             "labeljust": "c", "penwidth": "1"}
+    attrs = {
+        "style": "rounded,filled",
+        "color": "#aaaaaa",
+        "fontname": "Helvetica",
+        "fontsize": "10",
+        "labeljust": "c",
+        "penwidth": "1",
+    }
     name = cluster.path[-1]
     if offset is not None and len(cluster.path) == 1:
         attrs.update(fillcolor="#fdfdfd", label=f"<<B>{text(name)}</B>: from t = {offset}>")
@@ -573,24 +682,30 @@ def _cluster_attrs(cluster: Cluster, palette: Palette | None, offset: int | None
                 attrs["color"], attrs["penwidth"] = palette.color(cluster.grad_norm), "3"
         attrs["label"] = f"<{label}>"
     elif cluster.kind == "elided":
-        span = cluster.label if offset is None else \
-            f"t = {offset + cluster.timestep} ... {offset + cluster.timestep + cluster.hidden - 1}"
-        attrs.update(style="rounded,dashed,filled", fillcolor="white", color="#777777",
-                     label=f"<<B>{text(span)}</B>>")
+        span = (
+            cluster.label
+            if offset is None
+            else f"t = {offset + cluster.timestep} ... {offset + cluster.timestep + cluster.hidden - 1}"
+        )
+        attrs.update(style="rounded,dashed,filled", fillcolor="white", color="#777777", label=f"<<B>{text(span)}</B>>")
     elif cluster.kind == "folded":
         label = f"<B>{text(cluster.label)}</B>"
-        if offset is not None:        # truncated BPTT: the steps' global time, as the unfolded picture has it
+        if offset is not None:  # truncated BPTT: the steps' global time, as the unfolded picture has it
             first, last = offset + cluster.span[0], offset + cluster.span[1]
-            label = (f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
-                     f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})")
+            label = (
+                f"<B>one cell, run {cluster.steps} times (t = {first} ... {last})</B>"
+                f" ({text(cluster.path[0])}, steps {cluster.span[0]} ... {cluster.span[1]})"
+            )
         if cluster.grad_norm is not None:
             label += "<BR/>" + _font(SMALL_FONT, _NOTE_INK, f"||dL/dh|| over all steps {_sci(cluster.grad_norm)}")
         attrs.update(fillcolor="white", penwidth="2", label=f"<{label}>")
     elif name in ("fwd", "forward"):
         attrs.update(fillcolor=_DIRECTION_FILL["fwd"], label=f"<<B>forward direction</B> ({text(name)}) --&gt;>")
     elif name in _BACKWARD_NAMES:
-        attrs.update(fillcolor=_DIRECTION_FILL["bwd"],
-                     label=f"<&lt;-- <B>backward direction</B> ({text(name)}): runs t = T-1 ... 0>")
+        attrs.update(
+            fillcolor=_DIRECTION_FILL["bwd"],
+            label=f"<&lt;-- <B>backward direction</B> ({text(name)}): runs t = T-1 ... 0>",
+        )
     elif len(name) > 1 and name[0] == "l" and name[1:].isdigit():
         attrs.update(fillcolor="#fbfbfb", label=f"<<B>layer {name[1:]}</B> ({text(name)})>")
     else:
@@ -640,12 +755,16 @@ def _step_columns(graph: Graph) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
 def _rows(graph: Graph) -> dict[tuple[str, ...], tuple[int, bool]]:
     """Timestep box -> (its row, whether it starts the row), for ``layout="rows"``."""
     per_row = steps_per_row(graph)
-    return {path: (k // per_row, k % per_row == 0) for paths in _step_columns(graph).values()
-            for k, path in enumerate(paths)}
+    return {
+        path: (k // per_row, k % per_row == 0)
+        for paths in _step_columns(graph).values()
+        for k, path in enumerate(paths)
+    }
 
 
-def _first_step(node: Node, graph: Graph, bounds: dict[tuple[str, ...], tuple[int, int]],
-                leftmost: bool = False) -> bool:
+def _first_step(
+    node: Node, graph: Graph, bounds: dict[tuple[str, ...], tuple[int, int]], leftmost: bool = False
+) -> bool:
     """Whether ``node`` is in the step its chain runs first (t = 0, or T-1 going backward), or
     with ``leftmost``, in its chain's step t = 0 (drawn leftmost in both directions)."""
     cluster = graph.clusters.get(node.cluster)
@@ -682,9 +801,14 @@ def _backward_region_of(cluster: tuple[str, ...]) -> tuple[str, ...] | None:
     return None
 
 
-def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[tuple[str, ...], tuple[int, int]],
-                chunked: bool = False, rows: dict[tuple[str, ...], tuple[int, bool]] | None = None,
-                ) -> tuple[str, str, dict[str, str]]:
+def _edge_attrs(
+    edge: Edge,
+    graph: Graph,
+    palette: Palette | None,
+    bounds: dict[tuple[str, ...], tuple[int, int]],
+    chunked: bool = False,
+    rows: dict[tuple[str, ...], tuple[int, bool]] | None = None,
+) -> tuple[str, str, dict[str, str]]:
     """DOT tail, head and attributes of ``edge``. ``chunked``: truncated BPTT (``_chunks``), whose
     parameters are placed by ``_lay_out_chunks`` and whose chunks follow each other along the cuts."""
     attrs: dict[str, str] = {}
@@ -705,8 +829,9 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
     tail, head = (consumer, producer) if mirrored else (producer, consumer)
     if tail != edge.src:
         attrs["dir"] = "back"
-    if (a_layer is not None and b_layer is not None and a_layer != b_layer) or \
-            (b_region is not None and region != b_region):
+    if (a_layer is not None and b_layer is not None and a_layer != b_layer) or (
+        b_region is not None and region != b_region
+    ):
         # Layer k+1 reads layer k's whole output sequence, and the mirrored backward direction
         # reads x: such entries are drawn but do not rank, so layers and directions keep the
         # same time columns.
@@ -715,14 +840,14 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
         # Pulled by every chunk's first step, a parameter would stack the chunks in one column.
         attrs["constraint"] = "false"
     elif edge.kind == "cut" and chunked:
-        attrs["weight"] = "4"      # the next chunk starts right after the cut: chunks run left to right
+        attrs["weight"] = "4"  # the next chunk starts right after the cut: chunks run left to right
     elif parameter and region is not None:
         # A backward-direction parameter sits left of its steps, as a forward one does: it pulls
         # the leftmost step (t = 0, the one that runs last), not the first one, drawn rightmost.
         if not _first_step(b, graph, bounds, leftmost=True):
             attrs["constraint"] = "false"
     elif feed and (_first_step(b, graph, bounds) or (rows is not None and rows.get(b.cluster, (0, False))[1])):
-        pass   # the feed into the step that runs first (or starts a row) keeps its pull: it anchors x, W_ih, W_hh
+        pass  # the feed into the step that runs first (or starts a row) keeps its pull: it anchors x, W_ih, W_hh
     elif feed or (leaving and region is not None) or (a.kind == "param" and a.cluster != b.cluster):
         # Other feeds into a step must not pull it to the feed's rank: the steps line up in time
         # along the recurrent edges. x, and the weights of a step's input term x_t W_ih^T + b,
@@ -744,11 +869,11 @@ def _edge_attrs(edge: Edge, graph: Graph, palette: Palette | None, bounds: dict[
     elif edge.kind == "cut":
         attrs.update(style="dashed", color=_CUT_COLOR, penwidth="1.6", fontcolor=_CUT_COLOR)
     if rows is not None and a.cluster in rows and b.cluster in rows and rows[a.cluster][0] != rows[b.cluster][0]:
-        attrs["constraint"] = "false"      # layout="rows": the state wraps from a row's end to the next row's start
+        attrs["constraint"] = "false"  # layout="rows": the state wraps from a row's end to the next row's start
     if edge.label:
         size = "10" if edge.kind == "recurrent" else str(SMALL_FONT)
         label = f"<B>{text(edge.label)}</B>" if edge.kind in ("recurrent", "cut") else text(edge.label)
         attrs["label"] = f'<<FONT POINT-SIZE="{size}">{label}</FONT>>'
     if a.kind == "elided" or b.kind == "elided":
-        attrs["style"] = "dotted"                  # stands for many edges into or out of hidden steps
+        attrs["style"] = "dotted"  # stands for many edges into or out of hidden steps
     return tail, head, attrs

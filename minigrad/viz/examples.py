@@ -29,8 +29,9 @@ class Net(nn.Module):
         # Named after its kind (net.lstm, net.gru, net.rnn), so the picture's parameters read
         # lstm.weight_hh_l0 inside the lstm box, never rnn.weight_hh_l0 on an LSTM.
         self.cell = cell
-        setattr(self, cell, getattr(nn, CELLS[cell])(input_size, hidden, num_layers=layers,
-                                                     bidirectional=bidirectional))
+        setattr(
+            self, cell, getattr(nn, CELLS[cell])(input_size, hidden, num_layers=layers, bidirectional=bidirectional)
+        )
         self.head = nn.Linear(hidden * (2 if bidirectional else 1), 1)
 
     @property
@@ -45,25 +46,36 @@ class Net(nn.Module):
 
 @dataclass
 class Example:
-    roots: list[Tensor]          # the loss (one per chunk with ``truncate``)
+    roots: list[Tensor]  # the loss (one per chunk with ``truncate``)
     model: Net
-    tape: tracing.Tape           # every op of the forward passes (draw_graph(tape=...) shows cuts)
+    tape: tracing.Tape  # every op of the forward passes (draw_graph(tape=...) shows cuts)
     targets: list[Tensor]
 
     def draw(self, **options: Any) -> Any:
         """``draw_graph`` of this example, its parameters named, its targets and tape passed."""
         from . import draw_graph
+
         return draw_graph(self.roots, params=self.model, targets=self.targets, tape=self.tape, **options)
 
     def explore(self, path: Any, **options: Any) -> Any:
         """``explore`` of this example (the HTML page replaying its backward pass); returns the path."""
         from .explore import explore
+
         return explore(self.roots, path, params=self.model, targets=self.targets, tape=self.tape, **options)
 
 
-def bptt_example(cell: str = "lstm", steps: int = 4, layers: int = 1, bidirectional: bool = False,
-                 hidden: int = 4, input_size: int = 3, batch: int = 2, truncate: int | None = None,
-                 loss: str = "all", seed: int = 0) -> Example:
+def bptt_example(
+    cell: str = "lstm",
+    steps: int = 4,
+    layers: int = 1,
+    bidirectional: bool = False,
+    hidden: int = 4,
+    input_size: int = 3,
+    batch: int = 2,
+    truncate: int | None = None,
+    loss: str = "all",
+    seed: int = 0,
+) -> Example:
     """Run a small model forward and backward; return its loss(es) and the model.
 
     loss: ``"all"``, the MSE of the head's output at every step, or ``"last"``, at the last
@@ -73,8 +85,13 @@ def bptt_example(cell: str = "lstm", steps: int = 4, layers: int = 1, bidirectio
         raise ValueError(f"bptt_example: cell must be one of {sorted(CELLS)}, got {cell!r}")
     if loss not in LOSSES:
         raise ValueError(f"bptt_example: loss must be one of {LOSSES}, got {loss!r}")
-    for name, value in (("steps", steps), ("layers", layers), ("hidden", hidden), ("input_size", input_size),
-                        ("batch", batch)):
+    for name, value in (
+        ("steps", steps),
+        ("layers", layers),
+        ("hidden", hidden),
+        ("input_size", input_size),
+        ("batch", batch),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"bptt_example: {name} must be a positive integer, got {value!r}")
     if truncate is not None and (not isinstance(truncate, int) or not 1 <= truncate < steps):
@@ -93,10 +110,21 @@ def bptt_example(cell: str = "lstm", steps: int = 4, layers: int = 1, bidirectio
     return Example(roots, model, tape, targets)
 
 
-def _chunk(model: Net, x: np.ndarray, y: np.ndarray, start: int, chunk: int, k: int, state: Any, loss: str,
-           truncate: int | None, roots: list[Tensor], targets: list[Tensor]) -> Any:
+def _chunk(
+    model: Net,
+    x: np.ndarray,
+    y: np.ndarray,
+    start: int,
+    chunk: int,
+    k: int,
+    state: Any,
+    loss: str,
+    truncate: int | None,
+    roots: list[Tensor],
+    targets: list[Tensor],
+) -> Any:
     """Run chunk ``k`` (steps ``start`` to ``start + chunk``), backward, and return the state after it."""
-    xs, ys = tensor(x[start:start + chunk]), tensor(y[start:start + chunk])
+    xs, ys = tensor(x[start : start + chunk]), tensor(y[start : start + chunk])
     xs.name, ys.name = "x", "targets y"
     targets.append(ys)
     with tracing.scope(f"chunk{k}") if truncate else _nothing():
@@ -110,7 +138,7 @@ def _chunk(model: Net, x: np.ndarray, y: np.ndarray, start: int, chunk: int, k: 
     value.name = f"loss (chunk {k})" if truncate else "loss"
     value.backward()
     roots.append(value)
-    if truncate:    # truncated BPTT: the next chunk starts from this state, cut from its graph
+    if truncate:  # truncated BPTT: the next chunk starts from this state, cut from its graph
         state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
     return state
 

@@ -23,7 +23,7 @@ _GATES: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("rnn", "h"): (
         "hidden state",
         "h",
-        "h = tanh(W_ih x + b_ih + W_hh h + b_hh)",
+        "h = tanh(W_ih x + W_hh h + b)",
         "a",
         "a = tanh(W_aa a + W_ax x + b_a)",
     ),
@@ -31,18 +31,18 @@ _GATES: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("lstm", "f"): ("forget gate", "f", "f = σ(W_if x + W_hf h + b_f)", "Γ_f", "Γ_f = σ(W_f [a, x] + b_f)"),
     ("lstm", "g"): ("candidate", "g", "g = tanh(W_ig x + W_hg h + b_g)", "c̃", "c̃ = tanh(W_c [a, x] + b_c)"),
     ("lstm", "o"): ("output gate", "o", "o = σ(W_io x + W_ho h + b_o)", "Γ_o", "Γ_o = σ(W_o [a, x] + b_o)"),
-    ("lstm", "c"): ("cell state", "c", "c = f ⊙ c + i ⊙ g", "c", "c = Γ_f ⊙ c + Γ_u ⊙ c̃"),
-    ("lstm", "h"): ("hidden state", "h", "h = o ⊙ tanh(c)", "a", "a = Γ_o ⊙ tanh(c)"),
+    ("lstm", "c"): ("cell state", "c", "c = f * c + i * g", "c", "c = Γ_f * c + Γ_u * c̃"),
+    ("lstm", "h"): ("hidden state", "h", "h = o * tanh(c)", "a", "a = Γ_o * tanh(c)"),
     ("gru", "r"): ("reset gate", "r", "r = σ(W_ir x + W_hr h + b_r)", "Γ_r", "Γ_r = σ(W_r [c, x] + b_r)"),
     ("gru", "z"): ("update gate", "z", "z = σ(W_iz x + W_hz h + b_z)", "1 − Γ_u", "Γ_u = σ(W_u [c, x] + b_u)"),
     ("gru", "n"): (
         "candidate",
         "n",
-        "n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))",
+        "n = tanh(W_in x + b_in + r * (W_hn h + b_hn))",
         "c̃",
-        "c̃ = tanh(W_c [Γ_r ⊙ c, x] + b_c)",
+        "c̃ = tanh(W_c [Γ_r * c, x] + b_c)",
     ),
-    ("gru", "h"): ("hidden state", "h", "h = (1 − z) ⊙ n + z ⊙ h", "c", "c = Γ_u ⊙ c̃ + (1 − Γ_u) ⊙ c"),
+    ("gru", "h"): ("hidden state", "h", "h = (1 − z) * n + z * h", "c", "c = Γ_u * c̃ + (1 − Γ_u) * c"),
 }
 
 

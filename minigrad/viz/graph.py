@@ -66,22 +66,22 @@ class Node:
     kind: str
     label: str
     shape: tuple[int, ...]
-    op: str = ""                       # the primitive that made it ("" for a leaf)
-    gate: str = ""                     # nn's tag named it: its symbol in the chosen notation (f, Γ_f, ...)
-    meaning: str = ""                  # ... what it is ("forget gate", "cell state")
-    equation: str = ""                 # ... and the equation it computes ("f = σ(W_if x + W_hf h + b_f)")
+    op: str = ""  # the primitive that made it ("" for a leaf)
+    gate: str = ""  # nn's tag named it: its symbol in the chosen notation (f, Γ_f, ...)
+    meaning: str = ""  # ... what it is ("forget gate", "cell state")
+    equation: str = ""  # ... and the equation it computes ("f = σ(W_if x + W_hf h + b_f)")
     scope: str = ""
     cluster: tuple[str, ...] = ()
     grad_norm: float | None = None
     dtype: str = ""
-    detail: str = ""                   # a second line: an index, a folded ``.T``, a loss value
+    detail: str = ""  # a second line: an index, a folded ``.T``, a loss value
     folded: list[str] = field(default_factory=list)
     timestep: int | None = None
-    count: int = 1                     # nodes merged into this one (fold) or steps hidden (elided)
-    grad_range: tuple[float, float] | None = None   # elided: min and max |dL/dh_t| hidden
-    tracked: bool = True               # False: an op on tensors needing no gradient (seen by a trace)
-    step_input: bool = False           # x_t: a step's slice [t] of a sequence made outside the steps
-    batched: tuple[str, ...] = ()      # step input term: the ops run ONCE for all steps that it stands for
+    count: int = 1  # nodes merged into this one (fold) or steps hidden (elided)
+    grad_range: tuple[float, float] | None = None  # elided: min and max |dL/dh_t| hidden
+    tracked: bool = True  # False: an op on tensors needing no gradient (seen by a trace)
+    step_input: bool = False  # x_t: a step's slice [t] of a sequence made outside the steps
+    batched: tuple[str, ...] = ()  # step input term: the ops run ONCE for all steps that it stands for
 
 
 @dataclass(eq=False)
@@ -91,12 +91,12 @@ class Edge:
     src: str
     dst: str
     kind: str
-    shape: tuple[int, ...]            # shape of the tensor carried, which is also its gradient's shape
+    shape: tuple[int, ...]  # shape of the tensor carried, which is also its gradient's shape
     label: str = ""
-    count: int = 1                    # edges merged into this one (elision, fold)
-    grad_share: float | None = None   # parameter edges, grad_shares=True: this use's gradient projected
+    count: int = 1  # edges merged into this one (elision, fold)
+    grad_share: float | None = None  # parameter edges, grad_shares=True: this use's gradient projected
     #                                   on the parameter's whole gradient G, <g_k, G>/||G||: they sum to ||G||
-    grad_share_norm: float | None = None   # ||g_k||, this use's gradient alone
+    grad_share_norm: float | None = None  # ||g_k||, this use's gradient alone
 
 
 @dataclass(eq=False)
@@ -107,12 +107,12 @@ class Cluster:
     kind: str = "scope"
     label: str = ""
     timestep: int | None = None
-    direction: str | None = None       # "fwd" / "bwd" for timestep clusters
-    grad_norm: float | None = None     # |dL/dh_t|: the gradient reaching this step's hidden state
-    state: str | None = None           # id of the node taken as h_t
-    hidden: int = 0                    # elided: how many timesteps it stands for
-    steps: int = 0                     # folded: how many timesteps the one cell stands for
-    span: tuple[int, int] | None = None    # folded: the first and last timestep it stands for
+    direction: str | None = None  # "fwd" / "bwd" for timestep clusters
+    grad_norm: float | None = None  # |dL/dh_t|: the gradient reaching this step's hidden state
+    state: str | None = None  # id of the node taken as h_t
+    hidden: int = 0  # elided: how many timesteps it stands for
+    steps: int = 0  # folded: how many timesteps the one cell stands for
+    span: tuple[int, int] | None = None  # folded: the first and last timestep it stands for
 
 
 @dataclass(eq=False)
@@ -124,12 +124,12 @@ class Graph:
     clusters: dict[tuple[str, ...], Cluster]
     backward: bool = False
     folded: bool = False
-    grads: bool = False                # gradients painted
-    grad_range: tuple[float, float] | None = None   # smallest and largest non-zero norm shown
+    grads: bool = False  # gradients painted
+    grad_range: tuple[float, float] | None = None  # smallest and largest non-zero norm shown
     title: str = ""
-    layout: str = "columns"            # "rows": timesteps wrapped into rows of ``steps_per_row``
+    layout: str = "columns"  # "rows": timesteps wrapped into rows of ``steps_per_row``
     steps_per_row: int | None = None
-    focus: int | None = None           # the timestep drawn in full, the others folded into boxes
+    focus: int | None = None  # the timestep drawn in full, the others folded into boxes
     # What the explorer reads (mg.viz.explore): the tensor each drawn node shows, its gradient
     # dL/d node from the painting sweep, and the drawn node of every tensor the graph reached
     # (a parameter's views map to the parameter, a folded step's ops to the cell's, hidden steps'
@@ -152,13 +152,15 @@ class Graph:
         for n in self.nodes.values():
             if n.kind == "param" and n.label == name:
                 return n
-        raise KeyError(f"Graph.param: no parameter named {name!r}; have "
-                       f"{sorted(n.label for n in self.nodes_of('param'))}")
+        raise KeyError(
+            f"Graph.param: no parameter named {name!r}; have {sorted(n.label for n in self.nodes_of('param'))}"
+        )
 
 
 # --------------------------------------------------------------------------------------
 # Reading the engine's graph
 # --------------------------------------------------------------------------------------
+
 
 def _flatten(obj: Any, what: str) -> list[Tensor]:
     """Tensors in ``obj`` (a tensor or nested tuples/lists, like an LSTM's ``out, (h, c)``)."""
@@ -217,9 +219,11 @@ def vjps(node: Tensor, g: np.ndarray) -> Iterator[tuple[int, Tensor, np.ndarray]
             yield i, parent, gi
 
 
-def gradient_sweep(order: list[Tensor], roots: list[Tensor],
-                   edge_keys: Mapping[tuple[int, int], Any] | None = None,
-                   ) -> tuple[dict[int, np.ndarray], dict[Any, np.ndarray]]:
+def gradient_sweep(
+    order: list[Tensor],
+    roots: list[Tensor],
+    edge_keys: Mapping[tuple[int, int], Any] | None = None,
+) -> tuple[dict[int, np.ndarray], dict[Any, np.ndarray]]:
     """dL/dt for every tensor in ``order`` that requires grad, from the VJP rows in ``ops``.
 
     The same reverse sweep as ``autograd.backward`` without its side effects: no ``.grad`` is
@@ -251,7 +255,7 @@ def back_to_leaf(view: Tensor, g: np.ndarray) -> np.ndarray:
     """The gradient ``g`` of a parameter's view (``W.T``, ``W.reshape``, a fixed slice of ``W``),
     carried back through the view ops to the parameter itself, in its own layout."""
     while view.op is not None:
-        ((_, view, g),) = vjps(view, g)            # a view op has exactly one input
+        ((_, view, g),) = vjps(view, g)  # a view op has exactly one input
     return g
 
 
@@ -278,6 +282,7 @@ def _has_grads(order: list[Tensor]) -> bool:
 # Scopes -> clusters
 # --------------------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=65536)
 def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, int | None]:
     """``"lstm/l0/fwd/t3/gates"`` -> cluster path ``(lstm, l0, fwd, t3)``, chain ``(lstm, l0, fwd)``, 3."""
@@ -287,7 +292,7 @@ def _split_scope(scope: str) -> tuple[tuple[str, ...], tuple[str, ...] | None, i
     for k in range(len(parts) - 1, -1, -1):
         m = _TIMESTEP.fullmatch(parts[k])
         if m:
-            return parts[:k + 1], parts[:k], int(m.group(1))
+            return parts[: k + 1], parts[:k], int(m.group(1))
     return parts, None, None
 
 
@@ -425,36 +430,52 @@ class DrawOptions:
 
     def __post_init__(self) -> None:
         if self.notation not in NOTATIONS:
-            raise ValueError(f"draw_graph: notation must be one of {NOTATIONS} (PyTorch's i, f, g, o or the "
-                             f"course's Γ_u, Γ_f, c̃, Γ_o), got {self.notation!r}")
+            raise ValueError(
+                f"draw_graph: notation must be one of {NOTATIONS} (PyTorch's i, f, g, o or the "
+                f"course's Γ_u, Γ_f, c̃, Γ_o), got {self.notation!r}"
+            )
         if self.group_by not in GROUP_BY:
             raise ValueError(f"draw_graph: group_by must be one of {GROUP_BY}, got {self.group_by!r}")
-        if self.max_timesteps is not None and (isinstance(self.max_timesteps, bool)
-                                               or not isinstance(self.max_timesteps, int) or self.max_timesteps < 2):
-            raise ValueError(f"draw_graph: max_timesteps must be an integer >= 2 (the first and last steps "
-                             f"stay visible) or None (show all), got {self.max_timesteps!r}")
+        if self.max_timesteps is not None and (
+            isinstance(self.max_timesteps, bool) or not isinstance(self.max_timesteps, int) or self.max_timesteps < 2
+        ):
+            raise ValueError(
+                f"draw_graph: max_timesteps must be an integer >= 2 (the first and last steps "
+                f"stay visible) or None (show all), got {self.max_timesteps!r}"
+            )
         if self.fold and self.group_by != "timestep":
-            raise ValueError(f"draw_graph: fold=True folds the timesteps, so it needs group_by='timestep', "
-                             f"got group_by={self.group_by!r}")
+            raise ValueError(
+                f"draw_graph: fold=True folds the timesteps, so it needs group_by='timestep', "
+                f"got group_by={self.group_by!r}"
+            )
         if self.tape is not None and not hasattr(self.tape, "records"):
-            raise TypeError(f"draw_graph: tape must be the Tape of a `with mg.trace() as tape:` block, "
-                            f"got {type(self.tape).__name__}")
+            raise TypeError(
+                f"draw_graph: tape must be the Tape of a `with mg.trace() as tape:` block, "
+                f"got {type(self.tape).__name__}"
+            )
         if self.layout not in LAYOUTS:
             raise ValueError(f"draw_graph: layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.focus is not None:
             if isinstance(self.focus, bool) or not isinstance(self.focus, int) or self.focus < 0:
                 raise ValueError(f"draw_graph: focus must be a timestep (an integer >= 0) or None, got {self.focus!r}")
             if self.fold or self.group_by != "timestep":
-                raise ValueError("draw_graph: focus=t draws step t in full and folds the others; it needs "
-                                 f"group_by='timestep' and fold=False, got group_by={self.group_by!r}, "
-                                 f"fold={self.fold}")
-        if self.steps_per_row is not None and (isinstance(self.steps_per_row, bool)
-                                               or not isinstance(self.steps_per_row, int) or self.steps_per_row < 1):
-            raise ValueError(f"draw_graph: steps_per_row must be a positive integer or None (chosen for a "
-                             f"page-shaped picture), got {self.steps_per_row!r}")
+                raise ValueError(
+                    "draw_graph: focus=t draws step t in full and folds the others; it needs "
+                    f"group_by='timestep' and fold=False, got group_by={self.group_by!r}, "
+                    f"fold={self.fold}"
+                )
+        if self.steps_per_row is not None and (
+            isinstance(self.steps_per_row, bool) or not isinstance(self.steps_per_row, int) or self.steps_per_row < 1
+        ):
+            raise ValueError(
+                f"draw_graph: steps_per_row must be a positive integer or None (chosen for a "
+                f"page-shaped picture), got {self.steps_per_row!r}"
+            )
         if self.steps_per_row is not None and self.layout != "rows":
-            raise ValueError(f"draw_graph: steps_per_row wraps timesteps into rows; it needs layout='rows', "
-                             f"got layout={self.layout!r}")
+            raise ValueError(
+                f"draw_graph: steps_per_row wraps timesteps into rows; it needs layout='rows', "
+                f"got layout={self.layout!r}"
+            )
 
 
 def build_graph(root: Any, **options: Any) -> Graph:
@@ -481,11 +502,11 @@ def build_graph(root: Any, **options: Any) -> Graph:
 
 @dataclass(eq=False)
 class _RawEdge:
-    src: str | None              # node id (None: a constant, drawn per consumer cluster)
+    src: str | None  # node id (None: a constant, drawn per consumer cluster)
     dst: str
     shape: tuple[int, ...]
     const: Tensor | None = None
-    key: tuple[int, int] | None = None   # (id(consumer), input index), for gradient shares
+    key: tuple[int, int] | None = None  # (id(consumer), input index), for gradient shares
     cut: bool = False
 
 
@@ -493,9 +514,9 @@ class _RawEdge:
 class _Projection:
     """Ops run once for all steps (an input projection), drawn inside each step that reads them."""
 
-    members: list[Tensor]        # inputs before outputs
-    steps: list[str]             # the step nodes x_t W_ih^T + b standing for them
-    params: set[str]             # the parameter nodes they read
+    members: list[Tensor]  # inputs before outputs
+    steps: list[str]  # the step nodes x_t W_ih^T + b standing for them
+    params: set[str]  # the parameter nodes they read
 
 
 class _Builder:
@@ -517,21 +538,21 @@ class _Builder:
         self.order = walk(roots, self.traced)
         self.paint = _has_grads(self.order) if show_grads is None else bool(show_grads)
         self.nodes: dict[str, Node] = {}
-        self.rep: dict[int, str] = {}                     # id(tensor) -> the node drawing it
-        self.tensor_of: dict[str, Tensor] = {}            # node id -> its tensor (params: the leaf)
-        self.chain_of: dict[str, tuple[str, ...]] = {}    # node id -> chain, for timestep nodes
+        self.rep: dict[int, str] = {}  # id(tensor) -> the node drawing it
+        self.tensor_of: dict[str, Tensor] = {}  # node id -> its tensor (params: the leaf)
+        self.chain_of: dict[str, tuple[str, ...]] = {}  # node id -> chain, for timestep nodes
         self.raw: list[_RawEdge] = []
         self.chains: dict[tuple[str, ...], dict[int, list[str]]] = {}
-        self.state_name: dict[str, str] = {}              # recurrent source -> "h", "c", "state"
+        self.state_name: dict[str, str] = {}  # recurrent source -> "h", "c", "state"
         self.h_of: dict[tuple[tuple[str, ...], int], str] = {}
-        self.hidden: dict[str, str] = {}                  # hidden node -> its elided node
-        self.elided: dict[tuple[str, ...], list[tuple[str, list[int]]]] = {}   # chain -> (box, steps) runs
-        self.merge: dict[str, str] = {}                   # folded node -> the cell's node
+        self.hidden: dict[str, str] = {}  # hidden node -> its elided node
+        self.elided: dict[tuple[str, ...], list[tuple[str, list[int]]]] = {}  # chain -> (box, steps) runs
+        self.merge: dict[str, str] = {}  # folded node -> the cell's node
         self.folds: dict[tuple[str, ...], tuple[int, list[int]]] = {}
-        self.consts: dict[int, Tensor] = {}               # constants drawn once per cluster reading them
+        self.consts: dict[int, Tensor] = {}  # constants drawn once per cluster reading them
         self.maybe_targets: list[tuple[Node, Tensor]] = []
-        self.consumers: dict[int, list[Tensor]] = {}      # id(tensor) -> the tensors made from it
-        self.absorbed: set[str] = set()                   # op nodes drawn inside each step's input term
+        self.consumers: dict[int, list[Tensor]] = {}  # id(tensor) -> the tensors made from it
+        self.absorbed: set[str] = set()  # op nodes drawn inside each step's input term
         self.projections: list[_Projection] = []
 
     def build(self) -> Graph:
@@ -547,7 +568,7 @@ class _Builder:
             self._elide()
         grads, shares = self._gradients()
         edges = self._edges(shares, grads)
-        if self.backward:    # no gradient flows into inputs, targets or constants
+        if self.backward:  # no gradient flows into inputs, targets or constants
             edges = [e for e in edges if e.kind == "cut" or self._differentiable(e.src)]
             linked = {e.src for e in edges} | {e.dst for e in edges}
             for nid in [nid for nid in self.nodes if nid not in linked and not self._differentiable(nid)]:
@@ -556,8 +577,17 @@ class _Builder:
         clusters = self._clusters(norms)
         for nid in [nid for nid in self.nodes if nid in self.hidden or nid in self.merge or nid in self.absorbed]:
             del self.nodes[nid]
-        graph = Graph(self.nodes, edges, clusters, backward=self.backward, folded=self.fold, grads=self.paint,
-                      layout=self.options.layout, steps_per_row=self.options.steps_per_row, focus=self.focus)
+        graph = Graph(
+            self.nodes,
+            edges,
+            clusters,
+            backward=self.backward,
+            folded=self.fold,
+            grads=self.paint,
+            layout=self.options.layout,
+            steps_per_row=self.options.steps_per_row,
+            focus=self.focus,
+        )
         graph.tensors = {nid: self.tensor_of[nid] for nid in self.nodes if nid in self.tensor_of}
         graph.gradients = {nid: grads[id(t)] for nid, t in graph.tensors.items() if id(t) in grads}
         for tid, nid in self.rep.items():
@@ -591,8 +621,15 @@ class _Builder:
         return _split_scope(t.scope)
 
     def _new(self, kind: str, label: str, t: Tensor | None = None, **kw: Any) -> Node:
-        node = Node(id=f"n{len(self.nodes)}", kind=kind, label=label, shape=() if t is None else t.data.shape,
-                    dtype="" if t is None else _dtype_name(t.data.dtype), scope="" if t is None else t.scope, **kw)
+        node = Node(
+            id=f"n{len(self.nodes)}",
+            kind=kind,
+            label=label,
+            shape=() if t is None else t.data.shape,
+            dtype="" if t is None else _dtype_name(t.data.dtype),
+            scope="" if t is None else t.scope,
+            **kw,
+        )
         self.nodes[node.id] = node
         if t is not None:
             self.rep[id(t)] = node.id
@@ -625,12 +662,16 @@ class _Builder:
                     cut_pairs.append((origin, t))
                 continue
             name, inputs, kwargs, tracked = made
-            if tracked and id(t) not in roots and inputs and self._param_node(inputs[0]) and (
-                    name in _FOLDABLE or self._param_slice(t, name, kwargs)):
+            if (
+                tracked
+                and id(t) not in roots
+                and inputs
+                and self._param_node(inputs[0])
+                and (name in _FOLDABLE or self._param_slice(t, name, kwargs))
+            ):
                 pid = self.rep[id(inputs[0])]
                 self.rep[id(t)] = pid
-                tag = {"transpose": ".T", "getitem": _format_index((kwargs or {}).get("index"))}.get(
-                    name, f".{name}()")
+                tag = {"transpose": ".T", "getitem": _format_index((kwargs or {}).get("index"))}.get(name, f".{name}()")
                 if tag not in self.nodes[pid].folded:
                     self.nodes[pid].folded.append(tag)
                 continue
@@ -641,7 +682,7 @@ class _Builder:
                     self.raw.append(_RawEdge(None, dst, tuple(u.shape), const=u, key=(id(t), i)))
                 elif id(u) in self.rep:
                     self.raw.append(_RawEdge(self.rep[id(u)], dst, tuple(u.shape), key=(id(t), i)))
-        for node, t in self.maybe_targets:               # now that every parameter view is known
+        for node, t in self.maybe_targets:  # now that every parameter view is known
             if self._looks_like_target(t, consumers):
                 node.kind = "target"
                 node.label = t.name or "target"
@@ -649,14 +690,14 @@ class _Builder:
             if id(t) not in self.rep and id(t) not in self.consts:
                 continue
             src = self.rep.get(id(origin))
-            if src is None:   # cut from a tensor this graph does not reach: drawn faint, in its scope
+            if src is None:  # cut from a tensor this graph does not reach: drawn faint, in its scope
                 name = origin.name or origin.op or "tensor"
                 ghost = self._new("ghost", name, origin, detail="not in this graph", cluster=self._place(origin)[0])
                 src = ghost.id
-                for u in origin.parents:      # linked to what made it, where that is drawn
+                for u in origin.parents:  # linked to what made it, where that is drawn
                     if id(u) in self.rep and self.nodes[self.rep[id(u)]].kind != "param":
                         self.raw.append(_RawEdge(self.rep[id(u)], src, tuple(u.shape)))
-            if id(t) in self.consts:           # a detached zero state: draw it once, as a leaf
+            if id(t) in self.consts:  # a detached zero state: draw it once, as a leaf
                 del self.consts[id(t)]
                 self._new("input", t.name or "detached", t)
                 for e in self.raw:
@@ -717,14 +758,19 @@ class _Builder:
         elif id(t) in roots:
             self._new("output", t.name or "output", t)
         elif t.data.ndim == 0 or t.data.dtype == np.bool_:
-            return                                       # 1 - z's "1", where()'s mask: not drawn
-        elif t.name is None and not self._is_detached(t) and t.data.size and t.data.dtype.kind in "fiu" \
-                and not t.data.any():
-            self.consts[id(t)] = t                       # a zero state: drawn in each cluster reading it
+            return  # 1 - z's "1", where()'s mask: not drawn
+        elif (
+            t.name is None
+            and not self._is_detached(t)
+            and t.data.size
+            and t.data.dtype.kind in "fiu"
+            and not t.data.any()
+        ):
+            self.consts[id(t)] = t  # a zero state: drawn in each cluster reading it
         else:
             label = t.name or ("detached" if self._is_detached(t) else "input")
             node = self._new("input", label, t, cluster=cluster, timestep=step)
-            if step is not None:                         # x[t] read inside a step: part of that step
+            if step is not None:  # x[t] read inside a step: part of that step
                 self.chain_of[node.id] = chain
             elif not t.scope:
                 self.maybe_targets.append((node, t))
@@ -746,8 +792,7 @@ class _Builder:
     def _op_node(self, t: Tensor, roots: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
         if id(t) in roots:
             if t.data.size == 1:
-                self._new("loss", t.name or "loss", t, op=name,
-                          detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
+                self._new("loss", t.name or "loss", t, op=name, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
             else:
                 self._new("output", t.name or "output", t, op=name, detail=name)
             return
@@ -755,9 +800,10 @@ class _Builder:
         detail = _format_index((kwargs or {}).get("index")) if name == "getitem" else ""
         if not tracked:
             detail = (detail + "  no grad").strip()
-        node = self._new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail,
-                         tracked=tracked)
-        named = describe(tags_of(t), self.options.notation)     # a gate, candidate or state nn tagged
+        node = self._new(
+            "op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail, tracked=tracked
+        )
+        named = describe(tags_of(t), self.options.notation)  # a gate, candidate or state nn tagged
         if named is not None:
             node.gate, node.meaning, node.equation = named
         if step is not None:
@@ -815,9 +861,12 @@ class _Builder:
                 continue
             members, params, data = self._projection_members(source, chain)
             readers = set(steps) | {self.rep.get(id(u)) for u in members}
-            if not params or not members or any(
-                    self.rep.get(id(c)) not in readers for u in members for c in self.consumers.get(id(u), ())):
-                continue                                  # something else reads them: drawn as they are
+            if (
+                not params
+                or not members
+                or any(self.rep.get(id(c)) not in readers for u in members for c in self.consumers.get(id(u), ()))
+            ):
+                continue  # something else reads them: drawn as they are
             ids = {self.rep[id(u)] for u in members}
             if ids & touched:
                 continue
@@ -858,8 +907,13 @@ class _Builder:
             if nid is not None and self.nodes[nid].kind == "param":
                 if nid not in params:
                     params.append(nid)
-            elif made is None or not made[3] or nid is None or self.nodes[nid].kind != "op" \
-                    or self._place(u)[:2] != (chain, None):
+            elif (
+                made is None
+                or not made[3]
+                or nid is None
+                or self.nodes[nid].kind != "op"
+                or self._place(u)[:2] != (chain, None)
+            ):
                 if nid is not None and nid not in data:
                     data.append(nid)
             else:
@@ -914,7 +968,7 @@ class _Builder:
                 h_key = max(votes_h, key=votes_h.get)
             elif votes_state:
                 h_key = max(votes_state, key=votes_state.get)
-            else:                                         # one step only: h is what leaves it
+            else:  # one step only: h is what leaves it
                 h_key = None
             others = [k for k in votes_state if k != h_key]
             for s, ids in steps.items():
@@ -946,14 +1000,15 @@ class _Builder:
         (``max_timesteps``), or every step but the one in ``focus``, on either side of it."""
         if self.focus is not None and self.chains and not any(self.focus in steps for steps in self.chains.values()):
             drawn = sorted({t for steps in self.chains.values() for t in steps})
-            raise ValueError(f"draw_graph: focus={self.focus}, but the graph's timesteps are "
-                             f"{drawn[0]} ... {drawn[-1]}")
+            raise ValueError(
+                f"draw_graph: focus={self.focus}, but the graph's timesteps are {drawn[0]} ... {drawn[-1]}"
+            )
         for chain, steps in self.chains.items():
             ts = sorted(steps)
             if self.focus is not None:
                 runs = [[s for s in ts if s < self.focus], [s for s in ts if s > self.focus]]
             elif len(ts) > self.max_timesteps:
-                runs = [ts[(self.max_timesteps + 1) // 2:len(ts) - self.max_timesteps // 2]]
+                runs = [ts[(self.max_timesteps + 1) // 2 : len(ts) - self.max_timesteps // 2]]
             else:
                 continue
             for gone in runs:
@@ -961,8 +1016,14 @@ class _Builder:
                     self._hide(chain, steps, gone)
 
     def _hide(self, chain: tuple[str, ...], steps: dict[int, list[str]], gone: list[int]) -> None:
-        node = self._new("elided", f"... {len(gone)} timesteps hidden ...", timestep=gone[0], count=len(gone),
-                         cluster=chain + (f"t{gone[0]}..t{gone[-1]}",), detail=f"t = {gone[0]} ... {gone[-1]}")
+        node = self._new(
+            "elided",
+            f"... {len(gone)} timesteps hidden ...",
+            timestep=gone[0],
+            count=len(gone),
+            cluster=chain + (f"t{gone[0]}..t{gone[-1]}",),
+            detail=f"t = {gone[0]} ... {gone[-1]}",
+        )
         self.elided.setdefault(chain, []).append((node.id, gone))
         for s in gone:
             for nid in steps[s]:
@@ -978,14 +1039,14 @@ class _Builder:
             for nid in steps[rep_step]:
                 node = self.nodes[nid]
                 node.cluster, node.count = cell, len(ts)
-                node.detail = re.sub(rf"^\[{rep_step}(?=[,\]])", "[t", node.detail)   # x_proj[t]
+                node.detail = re.sub(rf"^\[{rep_step}(?=[,\]])", "[t", node.detail)  # x_proj[t]
             for s in ts:
                 if s == rep_step:
                     continue
                 for nid, key in zip(steps[s], self._step_keys(steps[s])):
                     if key in rep_keys:
                         self.merge[nid] = rep_keys[key]
-                    else:                                  # an op only some steps run stays as it is
+                    else:  # an op only some steps run stays as it is
                         self.nodes[nid].cluster = cell
 
     def _drawn(self, nid: str) -> str:
@@ -997,16 +1058,20 @@ class _Builder:
             return {}, {}
         keys = None
         if self.grad_shares:
-            keys = {e.key: (e.src, self._drawn(e.dst)) for e in self.raw
-                    if e.key is not None and e.src is not None and self.nodes[e.src].kind == "param"}
+            keys = {
+                e.key: (e.src, self._drawn(e.dst))
+                for e in self.raw
+                if e.key is not None and e.src is not None and self.nodes[e.src].kind == "param"
+            }
         grads, shares = gradient_sweep(self.order, self.roots, keys)
         if self.grad_shares:
             for proj in self.projections:
                 self._projection_shares(proj, grads, shares)
         return grads, shares
 
-    def _projection_shares(self, proj: _Projection, grads: dict[int, np.ndarray],
-                           shares: dict[Any, np.ndarray]) -> None:
+    def _projection_shares(
+        self, proj: _Projection, grads: dict[int, np.ndarray], shares: dict[Any, np.ndarray]
+    ) -> None:
         """Each step's share of a parameter read by the one pass for all steps: that pass's VJPs
         run on the gradient of step t's slice alone (the VJPs are linear, so the shares add up)."""
         for step in proj.steps:
@@ -1073,13 +1138,16 @@ class _Builder:
                     kind = "cut"
                 elif self.nodes[e.src].kind == "param":
                     kind = "parameter"
-                elif e.src in self.chain_of and self.chain_of[e.src] == self.chain_of.get(e.dst) \
-                        and self.nodes[e.src].timestep != self.nodes[e.dst].timestep:
+                elif (
+                    e.src in self.chain_of
+                    and self.chain_of[e.src] == self.chain_of.get(e.dst)
+                    and self.nodes[e.src].timestep != self.nodes[e.dst].timestep
+                ):
                     kind = "recurrent"
                 else:
                     kind = "data"
                 if src == dst and (e.src in self.hidden or (kind != "recurrent" and e.src in self.merge)):
-                    continue                              # inside one elided block or one folded cell
+                    continue  # inside one elided block or one folded cell
             key = (src, dst, kind)
             if key in merged:
                 merged[key].count += 1
@@ -1101,7 +1169,8 @@ class _Builder:
                 parts.append(f"x{edge.count}")
             if edge.kind == "parameter" and (edge.src, edge.dst) in shares:
                 edge.grad_share, edge.grad_share_norm, fraction = _share(
-                    shares[(edge.src, edge.dst)], grads[id(self.tensor_of[edge.src])])
+                    shares[(edge.src, edge.dst)], grads[id(self.tensor_of[edge.src])]
+                )
                 parts.append(f"share {_fmt(edge.grad_share)} ({100 * fraction:.0f}%)")
             edge.label = "  ".join(parts)
         return list(merged.values())

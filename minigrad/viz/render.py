@@ -35,7 +35,7 @@ from typing import Any
 import graphviz
 from graphviz.backend import dot_command, execute, rendering
 
-MAX_PIXELS = 3840      # the longest side of a PNG/JPEG, in pixels, whatever the graph
+MAX_PIXELS = 3840  # the longest side of a PNG/JPEG, in pixels, whatever the graph
 DPI = 96
 RASTER_FORMATS = ("png", "jpg", "jpeg")
 SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf"}
@@ -76,8 +76,10 @@ def find_renderer() -> Renderer:
     if forced:
         path = shutil.which(forced)
         if path is None:
-            raise RendererNotFoundError(f"MINIGRAD_DOT={forced!r}: no such program (give a path to Graphviz's "
-                                   "`dot` or to `graphviz-pure`, or unset it)")
+            raise RendererNotFoundError(
+                f"MINIGRAD_DOT={forced!r}: no such program (give a path to Graphviz's "
+                "`dot` or to `graphviz-pure`, or unset it)"
+            )
         return Renderer(_PURE if _PURE in Path(path).name else "dot", path)
     path = shutil.which("dot")
     if path is not None:
@@ -94,7 +96,8 @@ def find_renderer() -> Renderer:
         "  Graphviz itself                (apt install graphviz, brew install graphviz, "
         "https://graphviz.org/download)\n"
         "or point MINIGRAD_DOT at a `dot`-compatible program. "
-        "You can still save the DOT source: mg.viz.save(graph, 'graph.dot').")
+        "You can still save the DOT source: mg.viz.save(graph, 'graph.dot')."
+    )
 
 
 def bounds(fmt: str, dpi: float = DPI) -> list[str]:
@@ -105,12 +108,20 @@ def bounds(fmt: str, dpi: float = DPI) -> list[str]:
     return []
 
 
-def _command(engine: str, fmt: str, renderer: str | None = None, formatter: str | None = None,
-             neato_no_op: Any = None, dpi: float = DPI) -> list:
+def _command(
+    engine: str,
+    fmt: str,
+    renderer: str | None = None,
+    formatter: str | None = None,
+    neato_no_op: Any = None,
+    dpi: float = DPI,
+) -> list:
     program = find_renderer()
     if fmt.split(":")[0] not in program.formats:
-        raise ValueError(f"{program.name} ({program.path}) cannot write {fmt!r}; it writes "
-                         f"{', '.join(program.formats)}" + ("; install Graphviz for PDF" if fmt == "pdf" else ""))
+        raise ValueError(
+            f"{program.name} ({program.path}) cannot write {fmt!r}; it writes "
+            f"{', '.join(program.formats)}" + ("; install Graphviz for PDF" if fmt == "pdf" else "")
+        )
     cmd = dot_command.command(engine, fmt, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op)
     cmd[0] = program.path
     return cmd + bounds(fmt, dpi)
@@ -119,23 +130,51 @@ def _command(engine: str, fmt: str, renderer: str | None = None, formatter: str 
 # The graphviz package's backend functions, with our program in place of `dot`: same
 # signatures, so graphviz's own pipe()/render()/Jupyter code calls them unchanged.
 
-def _pipe_lines(engine: str, fmt: str, input_lines: Any, *, input_encoding: str, renderer: str | None = None,
-                formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False) -> bytes:
+
+def _pipe_lines(
+    engine: str,
+    fmt: str,
+    input_lines: Any,
+    *,
+    input_encoding: str,
+    renderer: str | None = None,
+    formatter: str | None = None,
+    neato_no_op: Any = None,
+    quiet: bool = False,
+) -> bytes:
     cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
     lines = (line.encode(input_encoding) for line in input_lines)
     return execute.run_check(cmd, input_lines=lines, capture_output=True, quiet=quiet).stdout
 
 
-def _pipe_lines_string(engine: str, fmt: str, input_lines: Any, *, encoding: str, renderer: str | None = None,
-                       formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False) -> str:
+def _pipe_lines_string(
+    engine: str,
+    fmt: str,
+    input_lines: Any,
+    *,
+    encoding: str,
+    renderer: str | None = None,
+    formatter: str | None = None,
+    neato_no_op: Any = None,
+    quiet: bool = False,
+) -> str:
     cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
-    return execute.run_check(cmd, input_lines=input_lines, encoding=encoding, capture_output=True,
-                             quiet=quiet).stdout
+    return execute.run_check(cmd, input_lines=input_lines, encoding=encoding, capture_output=True, quiet=quiet).stdout
 
 
-def _render(engine: str, fmt: str | None = None, filepath: Any = None, renderer: str | None = None,
-            formatter: str | None = None, neato_no_op: Any = None, quiet: bool = False, *,
-            outfile: Any = None, raise_if_result_exists: bool = False, overwrite_filepath: bool = False) -> str:
+def _render(
+    engine: str,
+    fmt: str | None = None,
+    filepath: Any = None,
+    renderer: str | None = None,
+    formatter: str | None = None,
+    neato_no_op: Any = None,
+    quiet: bool = False,
+    *,
+    outfile: Any = None,
+    raise_if_result_exists: bool = False,
+    overwrite_filepath: bool = False,
+) -> str:
     """``graphviz.render``'s contract (file in, file out), run by :func:`find_renderer`'s program."""
     filepath = Path(filepath) if filepath is not None else None
     outfile = Path(outfile) if outfile is not None else None
@@ -151,12 +190,11 @@ def _render(engine: str, fmt: str | None = None, filepath: Any = None, renderer:
         raise graphviz.RequiredArgumentError("render: give outfile, or filepath and format")
     else:
         outfile = rendering.get_outfile(filepath, format=fmt, renderer=renderer, formatter=formatter)
-        args = ["-o", outfile.name, filepath.name]   # graphviz-pure's -O names files its own way
+        args = ["-o", outfile.name, filepath.name]  # graphviz-pure's -O names files its own way
     if raise_if_result_exists and os.path.exists(outfile):
         raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
     cmd = _command(engine, fmt, renderer, formatter, neato_no_op) + args
-    execute.run_check(cmd, cwd=filepath.parent if filepath.parent.parts else None, quiet=quiet,
-                      capture_output=True)
+    execute.run_check(cmd, cwd=filepath.parent if filepath.parent.parts else None, quiet=quiet, capture_output=True)
     return os.fspath(outfile)
 
 
@@ -182,13 +220,15 @@ def svg(graph: Any, *, timeout: float | None = None) -> str:
     """``graph`` (a graphviz graph, or DOT source text) drawn as SVG text by :func:`find_renderer`'s program."""
     source = graph if isinstance(graph, str) else getattr(graph, "source", None)
     if not isinstance(source, str):
-        raise TypeError(f"svg: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
-                        f"got {type(graph).__name__}")
+        raise TypeError(
+            f"svg: expected a graphviz graph (e.g. from draw_graph) or DOT text, got {type(graph).__name__}"
+        )
     cmd = _command("dot", "svg")
     proc = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"svg: {Path(cmd[0]).name} failed (exit {proc.returncode}): "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
+        raise RuntimeError(
+            f"svg: {Path(cmd[0]).name} failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()}"
+        )
     return proc.stdout.decode("utf-8")
 
 
@@ -204,9 +244,10 @@ def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: floa
     path = Path(path)
     source = graph if isinstance(graph, str) else getattr(graph, "source", None)
     if not isinstance(source, str):
-        raise TypeError(f"save: expected a graphviz graph (e.g. from draw_graph) or DOT text, "
-                        f"got {type(graph).__name__}")
-    if not path.parent.is_dir():        # say so before the renderer runs (its own message names no folder)
+        raise TypeError(
+            f"save: expected a graphviz graph (e.g. from draw_graph) or DOT text, got {type(graph).__name__}"
+        )
+    if not path.parent.is_dir():  # say so before the renderer runs (its own message names no folder)
         what = "is not a folder" if path.parent.exists() else "does not exist"
         raise FileNotFoundError(f"save: cannot write {path}: the folder {path.parent} {what}")
     if path.is_dir():
@@ -216,12 +257,16 @@ def save(graph: Any, path: str | os.PathLike, *, dpi: float = DPI, timeout: floa
         path.write_text(source, encoding="utf-8")
         return path
     if suffix not in SUFFIX_FORMATS:
-        raise ValueError(f"save: cannot tell the format from {str(path)!r}; use a suffix among "
-                         f".dot, .gv, {', '.join(SUFFIX_FORMATS)}")
+        raise ValueError(
+            f"save: cannot tell the format from {str(path)!r}; use a suffix among "
+            f".dot, .gv, {', '.join(SUFFIX_FORMATS)}"
+        )
     fmt = SUFFIX_FORMATS[suffix]
     cmd = _command("dot", fmt, dpi=dpi) + ["-o", str(path)]
     proc = subprocess.run(cmd, input=source.encode("utf-8"), capture_output=True, timeout=timeout)
     if proc.returncode != 0 or not path.exists():
-        raise RuntimeError(f"save: {Path(cmd[0]).name} failed to write {path} (exit {proc.returncode}): "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
+        raise RuntimeError(
+            f"save: {Path(cmd[0]).name} failed to write {path} (exit {proc.returncode}): "
+            f"{proc.stderr.decode(errors='replace').strip()}"
+        )
     return path
