@@ -37,6 +37,16 @@ GALLERY: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     ),
     "gru": ("A GRU over 3 steps (gates r, z, n sliced out of one matmul)", dict(cell="gru", steps=3), {}),
     "lstm": ("An LSTM over 3 steps: two recurrent states, h and c", dict(cell="lstm", steps=3), {}),
+    "lstm_course": (
+        "The same LSTM in the course's notation (notation='course'): Γ_f, Γ_u, Γ_o, c̃, c, a",
+        dict(cell="lstm", steps=3),
+        dict(notation="course"),
+    ),
+    "gru_course": (
+        "A GRU in the course's notation: Γ_r, Γ_u, c̃ (PyTorch's z is 1 - Γ_u)",
+        dict(cell="gru", steps=3),
+        dict(notation="course"),
+    ),
     "bidirectional": (
         "A bidirectional RNN: the backward direction runs right to left, meeting the forward one at the concat",
         dict(cell="rnn", steps=4, bidirectional=True),
