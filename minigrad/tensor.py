@@ -665,23 +665,8 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return self._compare(other, np.greater_equal)
 
-    def eq(self, other: Any) -> Tensor:
-        return self._compare(other, np.equal)
-
-    def ne(self, other: Any) -> Tensor:
-        return self._compare(other, np.not_equal)
-
-    def lt(self, other: Any) -> Tensor:
-        return self._compare(other, np.less)
-
-    def le(self, other: Any) -> Tensor:
-        return self._compare(other, np.less_equal)
-
-    def gt(self, other: Any) -> Tensor:
-        return self._compare(other, np.greater)
-
-    def ge(self, other: Any) -> Tensor:
-        return self._compare(other, np.greater_equal)
+    # PyTorch's method names for the same comparisons.
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # Logical/bitwise operators on boolean and integer tensors (combining masks).
     def _logical(self, other: Any, fn: str, ufunc: Callable[..., np.ndarray]) -> Tensor:
