@@ -662,18 +662,22 @@ class _Replay:
                     continue
                 if prim.variadic:
                     expr = f"d{k}[{i}]"
+                elif _passes_gradient_through(prim.vjps[i]):  # d(a + b)/da = 1: the VJP is g itself
+                    expr = g
                 else:
                     self.namespace[f"{op}_vjp{i}"] = prim.vjps[i]
                     expr = f"{op}_vjp{i}({g}, {args})"
                 grad_shape, grad_dtype = self._vjp_result(k, i)
                 if grad_shape != tensor.shape:  # shapes are known now: sum back only where numpy broadcast
-                    expr = f"unbroadcast({expr}, {tensor.shape})"
+                    expr = _sum_to_shape(expr, grad_shape, tensor.shape)
                 if grad_dtype != tensor.dtype:
                     expr = f"({expr}).astype(np.{tensor.dtype})"
-                if var not in state:
+                if var not in state:  # the first path: may be another variable's array (g passed through)
                     lines.append(_with_comment(f"    {var} = {expr}", scope))
                     state[var] = "fresh"
-                else:
+                elif state[var] == "owned":  # an array this function made: add in place
+                    lines.append(_with_comment(f"    {var} += {expr}", scope))
+                else:  # the second path: a new array, ours from now on
                     lines.append(_with_comment(f"    {var} = {var} + {expr}", scope))
                     state[var] = "owned"
         lines.append("    # leaves: gradients accumulate into .grad, as backward() does")
@@ -699,6 +703,27 @@ class _Replay:
                 result = prim.vjps[i](g, r.output.data, *args, **(r.kwargs or {}))
         result = np.asarray(result)
         return result.shape, result.dtype
+
+
+def _passes_gradient_through(vjp: Callable) -> bool:
+    """A row whose VJP is ``lambda g, ...: g`` (add, sub's first input): the replay writes ``g`` itself."""
+    code = getattr(vjp, "__code__", None)
+    return code is not None and code.co_code == _RETURNS_G.co_code and code.co_argcount >= 1
+
+
+_RETURNS_G = (lambda g, *rest: g).__code__
+
+
+def _sum_to_shape(expr: str, shape: tuple, target: tuple) -> str:
+    """``unbroadcast`` written out for shapes known at compile time: sum the leading axes numpy
+    added, then (keeping them) the axes where the input had size 1."""
+    lead = len(shape) - len(target)
+    if lead:
+        expr = f"{expr}.sum(axis={tuple(range(lead))})"
+    ones = tuple(i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
+    if ones:
+        expr = f"{expr}.sum(axis={ones}, keepdims=True)"
+    return expr
 
 
 def _accumulate_into(leaf: Tensor, g: np.ndarray) -> None:

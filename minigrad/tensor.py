@@ -1047,21 +1047,23 @@ def _cached_transpose(leaf: Tensor) -> Tensor:
     graph that uses it, and no cycle ties it to the leaf.
     """
     state = engine_state()
-    data, version, grad_enabled = leaf.data, autograd.version_of(leaf), state.grad_enabled
+    data, grad_enabled = leaf.data, state.grad_enabled
     cached = leaf.__dict__.get("_transpose_cache")
     if (
         cached is not None
         and cached[0] is data
-        and cached[1] == version
-        and cached[2] == grad_enabled
+        and cached[3] == grad_enabled
         and state.tape is None
         and not state.anomaly
+        # no in-place write anywhere since it was made (one read), or none to this leaf's memory
+        and (cached[1] == inplace_clock.now or cached[2] == autograd.version_of(leaf))
     ):
-        out = cached[3]()
+        out = cached[4]()
         if out is not None:
             return out
     out = apply(ops.transpose, (leaf,), {"axes": None})
-    leaf.__dict__["_transpose_cache"] = (data, version, grad_enabled, weakref.ref(out))
+    cache = (data, inplace_clock.now, autograd.version_of(leaf), grad_enabled, weakref.ref(out))
+    leaf.__dict__["_transpose_cache"] = cache
     return out
 
 

@@ -97,6 +97,19 @@ def test_a_parameters_transpose_is_reused_while_it_is_unchanged():
     assert w.T is not second and not w.T.data.any()
 
 
+def test_the_cache_survives_writes_to_other_tensors_and_not_writes_through_a_view():
+    w = mg.nn.Parameter(np.arange(6.0).reshape(3, 2))
+    other = mg.nn.Parameter(np.zeros(2))
+    first = w.T
+    other.add_(1.0)  # the in-place clock moved, but not for w's memory
+    assert w.T is first
+    w.detach()[0].add_(5.0)  # a write into w's memory through a view of it
+    second = w.T
+    assert second is not first
+    np.testing.assert_array_equal(second.data, w.data.T)
+    assert w.T is second
+
+
 def test_the_cache_follows_the_grad_mode_and_is_off_while_tracing():
     w = mg.nn.Parameter(np.ones((2, 2)))
     with mg.no_grad():

@@ -357,7 +357,7 @@ def run_w3_memory(mg: ModuleType, rounds: int) -> str:
     cells += [[n, f"{peaks[n]:.0f}", f"{times[n].median * 1e3:.0f} ±{times[n].spread * 100:.0f}%"] for n in variants]
     verdicts = [["ratio", "measured", "target", "verdict"]]
     verdicts += [
-        [label, f"{value:.2f}x", f"<= {target:.1f}x", "met" if value <= target else "MISS"]
+        [label, f"{value:.2f}x", f"<= {target:g}x", "met" if value <= target else "MISS"]
         for label, value, target in checks
     ]
     return (
@@ -536,7 +536,7 @@ def table(rows: list[Row], engines: dict[str, ModuleType]) -> None:
             [
                 r.label,
                 _ratio(mg_t, floor),
-                f"<= {r.target:.1f}x",
+                f"<= {r.target:g}x",
                 _ratio(mg_t, r.times.get("numpy-vec")),
                 _ratio(tt.get(ENGINE), tt.get("torch eager")),
                 _ratio(tt.get(ENGINE), tt.get("torch fused")),
