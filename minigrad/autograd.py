@@ -112,14 +112,16 @@ def backward(root: Tensor, grad: Any = None) -> None:
                     continue  # a leaf has no inputs to pass it on to
             if node._stamp != inplace_clock.now:
                 _check_versions(node)  # refuse if an input was overwritten in place
-            if op.variadic or op.accumulate:  # rows that handle all their inputs in one call
+            if op.whole_row:  # rows that handle all their inputs in one call (stack, getitem)
                 _backprop_whole_row(node, g, grads, owned, anomaly)
                 continue
             args = [t.data for t in node._inputs]  # a VJP reads the op's inputs and its output
+            attrs = node._kwargs
             for vjp, parent in zip(op.vjps, node._inputs):
                 if not parent.requires_grad:
                     continue
-                g_parent = vjp(g, node.data, *args, **(node._kwargs or _NO_ATTRS))  # the chain rule
+                # the chain rule
+                g_parent = vjp(g, node.data, *args, **attrs) if attrs else vjp(g, node.data, *args)
                 if anomaly:
                     _check_finite_vjp(node, parent, g_parent)
                 data = parent.data
@@ -236,22 +238,36 @@ def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, u
 def _backprop_whole_row(node: Tensor, g: np.ndarray, grads: dict, owned: set, anomaly: bool) -> None:
     """Variadic rows (``concat``, ``stack``) give every input's gradient in one call; accumulating
     rows (``getitem``) add into the running sum of their input in place."""
+    op = node._op
+    if op.accumulate:  # x_proj[t] at every step: into x_proj's one buffer, in place
+        args = [t.data for t in node._inputs]
+        attrs = node._kwargs or _NO_ATTRS
+        for vjp, parent in zip(op.vjps, node._inputs):
+            if parent.requires_grad:
+                vjp(_own_buffer(parent, grads, owned), g, node.data, *args, **attrs)
+        return
 
     def buffer_for(parent: Tensor) -> np.ndarray:
-        buf = grads.get(parent)
-        if buf is None:
-            buf = grads[parent] = np.zeros(parent.data.shape, dtype=parent.data.dtype)
-            owned.add(parent)
-        elif parent not in owned:
-            buf = grads[parent] = buf.copy()
-            owned.add(parent)
-        return buf
+        return _own_buffer(parent, grads, owned)
 
     for parent, g_parent in zip(node._inputs, vjps(node, g, buffer_for)):
         if g_parent is not None:
             if anomaly:
                 _check_finite_vjp(node, parent, g_parent)
             _accumulate(grads, owned, parent, g_parent, g)
+
+
+def _own_buffer(parent: Tensor, grads: dict, owned: set) -> np.ndarray:
+    """The running sum of ``dL/d(parent)`` as an array this sweep owns (zeros if none yet): rows
+    that accumulate write into it."""
+    buf = grads.get(parent)
+    if buf is None:
+        buf = grads[parent] = np.zeros(parent.data.shape, dtype=parent.data.dtype)
+        owned.add(parent)
+    elif parent not in owned:
+        buf = grads[parent] = buf.copy()
+        owned.add(parent)
+    return buf
 
 
 def _accumulating_vjps(
@@ -323,10 +339,11 @@ def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
 
 
 def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:
-    if node.grad is None:
-        node.grad = g if node in owned else np.array(g)  # a leaf may keep an owned array as is
+    # g has the node's shape and dtype already: set the field, not the checking .grad setter
+    if node._grad is None:
+        node._grad = g if node in owned else np.array(g)  # a leaf may keep an owned array as is
     else:
-        node.grad += g
+        node._grad += g
 
 
 _NO_ATTRS: Mapping[str, Any] = {}

@@ -20,7 +20,7 @@ Array = np.ndarray
 class Primitive:
     """One row of the table: a forward function and one VJP per input."""
 
-    __slots__ = ("name", "forward", "vjps", "accumulate", "explain", "variadic")
+    __slots__ = ("name", "forward", "vjps", "accumulate", "explain", "variadic", "whole_row")
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class Primitive:
         self.explain = explain
         # A variadic row has one VJP giving every input's gradient at once (O(N), not O(N^2)).
         self.variadic = not isinstance(vjps, tuple)
+        self.whole_row = self.variadic or accumulate  # backward hands the row all its inputs at once
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

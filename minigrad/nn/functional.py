@@ -193,7 +193,8 @@ def _fused_cross_entropy(logits: Any, targets: Any, ignore_index: int, reduction
         return None
     n_classes = logits.data.shape[1]
     keep = None
-    if y.min() < 0 or y.max() >= n_classes or 0 <= ignore_index < n_classes:  # rare: ignored rows or bad targets
+    # rare: ignored rows or bad targets (ufunc reductions: ndarray.min adds a Python wrapper per call)
+    if np.minimum.reduce(y) < 0 or np.maximum.reduce(y) >= n_classes or 0 <= ignore_index < n_classes:
         keep = y != ignore_index
         kept = y[keep]
         if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
