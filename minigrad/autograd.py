@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # tensor.py imports this module; the arrow points one way
 
 __all__ = [
     "AnomalyError",
+    "accumulate_grad",
     "EngineState",
     "GradientError",
     "backward",
@@ -339,11 +340,17 @@ def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
 
 
 def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:
-    # g has the node's shape and dtype already: set the field, not the checking .grad setter
-    if node._grad is None:
-        node._grad = g if node in owned else np.array(g)  # a leaf may keep an owned array as is
+    accumulate_grad(node, g, owned=node in owned)
+
+
+def accumulate_grad(t: Tensor, g: np.ndarray, owned: bool = False) -> None:
+    """``t.grad += g``, or ``t.grad = g`` (a copy unless ``owned``: nobody else holds ``g``) if
+    it has none. ``g`` must already have ``t``'s shape and dtype: the engine's VJPs guarantee it,
+    so this skips the checks of the public ``.grad`` setter (``mg.compile``'s replay uses it too)."""
+    if t._grad is None:
+        t._grad = g if owned else np.array(g)
     else:
-        node._grad += g
+        t._grad += g
 
 
 _NO_ATTRS: Mapping[str, Any] = {}

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import operator
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,7 @@ import numpy as np
 
 from . import autograd, ops, random, tracing
 from .ops import unbroadcast
-from .tensor import Tensor
+from .tensor import Tensor, constant
 
 _LITERALS = (type(None), bool, int, float, str, slice, type(Ellipsis))
 
@@ -182,11 +183,12 @@ class CompiledStep:
 
 
 def _mode_guard() -> str | None:
-    if not autograd.is_grad_enabled():
+    state = autograd.engine_state()
+    if not state.grad_enabled:
         return "grad mode is off (no_grad): ran loss_fn eagerly, without backward (evaluation)"
-    if autograd.engine_state().tape is not None:
+    if state.tape is not None:
         return "a trace() is active: ran eagerly so that it records every op"
-    if autograd.is_anomaly_enabled():
+    if state.anomaly:
         return "detect_anomaly() is active: ran eagerly so that every op is checked"
     return None
 
@@ -226,8 +228,8 @@ def _loss_array(result: Any) -> np.ndarray:
 
 
 def _result(loss: np.ndarray, extras: list[np.ndarray]) -> Any:
-    loss_t = Tensor(loss)
-    return (loss_t, *(Tensor(e) for e in extras)) if extras else loss_t
+    loss_t = constant(loss)  # the replay's own arrays: wrapped as they are, no graph
+    return (loss_t, *(constant(e) for e in extras)) if extras else loss_t
 
 
 def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
@@ -280,6 +282,45 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
     return found
 
 
+def _accessor(fn: Callable, path: tuple) -> Callable[[], Any]:
+    """``lambda: _resolve(fn, path)``, with the fixed part of the path looked up once: the guard
+    runs at every call, and a bound method's ``self``, a closure's cell and a module's globals
+    dict never change (what they hold may)."""
+    target = getattr(fn, "__func__", fn)
+    head, rest = path[0], path[1:]
+    if head == "self":
+        owner = fn.__self__
+        root: Callable[[], Any] = lambda: owner  # noqa: E731
+    elif head == "fn":
+        root = lambda: fn  # noqa: E731
+    elif head == "closure":
+        cell, rest = target.__closure__[rest[0]], rest[1:]
+        root = lambda: cell.cell_contents  # noqa: E731
+    else:
+        namespace, name, rest = target.__globals__, rest[0], rest[1:]
+        root = lambda: namespace.get(name)  # noqa: E731
+    if not rest:
+        return root
+    if rest[0] == "param" and len(rest) == 2:  # a module's parameter, "rnn.weight_hh_l0"
+        name = rest[1]
+
+        def get(module: Any) -> Any:
+            return module.get_parameter(name)
+
+    elif head == "self" and len(rest) == 1:  # a plain object's attribute, self.W
+        get = operator.attrgetter(rest[0])
+    else:
+        return lambda: _resolve(fn, path)
+
+    def look_again() -> Any:
+        try:
+            return get(root())
+        except AttributeError:
+            return None
+
+    return look_again
+
+
 def _resolve(fn: Callable, path: tuple) -> Any:
     """The object now at ``path`` (as ``_tensor_paths`` names it), or None if the path no longer leads anywhere."""
     target = getattr(fn, "__func__", fn)
@@ -296,8 +337,7 @@ def _resolve(fn: Callable, path: tuple) -> Any:
         while rest:
             step = rest.pop(0)
             if step == "param":
-                for name in rest.pop(0).split("."):
-                    obj = getattr(obj, name)
+                obj = obj.get_parameter(rest.pop(0))
             elif isinstance(obj, (list, tuple)):
                 obj = obj[step]
             elif isinstance(obj, dict):
@@ -488,8 +528,10 @@ class _Replay:
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
         used = {id(t) for t in self.refs}  # where each tensor the replay reads was found
-        self.guarded = [
-            (path, t) for path, t in _tensor_paths(loss_fn) if id(t) in used and _resolve(loss_fn, path) is t
+        self.guarded = [  # (where loss_fn finds it, how to look there again, the tensor found)
+            (path, _accessor(loss_fn, path), t)
+            for path, t in _tensor_paths(loss_fn)
+            if id(t) in used and _resolve(loss_fn, path) is t
         ]
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
@@ -502,8 +544,8 @@ class _Replay:
 
     def guard(self) -> str | None:
         if self.guarded:
-            for path, t in self.guarded:
-                if _resolve(self.loss_fn, path) is not t:
+            for path, look_again, t in self.guarded:
+                if look_again() is not t:
                     where = ".".join(str(part) for part in path)
                     return f"the tensor loss_fn reads at {where} is another object now (a replaced parameter or module)"
         for t, (shape, dtype) in zip(self.refs, self.shapes):
@@ -727,10 +769,7 @@ def _sum_to_shape(expr: str, shape: tuple, target: tuple) -> str:
 
 
 def _accumulate_into(leaf: Tensor, g: np.ndarray) -> None:
-    if leaf.grad is None:
-        leaf.grad = np.array(g, dtype=leaf.data.dtype)
-    else:
-        leaf.grad += g
+    autograd.accumulate_grad(leaf, np.asarray(g, dtype=leaf.data.dtype), owned=False)
 
 
 def _with_comment(line: str, scope: str) -> str:

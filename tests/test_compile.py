@@ -320,3 +320,33 @@ def test_source_adds_later_paths_in_place_and_passes_add_gradients_through():
     assert "add_vjp" not in source  # d(a + b)/da = g: written as g itself
     assert source.count("+= matmul_vjp1(") >= STEPS  # W's gradient summed over timesteps in place
     assert ".sum(axis=(0,))" in source and "unbroadcast(" not in source  # the bias sums, shapes known
+
+
+GLOBAL_W = nn.Parameter(np.full((3, 2), 0.5))
+
+
+def _global_loss(x):
+    return (x @ GLOBAL_W).tanh().sum()
+
+
+def test_a_replaced_global_or_nested_module_parameter_recompiles():
+    global GLOBAL_W
+    x = mg.tensor(np.ones((1, 3)))
+    step = mg.compile(_global_loss)
+    for _ in range(3):
+        step(x)
+    assert step.last_fallback is None
+    GLOBAL_W = nn.Parameter(np.full((3, 2), -0.5))  # the name now holds another tensor
+    loss = step(x)
+    assert "recompiling" in step.last_fallback
+    np.testing.assert_allclose(loss.item(), 2 * np.tanh(-1.5), rtol=1e-12)
+
+    model = nn.Sequential(nn.Linear(3, 2).double())
+    step = mg.compile(lambda x: model(x).sum())
+    for _ in range(3):
+        step(x)
+    assert step.last_fallback is None
+    model[0].bias = nn.Parameter(np.full(2, 10.0))  # "0.bias" inside the closure's module
+    loss = step(x)
+    assert "recompiling" in step.last_fallback
+    np.testing.assert_allclose(loss.item(), (x.data @ model[0].weight.data.T).sum() + 20.0, rtol=1e-12)

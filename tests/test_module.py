@@ -241,3 +241,17 @@ def test_parameters_know_their_dotted_names():
     for name, param in net.named_parameters():
         assert param.name == name
     assert net.rnn.weight_hh_l1.name == "rnn.weight_hh_l1" and net.heads[1].bias.name == "heads.1.bias"
+
+
+def test_get_parameter_and_get_submodule_follow_dotted_names_as_pytorch():
+    from minigrad import nn
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    for name, param in model.named_parameters():
+        assert model.get_parameter(name) is param
+    assert model.get_submodule("2") is model[2]
+    assert model.get_submodule("") is model
+    with pytest.raises(AttributeError, match="get_parameter: Linear has no parameter 'gain'"):
+        model.get_parameter("0.gain")
+    with pytest.raises(AttributeError, match="get_submodule: Sequential has no submodule '7'"):
+        model.get_parameter("7.weight")

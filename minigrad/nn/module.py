@@ -124,6 +124,26 @@ class Module:
         for _, param in self.named_parameters():
             yield param
 
+    def get_submodule(self, target: str) -> Module:
+        """The module at the dotted path ``target`` (``"layers.0"``; ``""`` is this one), as PyTorch."""
+        module = self
+        for part in target.split(".") if target else ():
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"get_submodule: {type(module).__name__} has no submodule {part!r} ({target!r})")
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``"layers.0.weight"``, a ``named_parameters``
+        name), as PyTorch."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        param = module._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"get_parameter: {type(module).__name__} has no parameter {name!r} ({target!r})")
+        return param
+
     def name_parameters(self, prefix: str = "") -> Module:
         """Set each parameter's ``.name`` to its dotted name (the renderer labels nodes with it)."""
         for name, param in self.named_parameters(prefix):

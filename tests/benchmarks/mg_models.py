@@ -124,15 +124,26 @@ class MinigradRawLoop:
 class MinigradLayer:
     """W4: ``tanh(x @ W + b)`` forward and backward through the engine."""
 
-    def __init__(self, mg: ModuleType, x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray) -> None:
+    def __init__(
+        self, mg: ModuleType, x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray, compiled: bool = False
+    ) -> None:
         self.x = mg.tensor(x)
         self.w = mg.tensor(w, requires_grad=True)
         self.b = mg.tensor(b, requires_grad=True)
         self.g = g
+        # mg.compile replays a scalar loss: sum(y * g) has the gradient g with respect to y
+        self._step = mg.compile(self.loss) if compiled else None
+        self._g = mg.tensor(g)
+
+    def loss(self) -> Any:
+        return ((self.x @ self.w + self.b).tanh() * self._g).sum()
 
     def step(self) -> tuple[np.ndarray, np.ndarray]:
         self.w.grad = self.b.grad = None
-        (self.x @ self.w + self.b).tanh().backward(self.g)
+        if self._step is not None:
+            self._step()
+        else:
+            (self.x @ self.w + self.b).tanh().backward(self.g)
         return self.w.grad, self.b.grad
 
 

@@ -123,6 +123,7 @@ W2_C = CharWorkload(
     "W2c", "W2 LSTM char-LM, compiled", "lstm", 64, 128, 50, 32, "adam", 2e-3, max_norm=5.0, target=1.1, compiled=True
 )
 W4_TARGET = 2.3
+W4_COMPILED_TARGET = 1.6
 W3_FLAT = 1.15  # "flat": cost per timestep at the longest T within 15% of that at T = 100
 # W3 memory (issue 15): one step of a 1,000-step LSTM, hidden 128, batch 32, against the course-style floor.
 W3M_STEPS, W3M_HIDDEN, W3M_EVERY = 1000, 128, 32
@@ -175,12 +176,14 @@ def char_models(
     return models
 
 
-def layer_models(engines: dict[str, ModuleType], with_numpy: bool = True, with_torch: bool = False) -> dict[str, Any]:
+def layer_models(
+    engines: dict[str, ModuleType], with_numpy: bool = True, with_torch: bool = False, compiled: bool = False
+) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     x, w, b, g = (rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((1, 100), (100, 100), (100,), (1, 100)))
     models: dict[str, Any] = {"numpy": NumpyLayer(x, w, b, g)} if with_numpy else {}
     for name, mg in engines.items():
-        models[name] = MinigradLayer(mg, x, w, b, g)
+        models[name] = MinigradLayer(mg, x, w, b, g, compiled=compiled)
     if torch is not None and with_torch:
         from torch_ref import TorchLayer
 
@@ -282,9 +285,11 @@ def run_char(
     return _scaled(interleaved(variants, rounds, per_round), 1e3)
 
 
-def run_layer(engines: dict[str, ModuleType], rounds: int, inner: int, with_torch: bool = False) -> dict[str, Timing]:
-    """W4 in either phase: microseconds per forward + backward."""
-    models = layer_models(engines, with_numpy=not with_torch, with_torch=with_torch)
+def run_layer(
+    engines: dict[str, ModuleType], rounds: int, inner: int, with_torch: bool = False, compiled: bool = False
+) -> dict[str, Timing]:
+    """W4 in either phase: microseconds per forward + backward (``compiled``: minigrad through mg.compile)."""
+    models = layer_models(engines, with_numpy=not with_torch, with_torch=with_torch, compiled=compiled)
     return _scaled(interleaved({n: m.step for n, m in models.items()}, rounds, 3, warmup=200, inner=inner), 1e6)
 
 
@@ -394,6 +399,8 @@ def check(engines: dict[str, ModuleType]) -> bool:
             )
     layers = layer_models(engines, with_torch=True)
     ref = [np.asarray(a) for a in layers["numpy"].step()]
+    compiled = layer_models(engines, with_numpy=False, compiled=True)
+    layers |= {f"{name} compiled": model for name, model in compiled.items()}
     for name, model in layers.items():
         if name == "numpy":
             continue
@@ -414,8 +421,8 @@ def check(engines: dict[str, ModuleType]) -> bool:
 
 
 def profile(key: str, mg: ModuleType, steps: int) -> None:
-    if key == "W4":
-        model = layer_models({ENGINE: mg})[ENGINE]
+    if key in ("W4", "W4c"):
+        model = layer_models({ENGINE: mg}, compiled=key == "W4c")[ENGINE]
         fn, steps = model.step, steps * 100
     else:
         wl = {
@@ -572,7 +579,9 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--check", action="store_true", help="verify that all variants compute the same maths")
     parser.add_argument(
-        "--profile", metavar="WORKLOAD", help="cProfile minigrad on W1b1, W1b32, W2, W3, W4, R1, R32, R1c, R32c or W2c"
+        "--profile",
+        metavar="WORKLOAD",
+        help="cProfile minigrad on W1b1, W1b32, W2, W3, W4, R1, R32, R1c, R32c, W2c or W4c",
     )
     parser.add_argument("--steps", type=int, default=50, help="steps to profile (--profile)")
     parser.add_argument(
@@ -644,6 +653,15 @@ def main(argv: list[str]) -> None:
                 "us",
                 W4_TARGET,
                 lambda **kw: run_layer(engines, rounds(40), inner=200, **kw),
+            )
+        )
+    if "COMPILED" in only:
+        workloads.append(
+            (
+                "W4 tanh(x @ W + b), compiled",
+                "us",
+                W4_COMPILED_TARGET,
+                lambda **kw: run_layer(engines, rounds(40), inner=200, compiled=True, **kw),
             )
         )
     rows = [Row(label, unit, run(), target) for label, unit, target, run in workloads]  # phase 1
