@@ -1,7 +1,7 @@
 """What the derivative table (``ops.py``) is made of: the row type, and the helpers its rows call.
 
 ``Primitive`` is one row; ``defvjp`` registers one. The rest are the pieces of rows that do not
-fit on a line: longer VJPs (matmul, max, getitem, concat, stack, gather, ...), faster forms of a
+fit on a line: longer VJPs (matmul, addmm, max, getitem, concat, stack, gather, ...), faster forms of a
 formula (``g_times_one_minus_out_squared`` computes ``g * (1 - out**2)`` in one new array instead
 of three), and ``explain_*`` functions that turn numpy's error into one naming the op and shapes.
 """

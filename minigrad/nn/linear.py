@@ -26,7 +26,7 @@ def _check_size(value: Any, name: str, layer: str, minimum: int = 0) -> int:
 
 
 class Linear(Module):
-    """``y = x W^T + b`` over the last axis of ``x`` (any leading axes).
+    """``y = x W^T + b`` over the last axis of ``x`` (any leading axes), one ``addmm`` node.
 
     ``weight`` (out_features, in_features) and ``bias`` (out_features,) start as PyTorch's:
     ``U(-1/sqrt(in_features), 1/sqrt(in_features))``.

@@ -14,7 +14,9 @@ equations and the parameters' names, shapes and initialisation are PyTorch's, so
 
 A step costs one matmul on the stacked gate weights, then slices: the input projection of
 every timestep is one matmul before the time loop, and ``W_hh`` is transposed and the
-biases folded once per call, not per step.
+biases folded once per call, not per step. A matmul whose result is only added to is one
+``addmm`` node (``x_proj + h W_hh^T``, ``x W_ih^T + b``): the same floats, one array kept
+in the graph instead of two.
 
 Tracer scopes. A layer runs in ``mg.scope`` names that the graph renderer groups by::
 
