@@ -18,7 +18,7 @@ from .dtypes import promote_types, result_type
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .random import manual_seed
-from .tensor import SortResult, Tensor, concat, split, stack, tensor, where
+from .tensor import SortResult, Tensor, addmm, concat, split, stack, tensor, where
 from .threads import get_num_threads, pin_blas_on_import, set_num_threads
 from .tracing import Record, Tape, scope, trace
 
@@ -121,6 +121,7 @@ def __getattr__(name: str):  # nn, optim, utils and viz load on first use: `impo
 
 __all__ = [
     "SortResult",
+    "addmm",
     "argmax",
     "argmin",
     "bool_",

@@ -26,6 +26,8 @@ import numpy as np
 from .ops_helpers import (  # noqa: F401 - Primitive, defvjp, unbroadcast: the table's API
     PRIMITIVES,
     Primitive,
+    addmm_forward,
+    addmm_vjp_b,
     bce_vjp_input,
     bce_vjp_target,
     binary_cross_entropy_forward,
@@ -36,6 +38,7 @@ from .ops_helpers import (  # noqa: F401 - Primitive, defvjp, unbroadcast: the t
     defvjp_variadic,
     dot_or_matmul,
     expand_reduced,
+    explain_addmm,
     explain_axis,
     explain_broadcast,
     explain_concat,
@@ -113,6 +116,16 @@ matmul = defvjp(
     matmul_vjp_b,
     explain=explain_matmul,
 )  # a.T @ g
+# c + a @ b as one node (PyTorch's addmm(input=c, mat1=a, mat2=b)): a recurrent step's x_proj + h W_hh^T,
+# a bias after a matmul. As two rows, the product AND the sum stay alive until backward; no VJP reads either.
+addmm = defvjp(
+    "addmm",
+    addmm_forward,  # c + a @ b, summed into the product's buffer
+    lambda g, out, c, a, b: g,  # the engine sums g back to c's shape
+    lambda g, out, c, a, b: matmul_vjp_a(g, out, a, b),  # g @ b.T
+    addmm_vjp_b,  # a.T @ g
+    explain=explain_addmm,
+)
 
 # Elementwise functions.
 exp = defvjp("exp", np.exp, lambda g, out, x: g * out)

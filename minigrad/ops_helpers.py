@@ -1,7 +1,7 @@
 """What the derivative table (``ops.py``) is made of: the row type, and the helpers its rows call.
 
 ``Primitive`` is one row; ``defvjp`` registers one. The rest are the pieces of rows that do not
-fit on a line: longer VJPs (matmul, max, getitem, concat, stack, gather, ...), faster forms of a
+fit on a line: longer VJPs (matmul, addmm, max, getitem, concat, stack, gather, ...), faster forms of a
 formula (``g_times_one_minus_out_squared`` computes ``g * (1 - out**2)`` in one new array instead
 of three), and ``explain_*`` functions that turn numpy's error into one naming the op and shapes.
 """
@@ -194,6 +194,53 @@ def matmul_vjp_b(g: Array, out: Array, a: Array, b: Array) -> Array:
     if a.ndim == 2 and g.ndim == 2:
         return np.dot(a.T, g)
     return np.matmul(np.swapaxes(a, -1, -2), g)
+
+
+def addmm_forward(c: Array, a: Array, b: Array) -> Array:
+    """``c + a @ b`` with no temporary: the product's buffer takes the sum.
+
+    In place when ``c`` broadcasts to the product's shape and has its dtype (a bias (N,) over
+    (B, N), or a full (B, N) term); otherwise numpy's ``c + a @ b`` (which may grow the shape).
+    Either way each element is the float sum ``c + (a @ b)``, as ``add(c, matmul(a, b))`` gives.
+    """
+    out = dot_or_matmul(a, b)
+    if (
+        type(out) is np.ndarray
+        and out.dtype == c.dtype
+        and c.ndim <= out.ndim
+        and c.shape == out.shape[out.ndim - c.ndim :]
+    ):
+        out += c
+        return out
+    return np.add(c, out)
+
+
+def addmm_vjp_b(g: Array, out: Array, c: Array, a: Array, b: Array) -> Array:
+    """``a^T @ g``. A batched ``a`` (..., n, k) against a 2-d ``b`` folds its batch axes into rows
+    first: the sum over the batch happens inside one matmul, not in a (..., k, m) temporary."""
+    if a.ndim > 2 and b.ndim == 2 and g.shape[:-1] == a.shape[:-1]:
+        return np.dot(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+    return matmul_vjp_b(g, out, a, b)
+
+
+def explain_addmm(c: Array, a: Array, b: Array) -> str:
+    wrong_type = non_numeric((c, a, b))
+    if wrong_type:
+        return f"addmm: {wrong_type}"
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return f"addmm: mat1 and mat2 must be at least 1-d, got shapes {shapes(a, b)}"
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        return f"addmm: mat1 of shape {a.shape} and mat2 of shape {b.shape} are not aligned: {k_a} != {k_b}"
+    try:
+        product = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + a.shape[-2:-1] + b.shape[-1:][: b.ndim - 1]
+    except ValueError:
+        return f"addmm: batch axes of mat1 {a.shape[:-2]} and mat2 {b.shape[:-2]} do not broadcast"
+    return (
+        f"addmm: input of shape {np.shape(c)} cannot be broadcast to {product}, the shape of mat1 @ mat2 "
+        f"(mat1 {a.shape}, mat2 {b.shape}; numpy broadcasting: trailing axes must be equal or 1)"
+    )
 
 
 def max_vjp(g: Array, out: Array, x: Array, axis: Any = None, keepdims: bool = False) -> Array:

@@ -456,6 +456,10 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> Tensor:
         return apply(ops.matmul, self._pair(other, "matmul")[::-1])
 
+    def addmm(self, mat1: Any, mat2: Any) -> Tensor:
+        """``self + mat1 @ mat2`` as one op: PyTorch's ``input.addmm(mat1, mat2)`` (see ``mg.addmm``)."""
+        return addmm(self, mat1, mat2)
+
     def __neg__(self) -> Tensor:
         return apply(ops.neg, (self,))
 
@@ -1249,3 +1253,24 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         a = constant(np.asarray(a)) if not isinstance(b, Tensor) else a
     dtype = dtypes.result_type(a, b)  # PyTorch's promotion of the two branches
     return apply(ops.where, (constant(cond), _operand(a, dtype), _operand(b, dtype)))
+
+
+def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``input + mat1 @ mat2`` as ONE node, PyTorch's ``torch.addmm`` (without ``beta``/``alpha``).
+
+    The same values and gradients as ``input + mat1 @ mat2``, but the graph keeps one array
+    instead of two (the product and the sum): in a recurrent step ``x_proj + h @ W_hh^T`` that
+    is a (B, G*H) array less per timestep until ``backward()``. ``input`` broadcasts against
+    the product as in ``+`` (a bias (N,) over (B, N)); ``mat1`` may be batched, (..., n, k),
+    against a 2-d ``mat2``, as numpy's matmul. Operands are promoted as ``+`` and ``@`` promote.
+    """
+    operands = (input, mat1, mat2)
+    if (
+        isinstance(input, Tensor)
+        and isinstance(mat1, Tensor)
+        and isinstance(mat2, Tensor)
+        and input.data.dtype == mat1.data.dtype == mat2.data.dtype
+    ):  # the hot path: a recurrent step
+        return apply(ops.addmm, operands)
+    dtype = _promoted("addmm", *operands)
+    return apply(ops.addmm, tuple(_operand(x, dtype) for x in operands))

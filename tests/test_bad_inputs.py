@@ -152,6 +152,19 @@ CASES: list[tuple[str, Callable[[], Any], type[BaseException], str]] = [
     ),
     ("matmul of a 0-d", lambda: leaf(2, 3) @ mg.tensor(2.0), ValueError, r"matmul: needs at least 1-d operands"),
     (
+        "addmm (4,) + (2, 3) @ (2, 3)",
+        lambda: mg.addmm(leaf(4), leaf(2, 3), leaf(2, 3)),
+        ValueError,
+        r"addmm: mat1 of shape \(2, 3\) and mat2 of shape \(2, 3\) are not aligned: 3 != 2",
+    ),
+    (
+        "addmm with an input of another width",
+        lambda: mg.addmm(leaf(3), leaf(2, 3), leaf(3, 4)),
+        ValueError,
+        r"addmm: input of shape \(3,\) cannot be broadcast to \(2, 4\)",
+    ),
+    ("addmm with a str", lambda: mg.addmm("b", leaf(2, 3), leaf(3, 4)), TypeError, r"addmm: unsupported operand"),
+    (
         "max of an empty tensor",
         lambda: mg.tensor(np.zeros(0, F32)).max(),
         ValueError,

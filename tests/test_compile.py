@@ -350,3 +350,34 @@ def test_a_replaced_global_or_nested_module_parameter_recompiles():
     loss = step(x)
     assert "recompiling" in step.last_fallback
     np.testing.assert_allclose(loss.item(), (x.data @ model[0].weight.data.T).sum() + 20.0, rtol=1e-12)
+
+
+def test_nn_lstm_and_linear_replay_their_addmm_rows():
+    """nn's layers fuse each matmul that only feeds an add into one addmm (the input projection, every
+    step's x_proj[t] + h W_hh^T, Linear's x W^T + b): the replay calls that row and equals eager."""
+    mg.manual_seed(0)
+    lstm, head = nn.LSTM(VOCAB, HIDDEN, dtype=np.float64), nn.Linear(HIDDEN, VOCAB, dtype=np.float64)
+    params = [*lstm.parameters(), *head.parameters()]
+
+    def loss_fn(x, y):
+        out, _ = lstm(x)
+        return cross_entropy(head(out).reshape(-1, VOCAB), y.reshape(-1))
+
+    step = mg.compile(loss_fn)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, y, _ = batch(rng)
+        y = mg.tensor(y, dtype=np.int64)
+        for p in params:
+            p.grad = None
+        got = step(x, y).item(), [p.grad.copy() for p in params]
+        for p in params:
+            p.grad = None
+        loss = loss_fn(x, y)
+        loss.backward()
+        assert got[0] == pytest.approx(loss.item(), abs=1e-12)
+        for a, b in zip(got[1], [p.grad for p in params]):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+    assert step.last_fallback is None
+    assert step.source.count("= addmm(") == 1 + STEPS + 1  # projection, each step, head
+    assert "addmm_vjp1(" in step.source and "addmm_vjp2(" in step.source

@@ -22,6 +22,25 @@ def test_matmul_needs_1d_operands():
         t(()) @ t((2, 2))
 
 
+def test_addmm_not_aligned_names_op_and_both_matrices():
+    with pytest.raises(
+        ValueError, match=r"addmm: mat1 of shape \(2, 3\) and mat2 of shape \(4, 5\) are not aligned: 3 != 4"
+    ):
+        mg.addmm(t((5,)), t((2, 3)), t((4, 5)))
+
+
+def test_addmm_input_that_does_not_broadcast_names_the_product_shape():
+    with pytest.raises(
+        ValueError, match=r"addmm: input of shape \(3,\) cannot be broadcast to \(2, 5\), the shape of mat1 @ mat2"
+    ):
+        t((3,)).addmm(t((2, 4)), t((4, 5)))
+
+
+def test_addmm_needs_1d_matrices():
+    with pytest.raises(ValueError, match=r"addmm: mat1 and mat2 must be at least 1-d, got shapes \(\) and \(2, 2\)"):
+        mg.addmm(t((2,)), t(()), t((2, 2)))
+
+
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
 def test_broadcast_failure_names_op_and_shapes(op):
     a, b = t((2, 3)), t((4,))

@@ -142,6 +142,64 @@ def test_matmul(data, shapes):
     check("matmul", lambda x, y: x @ y, a, b)
 
 
+@covers("addmm")
+@SETTINGS
+@given(
+    st.data(),
+    st.sampled_from(
+        [
+            ((2, 4), (2, 3), (3, 4)),  # a full (B, N) term: a recurrent step's x_proj + h W_hh^T
+            ((4,), (2, 3), (3, 4)),  # a bias broadcast over the rows: x W^T + b
+            ((1, 4), (2, 3), (3, 4)),
+            ((2, 1), (2, 3), (3, 4)),
+            ((), (2, 3), (3, 4)),
+            ((3, 1, 1), (2, 3), (3, 4)),  # input grows the shape: numpy's broadcasting, as +
+            ((4,), (5, 2, 3), (3, 4)),  # batched mat1 (T, B, I) against a 2-d mat2, as numpy's matmul
+            ((2,), (2, 3), (3,)),
+        ]
+    ),
+)
+def test_addmm(data, shapes):
+    c, a, b = (data.draw(values(shape)) for shape in shapes)
+    check("addmm", lambda x, y, z: mg.addmm(x, y, z), c, a, b)
+    check("addmm", lambda x, y, z: x.addmm(y, z), c, a, b)
+
+
+def test_addmm_equals_add_of_matmul_to_the_last_bit_and_keeps_one_array():
+    rng = np.random.default_rng(0)
+    c = mg.tensor(rng.standard_normal((6, 8)).astype(np.float32), requires_grad=True)
+    a = mg.tensor(rng.standard_normal((6, 5)).astype(np.float32), requires_grad=True)
+    b = mg.tensor(rng.standard_normal((5, 8)).astype(np.float32), requires_grad=True)
+    fused = mg.addmm(c, a, b)
+    twice = c + a @ b
+    np.testing.assert_array_equal(fused.data, twice.data)  # the same float sums, not merely close
+    assert fused.op == "addmm" and fused.parents == (c, a, b)  # one node where + and @ make two
+    assert twice.op == "add" and twice.parents[1].op == "matmul"
+    g = rng.standard_normal((6, 8)).astype(np.float32)
+    grads = []
+    for y in (fused, twice):
+        for t in (c, a, b):
+            t.grad = None
+        y.backward(g)
+        grads.append([t.grad.copy() for t in (c, a, b)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_addmm_promotes_and_broadcasts_like_add_and_matmul():
+    a = mg.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    b = mg.tensor(np.ones((3, 4), np.float32))
+    assert mg.addmm(0.5, a, b).dtype == np.float32  # a Python number adopts the tensors' dtype
+    wide = mg.addmm(mg.tensor(np.ones(4, np.float64)), a, b)
+    assert wide.dtype == np.float64 and wide.shape == (2, 4)
+    np.testing.assert_array_equal(wide.data, np.full((2, 4), 4.0))
+    wide.sum().backward()
+    assert a.grad.dtype == np.float32  # the cast's gradient comes back in a's dtype
+    np.testing.assert_array_equal(a.grad, np.full((2, 3), 4.0))
+    grown = mg.addmm(mg.tensor(np.zeros((3, 1, 1), np.float32)), a, b)
+    assert grown.shape == (3, 2, 4)
+
+
 axes = st.sampled_from([None, 0, -1, (0, 1)])
 
 

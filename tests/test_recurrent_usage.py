@@ -162,16 +162,18 @@ def test_scopes_name_layer_direction_and_input_timestep():
     # the backward direction walks the input from its end: its steps run t2, t1, t0
     order = [r.scope for r in tape.in_scope("lstm/l0/bwd") if r.scope != "lstm/l0/bwd"]
     assert list(dict.fromkeys(order)) == ["lstm/l0/bwd/t2", "lstm/l0/bwd/t1", "lstm/l0/bwd/t0"]
-    # the input projection of every timestep is one matmul in the direction's scope, before the loop
-    projection = [r for r in tape.records if r.scope == "lstm/l1/bwd" and r.op == "matmul"]
-    assert [r.input_shapes for r in projection] == [[(steps * batch, 6), (6, 12)]]
-    # W^T is made once per call, never inside a step; each step is ONE matmul on the stacked gates
+    # the input projection of every timestep is one addmm (x W_ih^T + b) in the direction's scope, before the loop
+    projection = [r for r in tape.records if r.scope == "lstm/l1/bwd" and r.op in ("matmul", "addmm")]
+    assert [(r.op, r.input_shapes) for r in projection] == [("addmm", [(12,), (steps * batch, 6), (6, 12)])]
+    # W^T is made once per call, never inside a step; each step is ONE matmul on the stacked gates,
+    # fused with the add of the input term (addmm: x_proj[t] + h W_hh^T)
     for k in (0, 1):
         for d in ("fwd", "bwd"):
             assert [r.op for r in tape.records if r.scope == f"lstm/l{k}/{d}"].count("transpose") == 2
             for t in range(steps):
                 ops = [r.op for r in tape.records if r.scope == f"lstm/l{k}/{d}/t{t}"]
-                assert ops.count("matmul") == 1 and "transpose" not in ops
+                assert ops.count("addmm") == 1 and "matmul" not in ops
+                assert "transpose" not in ops
 
 
 def test_missing_states_share_one_zero_tensor():
@@ -181,11 +183,11 @@ def test_missing_states_share_one_zero_tensor():
     first_steps = [
         r
         for r in tape.records
-        if r.op == "matmul" and r.scope in ("gru/l0/fwd/t0", "gru/l0/bwd/t2", "gru/l1/fwd/t0", "gru/l1/bwd/t2")
-    ]
+        if r.op == "addmm" and r.scope in ("gru/l0/fwd/t0", "gru/l0/bwd/t2", "gru/l1/fwd/t0", "gru/l1/bwd/t2")
+    ]  # h_proj = addmm(b_hh, h, W_hh^T): h is mat1
     assert len(first_steps) == 4
-    assert len({id(r.inputs[0]) for r in first_steps}) == 1
-    assert not first_steps[0].inputs[0].data.any()
+    assert len({id(r.inputs[1]) for r in first_steps}) == 1
+    assert not first_steps[0].inputs[1].data.any()
 
 
 def test_cells_open_their_own_scope():
@@ -196,11 +198,15 @@ def test_cells_open_their_own_scope():
 
 
 def test_gru_step_op_counts_per_variant():
-    """reset_before needs r * h before its candidate matmul: two matmuls a step, the others one."""
+    """reset_before needs r * h before its candidate matmul: two matmuls a step, the others one.
+
+    A matmul whose result is only added to (a bias b_hh, the input term x_n) is an addmm."""
     for variant, matmuls in (("reset_after", 1), ("reset_before", 2), ("minimal", 1)):
         with mg.trace() as tape:
             mg.nn.GRU(2, 3, variant=variant)(ones((2, 1, 2)))
-        assert [r.op for r in tape.in_scope("gru/l0/fwd/t1")].count("matmul") == matmuls
+        ops = [r.op for r in tape.in_scope("gru/l0/fwd/t1")]
+        assert ops.count("matmul") + ops.count("addmm") == matmuls
+        assert ops.count("addmm") == {"reset_after": 1, "reset_before": 1, "minimal": 0}[variant]
 
 
 # ---- errors ------------------------------------------------------------------------------------

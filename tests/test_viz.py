@@ -176,7 +176,7 @@ def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
     assert sorted(n.timestep for n in terms) == [0, 1, 2]
     for n in terms:
         assert n.label == "x_t W_ih^T + b_ih + b_hh" and n.cluster == direction + (f"t{n.timestep}",)
-        assert sorted(n.batched) == ["add", "add", "matmul", "reshape"]  # run once, for all steps
+        assert sorted(n.batched) == ["add", "addmm", "reshape"]  # run once, for all steps: b_ih + b_hh, x W_ih^T + b
         into = {(g.nodes[e.src].label, e.kind) for e in g.edges if e.dst == n.id}
         assert into == {
             ("reshape", "data"),
@@ -186,7 +186,7 @@ def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
         }
         assert n.shape == (2, 16)
     dot = ex.draw().source
-    assert dot.count("1 matmul + 2 adds: once for all 3 steps") == 3
+    assert dot.count("1 addmm + 1 add: once for all 3 steps") == 3
     assert dot.count("computed for all steps at once by: ") == 3 and "ONE matmul" in dot
     two = build_graph(bptt_example("rnn", steps=2, layers=2).roots)  # layer 1 reads layer 0's output stack
     sources = {
@@ -198,7 +198,40 @@ def test_input_projection_drawn_inside_each_step_with_its_real_op_count():
     gru = build_graph(bptt_example("gru", steps=2).roots)  # GRU: b_hn stays inside r * (W_hn h + b_hn)
     (term, _) = [n for n in gru.nodes.values() if n.batched]
     assert term.label == "x_t W_ih^T + b_ih"
-    assert sorted(gru.nodes[e.dst].label for e in params_of(gru, "gru.bias_hh_l0")) == ["add", "add"]
+    assert sorted(gru.nodes[e.dst].label for e in params_of(gru, "gru.bias_hh_l0")) == ["addmm", "addmm"]
+
+
+def test_addmm_nodes_show_the_sum_they_compute_the_same_in_every_step():
+    """A step's pre-activation is one addmm (x_proj[t] + h W_hh^T): its box writes the sum out, on
+    short lines below its shape, so the picture reads the maths the matmul and add boxes read."""
+    expected = {
+        "rnn": "x_t W_ih^T\n+ b_ih + b_hh\n+ h W_hh^T",
+        "lstm": "x_t W_ih^T\n+ b_ih + b_hh\n+ h W_hh^T",
+        "gru": "h W_hh^T + b_hh",  # b_hn stays inside r * (W_hn h + b_hn): only b_hh is added here
+    }
+    for cell, formula in expected.items():
+        ex = bptt_example(cell, steps=3)
+        g = build_graph(ex.roots, params=ex.model, tape=ex.tape)
+        fused = [n for n in g.nodes.values() if n.op == "addmm"]
+        steps = sorted(n.timestep for n in fused if n.timestep is not None)
+        assert steps == [0, 1, 2], cell  # step 0 reads the zero state: still "h"
+        assert {n.detail for n in fused if n.timestep is not None} == {"\n" + formula}, cell
+        (head,) = [n for n in fused if n.timestep is None]  # nn.Linear: x W^T + b as one addmm
+        assert head.detail == "\nx W^T + b"
+        dot = ex.draw().source
+        assert "x_t W_ih^T" in dot and "<B>addmm</B>: c + a @ b as ONE op" in dot
+        folded = build_graph(ex.roots, params=ex.model, fold=True)
+        (cell_addmm,) = [n for n in folded.nodes.values() if n.op == "addmm" and n.cluster[-1:] == ("cell",)]
+        assert cell_addmm.count == 3 and cell_addmm.detail == "\n" + formula  # the steps fold into one box
+    chunked = bptt_example("gru", steps=6, truncate=2)  # chunks 1, 2 start from h.detach(): still "h"
+    folded = build_graph(chunked.roots, params=chunked.model, tape=chunked.tape, fold=True)
+    cells = sorted(n.cluster[0] for n in folded.nodes.values() if n.op == "addmm" and n.cluster[-1:] == ("cell",))
+    assert cells == ["chunk0", "chunk1", "chunk2"]  # one addmm box per folded chunk, as one matmul and add before
+    mg.manual_seed(0)
+    gru = mg.nn.GRU(3, 4, variant="reset_before")  # x_n + (r * h) W_hn^T: operands without a name
+    out, _ = gru(mg.tensor(np.ones((2, 2, 3), np.float32)))
+    (first, _) = [n for n in build_graph(out.sum()).nodes.values() if n.op == "addmm"]
+    assert first.label == "addmm" and first.detail == ""  # the bare primitive, no guessed formula
 
 
 def test_parameters_labelled_with_module_names_and_shapes_without_params_argument():
@@ -228,7 +261,7 @@ def test_parameter_sliced_before_the_loop_still_feeds_every_step():
     assert g.param("weight_hh_l0").folded == [".T", "[:, 0:8]", "[:, 8:12]"]
     uses = params_of(g, "weight_hh_l0")  # h W_rz^T, and (r * h) W_hn^T: two ops a step
     assert sorted((step_of(g, e.dst), e.shape) for e in uses) == [(t, s) for t in range(3) for s in ((4, 4), (4, 8))]
-    assert {g.nodes[e.dst].label for e in uses} == {"matmul"}
+    assert {g.nodes[e.dst].label for e in uses} == {"matmul", "addmm"}  # h W_rz^T; x_n + (r * h) W_hn^T
     emb = Parameter(np.arange(12.0).reshape(6, 2))  # a lookup by data stays an op
     g = build_graph(emb[np.array([1, 4])].sum(), params={"E": emb})
     assert [n.label for n in g.nodes_of("op")] == ["getitem"] and g.param("E").folded == []
@@ -320,7 +353,7 @@ def test_inputs_targets_and_loss_are_marked():
     no_grad = [(n.label, n.cluster) for n in traced.nodes.values() if not n.tracked]
     assert no_grad == [("reshape", ("rnn", "l0", "fwd"))]  # x.reshape: data, drawn
     step_inputs = sorted((n.timestep, n.detail) for n in traced.nodes.values() if n.step_input)
-    assert step_inputs == [(t, f"[{t}]\n1 matmul + 2 adds: once for all 3 steps") for t in range(3)]
+    assert step_inputs == [(t, f"[{t}]\n1 addmm + 1 add: once for all 3 steps") for t in range(3)]
     assert sum(n.step_input for n in g.nodes.values()) == 3  # hand-written: xp[t]
     chunked = bptt_example("rnn", steps=4, truncate=2)
     traced = build_graph(chunked.roots, params=chunked.model, tape=chunked.tape)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, where
+from ..tensor import Tensor, addmm, where
 from . import init
 from .functional import dropout
 from .module import Module, Parameter, as_layer_input
@@ -26,7 +26,7 @@ def _check_size(value: Any, name: str, layer: str, minimum: int = 0) -> int:
 
 
 class Linear(Module):
-    """``y = x W^T + b`` over the last axis of ``x`` (any leading axes).
+    """``y = x W^T + b`` over the last axis of ``x`` (any leading axes), one ``addmm`` node.
 
     ``weight`` (out_features, in_features) and ``bias`` (out_features,) start as PyTorch's:
     ``U(-1/sqrt(in_features), 1/sqrt(in_features))``.
@@ -53,8 +53,7 @@ class Linear(Module):
         x = as_layer_input(x, self.weight.dtype, "Linear")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input of shape (..., {self.in_features}), got {x.shape}")
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return x @ self.weight.T if self.bias is None else addmm(self.bias, x, self.weight.T)  # x W^T + b, one node
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

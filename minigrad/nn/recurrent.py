@@ -14,7 +14,9 @@ equations and the parameters' names, shapes and initialisation are PyTorch's, so
 
 A step costs one matmul on the stacked gate weights, then slices: the input projection of
 every timestep is one matmul before the time loop, and ``W_hh`` is transposed and the
-biases folded once per call, not per step.
+biases folded once per call, not per step. A matmul whose result is only added to is one
+``addmm`` node (``x_proj + h W_hh^T``, ``x W_ih^T + b``): the same floats, one array kept
+in the graph instead of two.
 
 Tracer scopes. A layer runs in ``mg.scope`` names that the graph renderer groups by::
 
@@ -54,7 +56,7 @@ import numpy as np
 from .. import tracing
 from ..autograd import EMPTY_TAGS, is_grad_enabled, tag
 from ..checkpoint import checkpoint
-from ..tensor import Tensor, concat, split, stack, where
+from ..tensor import Tensor, addmm, concat, split, stack, where
 from . import init
 from .functional import dropout
 from .module import Module, Parameter, as_layer_input
@@ -165,8 +167,7 @@ class RNNCellBase(Module):
 
     def project(self, x: Tensor, w: StepWeights) -> Tensor:
         """``x_proj = x W_ih^T + folded biases`` for a (N, I) batch of inputs: (N, G*H)."""
-        x_proj = x @ w.W_ih_T
-        return x_proj if w.x_bias is None else x_proj + w.x_bias
+        return x @ w.W_ih_T if w.x_bias is None else addmm(w.x_bias, x, w.W_ih_T)  # one node: x W_ih^T + b
 
     def step(
         self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
@@ -242,7 +243,7 @@ class RNNCell(RNNCellBase):
         self, x_proj: Tensor, state: tuple[Tensor, ...], w: StepWeights, where: Mapping[str, Any] = EMPTY_TAGS
     ) -> tuple[Tensor, ...]:
         (h,) = state
-        pre = x_proj + h @ w.W_hh_T  # W_ih x + b_ih + W_hh h + b_hh
+        pre = addmm(x_proj, h, w.W_hh_T)  # W_ih x + b_ih + W_hh h + b_hh
         h_next = pre.tanh() if self.nonlinearity == "tanh" else pre.relu()
         tag(h_next, self.TAGS["h"], where)
         return (h_next,)
@@ -314,7 +315,7 @@ class GRUCell(RNNCellBase):
     ) -> tuple[Tensor, ...]:
         (h,) = state
         H, tags = self.hidden_size, self.TAGS
-        h_proj = h @ w.W_hh_T if w.h_bias is None else h @ w.W_hh_T + w.h_bias  # W_h* h (+ b_h*)
+        h_proj = h @ w.W_hh_T if w.h_bias is None else addmm(w.h_bias, h, w.W_hh_T)  # W_h* h (+ b_h*)
         if self.variant == "minimal":
             x_z, x_n = split(x_proj, H, axis=-1)
             h_z, h_n = split(h_proj, H, axis=-1)
@@ -331,7 +332,7 @@ class GRUCell(RNNCellBase):
             if self.variant == "reset_after":
                 n = tag((x_n + r * h_n).tanh(), tags["n"], where)
             else:
-                n = tag((x_n + (r * h) @ w.W_hn_T).tanh(), tags["n"], where)
+                n = tag(addmm(x_n, r * h, w.W_hn_T).tanh(), tags["n"], where)  # x_n + W_hn (r * h)
         # h' = n + z * (h - n): PyTorch's fused GRU cell's form of (1 - z) * n + z * h, 3 ops per
         # step instead of 5 (the other form adds a constant, 1 - z and a mul, each a backward node)
         h_next = tag(n + z * (h - n), tags["h"], where)
@@ -413,7 +414,8 @@ class LSTMCell(RNNCellBase):
     ) -> tuple[Tensor, ...]:
         h, c = state
         tags, peep = self.TAGS, self.peephole
-        pre_i, pre_f, pre_g, pre_o = split(x_proj + h @ w.W_hh_T, self.hidden_size, axis=-1)
+        pre = addmm(x_proj, h, w.W_hh_T)  # W_ih x + b_ih + W_hh h + b_hh, all four gates
+        pre_i, pre_f, pre_g, pre_o = split(pre, self.hidden_size, axis=-1)
         i = tag((pre_i + w.w_ci * c if peep else pre_i).sigmoid(), tags["i"], where)
         f = tag((pre_f + w.w_cf * c if peep else pre_f).sigmoid(), tags["f"], where)
         g = tag(pre_g.tanh(), tags["g"], where)

@@ -478,6 +478,14 @@ def legend_keys(graph: Graph) -> list[tuple[str, str]]:
         keys.append(("double octagon", "the loss (or the output drawn from)"))
     if "const" in kinds:
         keys.append(("small grey text", "a zero initial state, drawn in each box that reads it"))
+    if any(n.kind == "op" and n.op == "addmm" for n in nodes):
+        keys.append(
+            (
+                "addmm",
+                "c + a @ b as ONE op (PyTorch's addmm): the matmul and the add after it, so the graph "
+                "keeps one array, not two; the sum it computes is written below its shape",
+            )
+        )
     if any(n.kind == "op" and not n.tracked for n in nodes):
         keys.append(("grey dashed box", "an op on tensors needing no gradient (seen by mg.trace): no gradient"))
     if "ghost" in kinds:
@@ -612,8 +620,8 @@ def _node_attrs(node: Node, palette: Palette | None, graph: Graph) -> dict[str, 
         second = text(", ".join(node.folded)) + " once" if node.folded else ""
     elif node.folded:
         second += "  " + text(", ".join(node.folded)) + " once"
-    if node.detail:
-        second += "  " + text(node.detail)
+    if node.detail:  # on the shape's line, or from the next line on (an addmm's formula)
+        second += ("" if node.detail.startswith("\n") else "  ") + text(node.detail)
     if node.kind == "elided":
         second = (
             f"||dL/dh_t|| from {_sci(node.grad_range[0])} to {_sci(node.grad_range[1])}"

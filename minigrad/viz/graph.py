@@ -56,6 +56,7 @@ _TIMESTEP = re.compile(r"t(\d+)$")
 _BACKWARD_DIRECTIONS = ("bwd", "reverse", "backward")
 # Ops that only re-view a parameter: folded into the parameter's node (drawn once, edges to every use).
 _FOLDABLE = ("transpose", "reshape", "cast")
+_PRODUCTS = ("matmul", "addmm", "mul")  # counted first in a summary, as the formula reads: x_t W_ih^T + b
 
 
 @dataclass(eq=False)
@@ -337,14 +338,28 @@ def _leading_index(index: Any) -> int | None:
 
 
 def _op_summary(names: tuple[str, ...]) -> str:
-    """``("reshape", "matmul", "add", "add")`` -> ``"1 matmul + 2 adds"`` (views are free, not counted)."""
+    """``("reshape", "addmm", "add")`` -> ``"1 addmm + 1 add"`` (views are free, not counted)."""
     counts: dict[str, int] = {}
     for name in names:
         if name not in _FOLDABLE:
             counts[name] = counts.get(name, 0) + 1
     # Products before sums, as the formula reads (x_t W_ih^T + b), whatever order the ops ran in.
-    ordered = sorted(counts.items(), key=lambda item: item[0] not in ("matmul", "mul"))
+    ordered = sorted(counts.items(), key=lambda item: item[0] not in _PRODUCTS)
     return " + ".join(f"{k} {name}{'s' if k > 1 else ''}" for name, k in ordered) or "views"
+
+
+def _wrap_sum(formula: str, width: int = 16) -> str:
+    """A long sum on short lines, each further line starting with its ``+``: a step's addmm stays as
+    narrow as the add it replaces (``x_t W_ih^T`` / ``+ b_ih + b_hh`` / ``+ h W_hh^T``)."""
+    if "(" in formula:  # a parenthesised sum would break inside its parentheses
+        return formula
+    lines: list[str] = []
+    for term in formula.split(" + "):
+        if lines and len(lines[-1]) + 3 + len(term) <= width:
+            lines[-1] += " + " + term
+        else:
+            lines.append(("+ " if lines else "") + term)
+    return "\n".join(lines)
 
 
 def _paren(term: str) -> str:
@@ -562,6 +577,7 @@ class _Builder:
         self._absorb_projections()
         self._place_params()
         self._find_states()
+        self._describe_fused()
         if self.fold:
             self._fold()
         elif self.max_timesteps is not None or self.focus is not None:
@@ -940,7 +956,57 @@ class _Builder:
         if name in ("matmul", "mul") and len(args) == 2:
             joiner = " " if name == "matmul" else " * "
             return joiner.join(_paren(a) for a in args)
+        if name == "addmm" and len(args) == 3:  # c + a @ b: x_t W_ih^T + b_ih + b_hh
+            return f"{_paren(args[1])} {_paren(args[2])} + {args[0]}"
         return f"{name}({', '.join(args)})"
+
+    def _describe_fused(self) -> None:
+        """Give each drawn ``addmm`` (``c + a @ b``, a matmul and the add after it as one op) the maths
+        it computes beside its shape: ``x_t W_ih^T + b_ih + b_hh + h W_hh^T`` in a recurrent step,
+        ``h W_hh^T + b_hh`` (GRU), ``x W^T + b`` (a Linear layer). Left as the bare primitive when an
+        operand has no name (an intermediate result). The same text in every step, so folding
+        matches the steps' nodes as before."""
+        for nid, node in self.nodes.items():
+            made = self._producer(self.tensor_of[nid]) if node.kind == "op" and nid not in self.absorbed else None
+            if made is None or made[0] != "addmm" or len(made[1]) != 3:
+                continue
+            c, a, b = made[1]
+            step = node.timestep
+            added, left, right = self._term(c, step), self._term(a, step, state=True), self._term(b, step)
+            if left is None and added is not None and self._param_node(c) and right is not None:
+                left = "x"  # a layer's input: x W^T + b
+            if None in (added, left, right):
+                continue
+            product = f"{_paren(left)} {_paren(right)}"
+            formula = f"{product} + {added}" if self._param_node(c) else f"{added} + {product}"
+            node.detail = f"{node.detail}\n{_wrap_sum(formula)}"  # below the shape: the node stays narrow
+
+    def _term(self, t: Tensor, step: int | None, state: bool = False) -> str | None:
+        """An operand's name in a formula: a parameter (``W_hh^T``, ``b_hh``), step t's input term, or
+        (``state``, in a step) the state the step starts from: ``h`` from the previous step, and also
+        the initial state (zeros, ``h0``, or ``h.detach()`` where a truncated-BPTT chunk starts)."""
+        if self._param_node(t):  # W_hh^T: the parameter, through the views folded into it
+            view, transposed = t, False
+            while (made := self._producer(view)) is not None and made[0] in _FOLDABLE and made[1]:
+                transposed ^= made[0] == "transpose"
+                view = made[1][0]
+            if made is not None:  # a slice of it (GRU reset_before's W_hn block): no name of its own
+                return None
+            return _math_name(self.nodes[self.rep[id(view)]].label) + ("^T" if transposed else "")
+        in_step = step is not None
+        if id(t) in self.consts:
+            return "h" if state and in_step else None  # h_{-1} = 0, drawn as zeros in step 0
+        nid = self.rep.get(id(t))
+        if nid is None:
+            return None
+        node = self.nodes[nid]
+        if node.step_input:
+            return node.label if node.batched else "x_t"
+        if state and in_step:
+            tags = tags_of(t)
+            named = self.state_name.get(nid) or (tags.get("name") if tags.get("role") == "state" else None)
+            return named or ("h" if node.timestep != step else None)  # made before the step: its initial state
+        return None
 
     def _find_states(self) -> None:
         """Name the recurrent state: ``h`` also leaves the chain (the output), ``c`` does not."""

@@ -147,6 +147,18 @@ case(
 case("maximum ties", lambda a, b: mg.maximum(a, b), torch.maximum, np.round(x34), np.round(y34))
 case("minimum ties", lambda a, b: mg.minimum(a, b), torch.minimum, np.round(x34), np.round(y34))
 case("maximum broadcast", lambda a, b: a.maximum(b), torch.maximum, x34, randn(4))
+# addmm: input + mat1 @ mat2 as one op (a bias broadcast over the rows, or a full term).
+case("addmm bias", mg.addmm, torch.addmm, randn(4), randn(3, 5), randn(5, 4))
+case("addmm full", mg.addmm, torch.addmm, randn(3, 4), randn(3, 5), randn(5, 4))
+case("addmm row", lambda c, a, b: c.addmm(a, b), lambda c, a, b: c.addmm(a, b), randn(1, 4), randn(3, 5), randn(5, 4))
+case(
+    "addmm batched mat1",  # torch.addmm is 2-d only: the same maths as c + a @ b
+    mg.addmm,
+    lambda c, a, b: c + a @ b,
+    randn(4),
+    randn(2, 3, 5),
+    randn(5, 4),
+)
 for axis in [0, 1, -1]:
     case(f"cumsum({axis})", lambda s, a=axis: s.cumsum(a), lambda s, a=axis: torch.cumsum(s, a), x34)
 
