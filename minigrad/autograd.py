@@ -206,7 +206,7 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
                 f"backward: grad can be implied only for a scalar output, got shape "
                 f"{root.shape}; pass grad= of that shape"
             )
-        return np.ones_like(root.data)
+        return np.ones(root.data.shape, root.data.dtype)
     grad = _numeric_gradient(grad, root.dtype, "backward: grad")
     if grad.shape != root.shape:
         raise GradientError(f"backward: grad has shape {grad.shape}, expected the output's shape {root.shape}")

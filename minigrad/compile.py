@@ -665,7 +665,8 @@ class _Replay:
         grad_inputs = set(self.inputs_needing_grad)
         state: dict[str, str] = {}  # gradient variable -> "fresh" (may alias another) or "owned"
         seed = f"g_v{rec.loss_index}"
-        lines = [f"    {seed} = np.ones_like(v{rec.loss_index})"]
+        loss = records[rec.loss_index].output.data
+        lines = [f"    {seed} = np.ones({loss.shape}, np.{loss.dtype})  # dL/dL = 1"]
         state[seed] = "owned"
 
         def target_of(binding: tuple) -> tuple[str, Any] | None:

@@ -155,13 +155,13 @@ where = defvjp(
 # Reductions (axis: None, an int or a tuple, as numpy).
 sum_ = defvjp(
     "sum",
-    lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
     lambda g, out, x, axis=None, keepdims=False: np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims), x.shape),
     explain=explain_axis("sum"),
 )
 mean = defvjp(
     "mean",
-    lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+    lambda x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
     lambda g, out, x, axis=None, keepdims=False: np.broadcast_to(
         expand_reduced(g, x.shape, axis, keepdims) / reduced_size(x.shape, axis), x.shape
     ),
