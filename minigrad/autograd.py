@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import ops
 from .ops import unbroadcast
 
 if TYPE_CHECKING:  # tensor.py imports this module; the arrow points one way
@@ -94,12 +95,15 @@ def backward(root: Tensor, grad: Any = None) -> None:
     order = topological_order(root)  # every node after all of its inputs
     grads = {root: seed}  # dL/d(node), summed over the paths seen so far
     owned: set[Tensor] = set()  # the sums this sweep allocated (may add in place)
+    deferred: dict[Tensor, list] = {}  # W -> the (a_t, g_t) whose products a_t^T g_t wait for W's turn
     anomaly = engine_state().anomaly
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the graph holds no cycles: nothing to collect
     try:
         for node in reversed(order):  # outputs first: a node runs after its consumers,
-            g = grads.pop(node, None)  # so its gradient is complete
+            if deferred and node in deferred:  # so its gradient is complete,
+                _add_deferred_products(node, deferred.pop(node), grads, owned)  # as one matmul
+            g = grads.pop(node, None)
             if g is None:
                 continue  # no path from the root reaches this node
             if node._hooks:
@@ -118,8 +122,9 @@ def backward(root: Tensor, grad: Any = None) -> None:
                 continue
             args = [t.data for t in node._inputs]  # a VJP reads the op's inputs and its output
             attrs = node._kwargs
+            waits = _defer_thin_product(node, op, g, args, deferred) if op in _THIN_PRODUCTS and not anomaly else None
             for vjp, parent in zip(op.vjps, node._inputs):
-                if not parent.requires_grad:
+                if not parent.requires_grad or parent is waits:
                     continue
                 # the chain rule
                 g_parent = vjp(g, node.data, *args, **attrs) if attrs else vjp(g, node.data, *args)
@@ -234,6 +239,44 @@ def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, u
         # ufuncs on 0-d arrays return numpy scalars; an owned buffer must be an array
         grads[parent] = np.asarray(prev + g_parent)
         owned.add(parent)
+
+
+# Rows whose gradient for one input is ``a^T @ g`` (a weight): (that input, the operand ``a``).
+_THIN_PRODUCTS = {ops.matmul: (1, 0), ops.addmm: (2, 1)}
+_THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
+
+
+def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferred: dict) -> Tensor | None:
+    """For ``y_t = a_t @ W`` with a thin ``a_t`` (batch 1), keep ``(a_t, g_t)`` instead of adding the
+    outer product ``a_t^T g_t`` now; returns the weight whose gradient waits (None: not deferred).
+
+    A time loop adds T such products into W's gradient, each a pass over the whole (k, m)
+    array; W's turn comes after every step's, and then ONE matmul ``[a_1; ...]^T [g_1; ...]``
+    gives the same sum (``_add_deferred_products``)."""
+    w_index, a_index = _THIN_PRODUCTS[op]
+    a, weight = args[a_index], node._inputs[w_index]
+    if not (
+        weight.requires_grad
+        and a.ndim == 2
+        and g.ndim == 2
+        and a.shape[0] <= _THIN_ROWS
+        and (a.shape[1], g.shape[1]) == weight.data.shape
+        and weight.data.dtype == np.result_type(a, g)
+        and sum(t is weight for t in node._inputs) == 1  # a @ a: both paths are its own
+    ):
+        return None
+    deferred.setdefault(weight, []).append((a, g))
+    return weight
+
+
+def _add_deferred_products(weight: Tensor, pairs: list, grads: dict, owned: set) -> None:
+    """``dL/dW += sum_t a_t^T g_t``, as one matmul of the stacked pairs."""
+    if len(pairs) == 1:
+        a, g = pairs[0]
+    else:
+        a = np.concatenate([p[0] for p in pairs])
+        g = np.concatenate([p[1] for p in pairs])
+    _accumulate(grads, owned, weight, np.dot(a.T, g), None)
 
 
 def _backprop_whole_row(node: Tensor, g: np.ndarray, grads: dict, owned: set, anomaly: bool) -> None:

@@ -679,8 +679,28 @@ class _Replay:
                 return f"g_in{binding[1]}", self.inputs_needing_grad[binding[1]]
             return None
 
+        # W's gradient in y_t = a_t @ W with a thin a_t (batch 1): the per-step products a_t^T g_t
+        # wait here, and W's turn sums them as ONE matmul of the stacked pairs
+        deferred: dict[str, list[tuple[str, str]]] = {}
+
+        def add_deferred(var: str) -> None:
+            pairs = deferred.pop(var)
+            a_rows = ", ".join(a for a, _ in pairs)
+            g_rows = ", ".join(gt for _, gt in pairs)
+            expr = f"np.dot(np.concatenate([{a_rows}]).T, np.concatenate([{g_rows}]))"
+            lines.append(f"    # {var}: sum over steps of a_t^T g_t = [a_1; ...; a_T]^T [g_1; ...; g_T], one matmul")
+            if var not in state:
+                lines.append(f"    {var} = {expr}")
+            elif state[var] == "owned":
+                lines.append(f"    {var} += {expr}")
+            else:
+                lines.append(f"    {var} = {var} + {expr}")
+            state[var] = "owned"
+
         for k in range(len(records) - 1, -1, -1):
             g = f"g_v{k}"
+            if g in deferred:
+                add_deferred(g)
             if g not in state:
                 continue  # no gradient reaches this op
             op, operands, _ = rec.plan[k]
@@ -703,6 +723,10 @@ class _Replay:
                         state[var] = "owned"
                     lines.append(_with_comment(f"    {op}_vjp{i}({var}, {g}, {args})", scope))
                     continue
+                left = _THIN_PRODUCT_LEFT.get((op, i))
+                if left is not None and self._thin(k, left, tensor):
+                    deferred.setdefault(var, []).append((self._value(operands[left], names), g))
+                    continue
                 if prim.variadic:
                     expr = f"d{k}[{i}]"
                 elif _passes_gradient_through(prim.vjps[i]):  # d(a + b)/da = 1: the VJP is g itself
@@ -723,6 +747,8 @@ class _Replay:
                 else:  # the second path: a new array, ours from now on
                     lines.append(_with_comment(f"    {var} = {var} + {expr}", scope))
                     state[var] = "owned"
+        for var in list(deferred):  # parameters and inputs: their sums are complete now
+            add_deferred(var)
         lines.append("    # leaves: gradients accumulate into .grad, as backward() does")
         for t in self.leaves:
             var = f"g_{names[id(t)]}"
@@ -732,6 +758,20 @@ class _Replay:
             if f"g_in{i}" in state:
                 lines.append(f"    _accumulate_into(inputs[{i}], g_in{i})")
         return lines
+
+    def _thin(self, k: int, left: int, weight: Tensor) -> bool:
+        """Record k's weight gradient ``a^T g`` is worth deferring: 2-d, a few rows, the weight's
+        own shape and dtype (at 32 rows the per-step products already run at full speed)."""
+        r = self.rec.records[k]
+        a, out = r.inputs[left].data, r.output.data
+        return (
+            a.ndim == 2
+            and out.ndim == 2
+            and a.shape[0] <= _THIN_ROWS
+            and weight.data.ndim == 2
+            and (a.shape[1], out.shape[1]) == weight.data.shape
+            and np.result_type(a, out) == weight.data.dtype
+        )
 
     def _vjp_result(self, k: int, i: int) -> tuple[tuple, np.dtype]:
         """Shape and dtype of record k's VJP for input i, found by running it once on the recording."""
@@ -746,6 +786,11 @@ class _Replay:
                 result = prim.vjps[i](g, r.output.data, *args, **(r.kwargs or {}))
         result = np.asarray(result)
         return result.shape, result.dtype
+
+
+# Rows whose gradient for one input is ``a^T @ g`` (a weight), and which operand is ``a``.
+_THIN_PRODUCT_LEFT = {("matmul", 1): 0, ("addmm", 2): 1}
+_THIN_ROWS = 8
 
 
 def _passes_gradient_through(vjp: Callable) -> bool:

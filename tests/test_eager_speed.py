@@ -1,5 +1,5 @@
-"""The eager fast paths give what the general paths give: the fused cross-entropy row and
-the per-version cache of a parameter's transpose."""
+"""The eager fast paths give what the general paths give: the fused cross-entropy row, the
+per-version cache of a parameter's transpose, and thin weight gradients summed as one matmul."""
 
 from __future__ import annotations
 
@@ -150,3 +150,55 @@ def test_weight_and_label_smoothing_take_the_general_path():
     np.testing.assert_allclose(
         cross_entropy(logits, targets, weight=np.ones(4)).data, cross_entropy(logits, targets).data, rtol=1e-12
     )
+
+
+# ---- thin weight gradients: sum_t a_t^T g_t as one matmul --------------------------------
+
+
+def _unrolled(w_ih, w_hh, xs, h, use_addmm):
+    loss = 0.0
+    for x in xs:
+        pre = mg.addmm(x @ w_ih.T, h, w_hh.T) if use_addmm else x @ w_ih.T + h @ w_hh.T
+        h = pre.tanh()
+        loss = loss + (h * h).sum()
+    return loss
+
+
+def _per_step_reference(w_ih, w_hh, xs, h0):
+    """The same gradients by hand, adding each step's outer product as it comes (float64)."""
+    hs, h = [h0], h0
+    for x in xs:
+        h = np.tanh(x @ w_ih.T + h @ w_hh.T)
+        hs.append(h)
+    g_ih, g_hh, dh = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        dh = dh + 2 * hs[t + 1]
+        draw = dh * (1 - hs[t + 1] ** 2)
+        g_ih += draw.T @ xs[t]
+        g_hh += draw.T @ hs[t]
+        dh = draw @ w_hh
+    return g_ih, g_hh
+
+
+@pytest.mark.parametrize("rows", [1, 3, 8, 9, 32])
+@pytest.mark.parametrize("use_addmm", [False, True])
+def test_thin_weight_gradients_summed_once_equal_the_per_step_sum(rows, use_addmm):
+    rng = np.random.default_rng(rows)
+    w_ih, w_hh = rng.standard_normal((5, 4)) * 0.5, rng.standard_normal((5, 5)) * 0.5
+    xs, h0 = [rng.standard_normal((rows, 4)) for _ in range(6)], rng.standard_normal((rows, 5))
+    W_ih, W_hh = mg.nn.Parameter(w_ih), mg.nn.Parameter(w_hh)
+    seen = []
+    W_hh.register_hook(lambda g: seen.append(g.copy()))  # a hook sees the complete sum
+    _unrolled(W_ih, W_hh, [mg.tensor(x) for x in xs], mg.tensor(h0), use_addmm).backward()
+    want_ih, want_hh = _per_step_reference(w_ih, w_hh, xs, h0)
+    np.testing.assert_allclose(W_ih.grad, want_ih, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(W_hh.grad, want_hh, rtol=1e-12, atol=1e-12)
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], want_hh, rtol=1e-12, atol=1e-12)
+
+
+def test_a_thin_product_of_a_tensor_with_itself_keeps_both_paths():
+    a = mg.tensor(np.arange(4.0).reshape(2, 2) / 4, requires_grad=True)
+    (a @ a).sum().backward()
+    ones = np.ones((2, 2))
+    np.testing.assert_allclose(a.grad, ones @ a.data.T + a.data.T @ ones, rtol=1e-15)
