@@ -97,19 +97,15 @@ def backward(root: Tensor, grad: Any = None) -> None:
     owned: set[Tensor] = set()  # the sums this sweep allocated (may add in place)
     deferred: dict[Tensor, list] = {}  # W -> the (a_t, g_t) whose products a_t^T g_t wait for W's turn
     anomaly = engine_state().anomaly
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the graph holds no cycles: nothing to collect
-    try:
-        for node in reversed(order):  # outputs first: a node runs after its consumers,
-            if deferred and node in deferred:  # so its gradient is complete,
-                _add_deferred_products(node, deferred.pop(node), grads, owned)  # as one matmul
+    with _collector_paused():  # the graph holds no cycles: nothing to collect
+        for node in reversed(order):  # outputs first: a node runs after all of its consumers,
+            if deferred and node in deferred:  # so its gradient is complete (waiting products added)
+                _add_deferred_products(node, deferred.pop(node), grads, owned)
             g = grads.pop(node, None)
             if g is None:
                 continue  # no path from the root reaches this node
-            if node._hooks:
-                g = _run_hooks(node, g, owned)  # a hook sees, and may replace, the gradient
-            if anomaly:
-                _check_finite_gradient(node, g)
+            if node._hooks or anomaly:
+                g = _on_arrival(node, g, owned, anomaly)  # hooks may replace it; anomaly mode checks it
             op = node._op
             if op is None or node._retain:
                 _store_grad(node, g, owned)  # leaves (and retain_grad()) keep it in .grad
@@ -117,29 +113,14 @@ def backward(root: Tensor, grad: Any = None) -> None:
                     continue  # a leaf has no inputs to pass it on to
             if node._stamp != inplace_clock.now:
                 _check_versions(node)  # refuse if an input was overwritten in place
-            if op.whole_row:  # rows that handle all their inputs in one call (stack, getitem)
-                _backprop_whole_row(node, g, grads, owned, anomaly)
+            if op.whole_row or anomaly or op in _THIN_PRODUCTS:
+                _backprop_special(node, g, grads, owned, deferred, anomaly)  # stack, getitem, a_t^T g_t
                 continue
             args = [t.data for t in node._inputs]  # a VJP reads the op's inputs and its output
-            attrs = node._kwargs
-            waits = _defer_thin_product(node, op, g, args, deferred) if op in _THIN_PRODUCTS and not anomaly else None
             for vjp, parent in zip(op.vjps, node._inputs):
-                if not parent.requires_grad or parent is waits:
-                    continue
-                # the chain rule
-                g_parent = vjp(g, node.data, *args, **attrs) if attrs else vjp(g, node.data, *args)
-                if anomaly:
-                    _check_finite_vjp(node, parent, g_parent)
-                data = parent.data
-                if parent in grads or g_parent.shape != data.shape or g_parent.dtype != data.dtype:
-                    _accumulate(grads, owned, parent, g_parent, g)  # fan-out adds up; unbroadcast, cast
-                else:  # the first path to reach parent (the common case)
-                    grads[parent] = g_parent
-                    if g_parent is not g and type(g_parent) is np.ndarray and g_parent.base is None:
-                        owned.add(parent)  # a fresh array: later paths may add into it
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+                if parent.requires_grad:  # the chain rule, then the sum over paths
+                    g_parent = vjp(g, node.data, *args, **node._kwargs) if node._kwargs else vjp(g, node.data, *args)
+                    _accumulate(grads, owned, parent, g_parent, g)
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -218,7 +199,7 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
     return grad
 
 
-def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, upstream: np.ndarray) -> None:
+def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, upstream: np.ndarray | None) -> None:
     """``dL/d(parent) += g_parent``, summed back to the parent's shape and cast to its dtype.
 
     ``owned`` holds the parents whose sum this sweep allocated and no one else holds: later
@@ -227,18 +208,60 @@ def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, u
     """
     data = parent.data
     if g_parent.shape != data.shape or g_parent.dtype != data.dtype:
-        g_parent = _fit(g_parent, data)
+        g_parent = _fit(g_parent, data)  # a VJP may return the broadcast shape or another dtype
     prev = grads.get(parent)
-    if prev is None:
+    if prev is None:  # the first path to reach parent (the common case)
         grads[parent] = g_parent
         if g_parent is not upstream and type(g_parent) is np.ndarray and g_parent.base is None:
-            owned.add(parent)
+            owned.add(parent)  # a fresh array: later paths may add into it
     elif parent in owned:
         prev += g_parent
     else:
         # ufuncs on 0-d arrays return numpy scalars; an owned buffer must be an array
         grads[parent] = np.asarray(prev + g_parent)
         owned.add(parent)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the sweep: it would rescan the growing dicts of
+    arrays for cycles that cannot exist (the graph points from outputs to inputs only)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _on_arrival(node: Tensor, g: np.ndarray, owned: set, anomaly: bool) -> np.ndarray:
+    """A node's complete gradient, before it moves on: its hooks see (and may replace) it, and
+    under ``detect_anomaly()`` a NaN or Inf stops the sweep here."""
+    if node._hooks:
+        g = _run_hooks(node, g, owned)
+    if anomaly:
+        _check_finite_gradient(node, g)
+    return g
+
+
+def _backprop_special(node: Tensor, g: np.ndarray, grads: dict, owned: set, deferred: dict, anomaly: bool) -> None:
+    """The rows the plain loop does not handle: ``stack``/``concat`` (one VJP for all inputs),
+    ``getitem`` (adds into its input's running sum), ``a @ W`` with a thin ``a`` (the product
+    ``a^T g`` waits for W's turn), and every row under ``detect_anomaly()`` (each VJP checked)."""
+    op = node._op
+    if op.whole_row:
+        _backprop_whole_row(node, g, grads, owned, anomaly)
+        return
+    args = [t.data for t in node._inputs]
+    waits = None if anomaly else _defer_thin_product(node, op, g, args, deferred)
+    attrs = node._kwargs or _NO_ATTRS
+    for vjp, parent in zip(op.vjps, node._inputs):
+        if parent.requires_grad and parent is not waits:
+            g_parent = vjp(g, node.data, *args, **attrs)
+            if anomaly:
+                _check_finite_vjp(node, parent, g_parent)
+            _accumulate(grads, owned, parent, g_parent, g)
 
 
 # Rows whose gradient for one input is ``a^T @ g`` (a weight): (that input, the operand ``a``).
@@ -253,19 +276,25 @@ def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferr
     A time loop adds T such products into W's gradient, each a pass over the whole (k, m)
     array; W's turn comes after every step's, and then ONE matmul ``[a_1; ...]^T [g_1; ...]``
     gives the same sum (``_add_deferred_products``)."""
-    w_index, a_index = _THIN_PRODUCTS[op]
+    w_index, a_index = _THIN_PRODUCTS[op]  # the weight is the row's last input
     a, weight = args[a_index], node._inputs[w_index]
     if not (
-        weight.requires_grad
-        and a.ndim == 2
-        and g.ndim == 2
+        a.ndim == 2
         and a.shape[0] <= _THIN_ROWS
+        and g.ndim == 2
+        and weight.requires_grad
         and (a.shape[1], g.shape[1]) == weight.data.shape
-        and weight.data.dtype == np.result_type(a, g)
-        and sum(t is weight for t in node._inputs) == 1  # a @ a: both paths are its own
+        and weight.data.dtype == a.dtype == g.dtype
     ):
         return None
-    deferred.setdefault(weight, []).append((a, g))
+    for other in node._inputs[:w_index]:
+        if other is weight:  # a @ a: each path is its own
+            return None
+    pairs = deferred.get(weight)
+    if pairs is None:
+        deferred[weight] = [(a, g)]
+    else:
+        pairs.append((a, g))
     return weight
 
 
