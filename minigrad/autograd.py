@@ -97,7 +97,7 @@ def backward(root: Tensor, grad: Any = None) -> None:
     owned: set[Tensor] = set()  # the sums this sweep allocated (may add in place)
     deferred: dict[Tensor, list] = {}  # W -> the (a_t, g_t) whose products a_t^T g_t wait for W's turn
     anomaly = engine_state().anomaly
-    with _collector_paused():  # the graph holds no cycles: nothing to collect
+    with _CollectorPaused():  # the graph holds no cycles: nothing to collect
         for node in reversed(order):  # outputs first: a node runs after all of its consumers,
             if deferred and node in deferred:  # so its gradient is complete (waiting products added)
                 _add_deferred_products(node, deferred.pop(node), grads, owned)
@@ -108,7 +108,7 @@ def backward(root: Tensor, grad: Any = None) -> None:
                 g = _on_arrival(node, g, owned, anomaly)  # hooks may replace it; anomaly mode checks it
             op = node._op
             if op is None or node._retain:
-                _store_grad(node, g, owned)  # leaves (and retain_grad()) keep it in .grad
+                accumulate_grad(node, g, node in owned)  # leaves (and retain_grad()) keep it in .grad
                 if op is None:
                     continue  # a leaf has no inputs to pass it on to
             if node._stamp != inplace_clock.now:
@@ -222,16 +222,18 @@ def _accumulate(grads: dict, owned: set, parent: Tensor, g_parent: np.ndarray, u
         owned.add(parent)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
+class _CollectorPaused:
     """Python's cyclic garbage collector off for the sweep: it would rescan the growing dicts of
     arrays for cycles that cannot exist (the graph points from outputs to inputs only)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
             gc.enable()
 
 
@@ -409,10 +411,6 @@ def _numeric_gradient(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
         described = f"a {type(value).__name__}" + (f" of dtype {array.dtype}" if isinstance(value, np.ndarray) else "")
         raise TypeError(f"{what} must be numeric (a Tensor, an array or a number), got {described}")
     return array.astype(dtype, copy=False)
-
-
-def _store_grad(node: Tensor, g: np.ndarray, owned: set) -> None:
-    accumulate_grad(node, g, owned=node in owned)
 
 
 def accumulate_grad(t: Tensor, g: np.ndarray, owned: bool = False) -> None:
