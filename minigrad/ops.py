@@ -31,6 +31,7 @@ from .ops_helpers import (  # noqa: F401 - Primitive, defvjp, unbroadcast: the t
     bce_vjp_input,
     bce_vjp_target,
     binary_cross_entropy_forward,
+    broadcast_view,
     concat_vjp,
     cross_entropy_forward,
     cross_entropy_vjp,
@@ -156,13 +157,13 @@ where = defvjp(
 sum_ = defvjp(
     "sum",
     lambda x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
-    lambda g, out, x, axis=None, keepdims=False: np.broadcast_to(expand_reduced(g, x.shape, axis, keepdims), x.shape),
+    lambda g, out, x, axis=None, keepdims=False: broadcast_view(expand_reduced(g, x.shape, axis, keepdims), x.shape),
     explain=explain_axis("sum"),
 )
 mean = defvjp(
     "mean",
     lambda x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
-    lambda g, out, x, axis=None, keepdims=False: np.broadcast_to(
+    lambda g, out, x, axis=None, keepdims=False: broadcast_view(
         expand_reduced(g, x.shape, axis, keepdims) / reduced_size(x.shape, axis), x.shape
     ),
     explain=explain_axis("mean"),

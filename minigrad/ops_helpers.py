@@ -102,6 +102,27 @@ def expand_reduced(g: Array, shape: tuple[int, ...], axis: Any, keepdims: bool) 
     return np.expand_dims(g, axis)
 
 
+def broadcast_view(g: Array, shape: tuple[int, ...]) -> Array:
+    """``np.broadcast_to(g, shape)``: a read-only view whose broadcast axes have stride 0.
+
+    Built directly when ``g`` is contiguous (0.9 us), because ``np.broadcast_to``
+    spends ~7 us setting up an iterator: a small loss's ``sum``/``mean`` VJP paid it every step.
+    """
+    if g.shape == shape:
+        return g
+    lead = len(shape) - g.ndim
+    if lead < 0 or not g.flags.c_contiguous:
+        return np.broadcast_to(g, shape)
+    strides = [0] * lead
+    for n, m, stride in zip(g.shape, shape[lead:], g.strides):
+        if n != m and n != 1:
+            return np.broadcast_to(g, shape)  # not broadcastable: numpy's error
+        strides.append(0 if n != m else stride)
+    view = np.ndarray(shape, g.dtype, g, 0, tuple(strides))
+    view.flags.writeable = False
+    return view
+
+
 def reduced_size(shape: tuple[int, ...], axis: Any) -> int:
     if axis is None:
         return int(np.prod(shape))

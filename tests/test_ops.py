@@ -410,3 +410,30 @@ def test_fused_cross_entropy_row(reduction, ignore_index):
     options = {"ignore_index": ignore_index, "reduction": reduction}
     assert cross_entropy(leaf(x), targets, **options).op == "cross_entropy"  # the fused row
     check("cross_entropy", lambda t: cross_entropy(t, targets, **options), x)
+
+
+@pytest.mark.parametrize(
+    "g_shape, shape",
+    [((), (1, 100)), ((1, 1), (3, 4)), ((3, 1), (3, 4)), ((1, 4), (2, 3, 4)), ((4,), (2, 4)), ((2, 3), (2, 3))],
+)
+@pytest.mark.parametrize("layout", ["own", "view", "strided"])
+def test_broadcast_view_equals_numpys_broadcast_to(g_shape, shape, layout):
+    from minigrad.ops_helpers import broadcast_view
+
+    size = int(np.prod(g_shape))
+    base = np.arange(1.0, 2 * size + 3)
+    g = {"own": base[:size].copy(), "view": base[2 : 2 + size], "strided": base[: 2 * size : 2]}[layout]
+    g = g.reshape(g_shape)
+    got, want = broadcast_view(g, shape), np.broadcast_to(g, shape)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert got is g or not got.flags.writeable  # a VJP's view must never be written through
+
+
+def test_broadcast_view_refuses_shapes_numpy_refuses():
+    from minigrad.ops_helpers import broadcast_view
+
+    with pytest.raises(ValueError):
+        broadcast_view(np.ones(3), (2, 4))
+    with pytest.raises(ValueError):
+        broadcast_view(np.ones((2, 3)), (3,))
