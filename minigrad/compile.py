@@ -685,10 +685,13 @@ class _Replay:
 
         def add_deferred(var: str) -> None:
             pairs = deferred.pop(var)
-            a_rows = ", ".join(a for a, _ in pairs)
-            g_rows = ", ".join(gt for _, gt in pairs)
-            expr = f"np.dot(np.concatenate([{a_rows}]).T, np.concatenate([{g_rows}]))"
-            lines.append(f"    # {var}: sum over steps of a_t^T g_t = [a_1; ...; a_T]^T [g_1; ...; g_T], one matmul")
+            if len(pairs) == 1:  # one step: its product as it is
+                expr = f"np.dot({pairs[0][0]}.T, {pairs[0][1]})"
+            else:
+                a_rows = ", ".join(a for a, _ in pairs)
+                g_rows = ", ".join(gt for _, gt in pairs)
+                expr = f"np.dot(np.concatenate([{a_rows}]).T, np.concatenate([{g_rows}]))"
+                lines.append(f"    # {var}: sum over steps of a_t^T g_t = [a_1; ...; a_T]^T [g_1; ...; g_T], one matmul")
             if var not in state:
                 lines.append(f"    {var} = {expr}")
             elif state[var] == "owned":
