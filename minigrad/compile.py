@@ -404,7 +404,7 @@ class _Recording:
                 raise refuse(
                     f"op {r.op!r} is not a row of the derivative table (e.g. mg.checkpoint): it cannot be replayed"
                 )
-            if r.output._hooks or r.output._retain:
+            if r.output.hooks or r.output.retains_grad:
                 raise refuse(
                     f"a hook or retain_grad() on the output of {r.op} (scope '{r.scope}'): "
                     "a replay keeps no intermediate tensors"
@@ -555,7 +555,7 @@ class _Replay:
 
     def hooked_parameter(self) -> str | None:
         for t in self.refs:
-            if t._hooks:
+            if t.hooks:
                 return f"a hook is registered on a parameter of shape {t.shape}: ran eagerly so that it runs"
         return None
 

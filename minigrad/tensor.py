@@ -341,6 +341,16 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``; see ``autograd`` for semantics."""
         autograd.backward(self, grad)
 
+    @property
+    def retains_grad(self) -> bool:
+        """True after ``retain_grad()`` on a non-leaf: backward keeps its ``.grad`` (PyTorch's name)."""
+        return bool(self._retain) and self._op is not None
+
+    @property
+    def hooks(self) -> tuple[Callable[[np.ndarray], Any], ...]:
+        """The hooks ``register_hook`` added and not yet removed, in the order they run (read-only)."""
+        return tuple(self._hooks) if self._hooks else ()
+
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf after backward (e.g. every hidden state h_t)."""
         if not self.requires_grad:

@@ -524,3 +524,19 @@ def test_the_one_buffer_helpers_compute_the_formulas_their_names_say():
     t = np.tanh(x)
     np.testing.assert_allclose(h.g_times_one_minus_out_squared(g, t, x), g * (1 - t**2))
     assert mg.ops.tanh.vjps == (h.g_times_one_minus_out_squared,)
+
+
+def test_hooks_and_retains_grad_are_readable_without_private_fields():
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    y = x * 2
+    assert y.hooks == () and not y.retains_grad and not x.retains_grad
+
+    def double(g):
+        return g * 2
+
+    handle = y.register_hook(double)
+    y.retain_grad()
+    x.retain_grad()  # a leaf keeps .grad anyway: PyTorch's retains_grad is False for it
+    assert y.hooks == (double,) and y.retains_grad and not x.retains_grad
+    handle.remove()
+    assert y.hooks == ()
