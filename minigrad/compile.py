@@ -691,7 +691,7 @@ class _Replay:
                 a_rows = ", ".join(a for a, _ in pairs)
                 g_rows = ", ".join(gt for _, gt in pairs)
                 expr = f"np.dot(np.concatenate([{a_rows}]).T, np.concatenate([{g_rows}]))"
-                lines.append(f"    # {var}: sum over steps of a_t^T g_t = [a_1; ...; a_T]^T [g_1; ...; g_T], one matmul")
+                lines.append(f"    # {var} = sum_t a_t^T g_t = [a_1; ...; a_T]^T [g_1; ...; g_T]: one matmul")
             if var not in state:
                 lines.append(f"    {var} = {expr}")
             elif state[var] == "owned":
