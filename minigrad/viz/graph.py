@@ -353,6 +353,7 @@ class Draft:
     consumers: dict[int, list[Tensor]] = field(default_factory=dict)  # id(tensor) -> the tensors made from it
     consts: dict[int, Tensor] = field(default_factory=dict)  # zero states, drawn once per cluster reading them
     absorbed: set[str] = field(default_factory=set)  # op nodes drawn inside each step's input term
+    made: dict[int, Any] = field(default_factory=dict)  # id(tensor) -> producer(tensor), for every tensor in order
 
     def new(self, kind: str, label: str, t: Tensor | None = None, **kw: Any) -> Node:
         """Add a node (drawing ``t``, if given)."""
@@ -373,6 +374,9 @@ class Draft:
 
     def producer(self, t: Tensor) -> tuple[str, tuple, dict | None, bool] | None:
         """(op name, inputs, kwargs, differentiated) of the op that made ``t``; None for a leaf."""
+        made = self.made.get(id(t), self)
+        if made is not self:
+            return made
         if t.op is not None:
             return t.op, t.parents, dict(t.attrs), True
         record = self.traced.get(id(t))
@@ -418,7 +422,7 @@ def read_tensors(roots: list[Tensor], options: DrawOptions) -> Draft:
         named_tensors(options.targets, "target", "draw_graph(targets=...)"),
     )
     consumers = draft.consumers
-    producers = {id(t): draft.producer(t) for t in order}
+    producers = draft.made = {id(t): draft.producer(t) for t in order}
     for t in order:
         for u in (producers[id(t)] or ("", ()))[1]:
             consumers.setdefault(id(u), []).append(t)
@@ -1090,14 +1094,14 @@ def connect(draft: Draft, steps: Steps, states: States, hiding: Hiding, paint: P
     and labelled. An edge between two timesteps of one chain is ``recurrent`` (labelled with the
     state it carries, ``h`` or ``c``), one from a parameter is ``parameter`` (with its gradient
     share), a ``detach()`` is ``cut``. A zero-state constant gets a node in each cluster reading it."""
-    nodes, chain_of, drawn = draft.nodes, steps.chain_of, hiding.drawn
+    nodes, chain_of, merge, hidden = draft.nodes, steps.chain_of, hiding.merge, hiding.hidden
     merged: dict[tuple[str, str, str], Edge] = {}
     carried: dict[tuple[str, str, str], str] = {}
     const_nodes: dict[tuple[int, tuple[str, ...]], str] = {}
     for e in draft.edges:
-        dst = drawn(e.dst)
+        dst = merge.get(e.dst) or hidden.get(e.dst) or e.dst  # hiding.drawn(e.dst), inlined: 2 calls an edge
         if e.const is not None:
-            if e.dst in hiding.hidden:
+            if e.dst in hidden:
                 continue
             cluster = nodes[dst].cluster
             ckey = (id(e.const), cluster)
@@ -1108,7 +1112,7 @@ def connect(draft: Draft, steps: Steps, states: States, hiding: Hiding, paint: P
             src = const_nodes[ckey]
             kind = "data"
         else:
-            src = drawn(e.src)
+            src = merge.get(e.src) or hidden.get(e.src) or e.src
             if e.cut:
                 kind = "cut"
             elif nodes[e.src].kind == "param":
@@ -1121,7 +1125,7 @@ def connect(draft: Draft, steps: Steps, states: States, hiding: Hiding, paint: P
                 kind = "recurrent"
             else:
                 kind = "data"
-            if src == dst and (e.src in hiding.hidden or (kind != "recurrent" and e.src in hiding.merge)):
+            if src == dst and (e.src in hidden or (kind != "recurrent" and e.src in merge)):
                 continue  # inside one elided block or one folded cell
         key = (src, dst, kind)
         if key in merged:
