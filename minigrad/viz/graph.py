@@ -322,7 +322,8 @@ def _mark_step_inputs(draft: Draft, steps: Steps) -> None:
 
     ``nn``'s layers say so: step t's ``getitem`` reads the tensor tagged
     ``role="input_projection"``. A hand-written loop has no tags; there it is a ``getitem``
-    in step t whose index starts with t, reading a tensor made outside the steps."""
+    in step t whose index starts with t, reading a tensor made outside the steps (the fallback
+    ``tests/test_viz.py``'s ``handmade_rnn`` needs: it checks the renderer apart from ``nn``)."""
     chain_of = steps.chain_of
     for e in draft.edges:
         node = draft.nodes[e.dst]
@@ -489,7 +490,10 @@ def _states_from_tags(draft: Draft, chain: tuple[str, ...], by_step: dict[int, l
 def _vote_states(draft: Draft, steps: Steps, chains: list[tuple[str, ...]], states: States) -> None:
     """The fallback for chains without tags: ``h`` is recurrent (read by the next step) and also
     leaves the chain (the output); another recurrent node that does not leave is ``c``. Nodes are
-    matched across steps by :func:`.elide.step_keys`, and the most common match wins."""
+    matched across steps by :func:`.elide.step_keys`, and the most common match wins.
+
+    Kept for loops written by hand in raw ops, which tests draw to check the renderer apart from
+    ``nn`` (``tests/test_viz.py``'s ``handmade_rnn``); ``nn``'s layers and cells never get here."""
     recurrent: set[str] = set()
     leaving: set[str] = set()
     chain_of, nodes = steps.chain_of, draft.nodes
