@@ -33,7 +33,7 @@ class Paint:
 
 
 def paint_gradients(draft: Draft, hiding: Hiding, states: States, projections: list[Projection]) -> Paint:
-    """Paint: ``||dL/d node||`` on every drawn node, from :func:`walk.gradient_sweep` (the engine's
+    """Paint: ``||dL/d node||`` on every drawn node, from :func:`.walk.gradient_sweep` (the engine's
     VJPs from the root, seeded with ones; no ``.grad`` written, no hook run). A node standing for
     several tensors (a folded cell) gets the norm over all of them; an elided box the range of
     ``||dL/dh_t||`` it hides. With ``grad_shares``, each parameter edge's gradient is summed too,
