@@ -108,9 +108,13 @@ def make_clusters(
     (labelled ``t = 3``, its border painted with ``||dL/dh_t||``), an ``elided`` run, a ``folded``
     cell, or a plain ``scope`` (a layer, a direction, a chunk)."""
     clusters: dict[tuple[str, ...], Cluster] = {}
+    seen: set[tuple[str, ...]] = set()
     for nid, node in draft.nodes.items():
-        if nid in hiding.hidden or nid in hiding.merge or nid in draft.absorbed or not node.cluster:
+        if not node.cluster or node.cluster in seen:
             continue
+        if nid in hiding.hidden or nid in hiding.merge or nid in draft.absorbed:
+            continue
+        seen.add(node.cluster)
         for k in range(1, len(node.cluster) + 1):
             path = node.cluster[:k]
             if path not in clusters:

@@ -74,13 +74,13 @@ class Draft:
             self.tensor_of[node.id] = t
         return node
 
-    def producer(self, t: Tensor) -> tuple[str, tuple, dict | None, bool] | None:
+    def producer(self, t: Tensor) -> tuple[str, tuple, Mapping[str, Any] | None, bool] | None:
         """(op name, inputs, kwargs, differentiated) of the op that made ``t``; None for a leaf."""
         made = self.made.get(id(t), self)
         if made is not self:
             return made
         if t.op is not None:
-            return t.op, t.parents, dict(t.attrs), True
+            return t.op, t.parents, t.attrs, True
         record = self.traced.get(id(t))
         if record is not None:
             return record.op, record.inputs, record.kwargs, False
@@ -201,7 +201,9 @@ def _leaf_node(
             maybe_targets.append((node, t))
 
 
-def _op_node(draft: Draft, t: Tensor, root_ids: set[int], name: str, kwargs: dict | None, tracked: bool) -> None:
+def _op_node(
+    draft: Draft, t: Tensor, root_ids: set[int], name: str, kwargs: Mapping[str, Any] | None, tracked: bool
+) -> None:
     if id(t) in root_ids:
         if t.data.size == 1:
             draft.new("loss", t.name or "loss", t, op=name, detail=f"{name} = {float(t.data.reshape(-1)[0]):.4g}")
@@ -213,12 +215,13 @@ def _op_node(draft: Draft, t: Tensor, root_ids: set[int], name: str, kwargs: dic
     if not tracked:
         detail = (detail + "  no grad").strip()
     node = draft.new("op", t.name or name, t, op=name, cluster=cluster, timestep=step, detail=detail, tracked=tracked)
-    named = describe(tags_of(t), draft.options.notation)  # a gate, candidate or state nn tagged
+    tags = tags_of(t)
+    named = describe(tags, draft.options.notation) if tags else None  # a gate, candidate or state nn tagged
     if named is not None:
         node.gate, node.meaning, node.equation = named
 
 
-def _is_param_slice(draft: Draft, t: Tensor, name: str, kwargs: dict | None) -> bool:
+def _is_param_slice(draft: Draft, t: Tensor, name: str, kwargs: Mapping[str, Any] | None) -> bool:
     """A fixed slice of a parameter taken before the time loop (GRU ``reset_before`` splits
     ``W_hh^T`` into its r, z and n blocks once): folded into the parameter like ``.T``. A lookup
     by data (an embedding ``E[ids]``) or a slice taken inside a step stays an op."""

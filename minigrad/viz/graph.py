@@ -222,15 +222,16 @@ def place_parameters(draft: Draft) -> None:
     if group_by is None:
         return
     nodes = draft.nodes
+    params = {nid for nid, node in nodes.items() if node.kind == "param"}
     common: dict[str, tuple[str, ...]] = {}
     for e in draft.edges:
-        if e.src is None or nodes[e.src].kind != "param":
+        if e.src not in params:
             continue
         dst = nodes[e.dst]
         path = dst.cluster[:-1] if dst.timestep is not None and group_by == "timestep" else dst.cluster
         if e.src not in common:
             common[e.src] = path
-        else:
+        elif common[e.src] != path:
             prefix = common[e.src]
             k = 0
             while k < min(len(prefix), len(path)) and prefix[k] == path[k]:
@@ -324,18 +325,21 @@ def _mark_step_inputs(draft: Draft, steps: Steps) -> None:
     ``role="input_projection"``. A hand-written loop has no tags; there it is a ``getitem``
     in step t whose index starts with t, reading a tensor made outside the steps (the fallback
     ``tests/test_viz.py``'s ``handmade_rnn`` needs: it checks the renderer apart from ``nn``)."""
-    chain_of = steps.chain_of
-    for e in draft.edges:
-        node = draft.nodes[e.dst]
-        if e.src is None or node.timestep is None or e.dst not in chain_of:
+    nodes, node_of, consts = draft.nodes, draft.node_of, draft.consts
+    for nid, chain in steps.chain_of.items():
+        node = nodes[nid]
+        if node.op != "getitem":
             continue
-        made = draft.producer(draft.tensor_of[e.dst])
-        if made is None or made[0] != "getitem" or not made[1]:
+        made = draft.producer(draft.tensor_of[nid])
+        if made is None or not made[1]:
             continue
         source, index = made[1][0], (made[2] or {}).get("index")
+        src = node_of.get(id(source)) if id(source) not in consts else None
+        if src is None:  # read from a constant, or from nothing drawn
+            continue
         if tags_of(source).get("role") == "input_projection":
             node.step_input = True
-        elif chain_of.get(e.src) != chain_of[e.dst] and leading_index(index) == node.timestep:
+        elif steps.chain_of.get(src) != chain and leading_index(index) == node.timestep:
             node.step_input = True
 
 
