@@ -40,7 +40,8 @@ from typing import Any
 
 from ..tensor import Tensor
 from .assemble import assemble, connect, drop_undifferentiated, make_clusters
-from .build import FOLDABLE, Draft, RawEdge, read_tensors
+from .build import FOLDABLE as _FOLDABLE
+from .build import Draft, RawEdge, read_tensors
 from .elide import elide_steps, fold_steps, step_keys
 from .gates import NOTATIONS, tags_of
 from .model import EDGE_KINDS, NODE_KINDS, Cluster, Edge, Graph, Node
@@ -405,7 +406,7 @@ def _op_summary(names: tuple[str, ...]) -> str:
     """``("reshape", "matmul", "add", "add")`` -> ``"1 matmul + 2 adds"`` (views are free, not counted)."""
     counts: dict[str, int] = {}
     for name in names:
-        if name not in FOLDABLE:
+        if name not in _FOLDABLE:
             counts[name] = counts.get(name, 0) + 1
     # Products before sums, as the formula reads (x_t W_ih^T + b), whatever order the ops ran in.
     ordered = sorted(counts.items(), key=lambda item: item[0] not in ("matmul", "mul"))
