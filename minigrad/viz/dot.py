@@ -32,7 +32,7 @@ import re
 import textwrap
 from typing import Any
 
-from .graph import Cluster, Edge, Graph, Node
+from .model import Cluster, Edge, Graph, Node
 from .render import Digraph
 
 # viridis, dark (small gradient) to bright (large): ordered in lightness, colour-blind safe.

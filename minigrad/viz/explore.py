@@ -36,8 +36,9 @@ import numpy as np
 
 from ..autograd import topological_order
 from . import dot as dot_module
-from .graph import Graph, _flatten, build_graph
+from .graph import Graph, build_graph
 from .render import svg as render_svg
+from .walk import flatten
 
 HEAT_CELLS = 48  # values shown in a node's heat strip (block means when it has more)
 _DIRECTIONS = {"fwd": "forward", "forward": "forward", "bwd": "backward", "reverse": "backward", "backward": "backward"}
@@ -62,7 +63,7 @@ def page(root: Any, *, title: str | None = None, **options: Any) -> str:
     """The explorer page as HTML text (what :func:`explore` writes)."""
     if "show_grads" not in options:
         options["show_grads"] = True
-    roots = _flatten(root, "explore")
+    roots = flatten(root, "explore")
     graph = build_graph(root, **options)
     picture = dot_module.to_dot(graph, title=title)
     data = explorer_data(graph, backward_order(roots, graph))

@@ -14,9 +14,11 @@ c̃, c; RNN a). The GRU's update gate is where they disagree: PyTorch's z keeps 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 NOTATIONS = ("pytorch", "course")
+_NO_TAGS: Mapping[str, Any] = MappingProxyType({})
 
 # (cell, name) -> (meaning, PyTorch symbol and equation, course symbol and equation)
 _GATES: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
@@ -63,4 +65,6 @@ def describe(tags: Mapping[str, Any], notation: str = "pytorch") -> tuple[str, s
 def tags_of(tensor: Any) -> Mapping[str, Any]:
     """The engine's structural tags of ``tensor`` (``t.tags``); empty before the engine has them."""
     tags = getattr(tensor, "tags", None)
-    return tags if isinstance(tags, Mapping) else {}
+    if not tags:  # most tensors: the engine's empty mapping (an ABC isinstance check costs more)
+        return _NO_TAGS
+    return tags if isinstance(tags, Mapping) else _NO_TAGS

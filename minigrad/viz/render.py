@@ -10,9 +10,12 @@ Which program runs (:func:`find_renderer`), in order:
 4. otherwise :class:`RendererNotFoundError`, saying how to get either.
 
 The ``graphviz`` Python package always runs a program called ``dot``. :class:`Digraph`, which
-``draw_graph`` returns, is a ``graphviz.Digraph`` whose ``pipe``/``render`` (and so Jupyter's
-inline SVG, ``_repr_mimebundle_``) run the program above instead: a pip-only machine displays
-and renders it too. Nothing global is patched; plain ``graphviz`` objects are left alone.
+``draw_graph`` returns, is a ``graphviz.Digraph`` whose public ``pipe`` and ``render`` methods
+(and so ``view()`` and Jupyter's inline SVG, ``_repr_mimebundle_``, which call them) run the
+program above instead: a pip-only machine displays and renders it too. Only graphviz's public
+API is used (``source``, ``save``, ``engine``, ``format``, ``encoding``, ``directory``, the
+``ENGINES``/``FORMATS``/... sets, ``view`` and the exception classes), tested with graphviz
+0.20, 0.20.3 and 0.21. Nothing global is patched; plain ``graphviz`` objects are left alone.
 
 Raster output (PNG, JPEG) is always bounded: graphviz-pure allocates the whole bitmap, and a
 large graph as PNG has been seen to take 18.8 GB. ``-Gdpi`` sets the resolution (96 by default)
@@ -28,12 +31,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import graphviz
-from graphviz.backend import dot_command, execute, rendering
 
 MAX_PIXELS = 3840  # the longest side of a PNG/JPEG, in pixels, whatever the graph
 DPI = 96
@@ -115,105 +118,147 @@ def _command(
     formatter: str | None = None,
     neato_no_op: Any = None,
     dpi: float = DPI,
-) -> list:
+) -> list[str]:
+    """The command line that lays out DOT read from stdin with :func:`find_renderer`'s program:
+    ``dot``'s own flags (``-K`` engine, ``-T`` format[:renderer[:formatter]], ``-n``), checked
+    against graphviz's public ``ENGINES``, ``FORMATS``, ``RENDERERS``, ``FORMATTERS``."""
+    if formatter is not None and renderer is None:
+        raise graphviz.RequiredArgumentError("formatter given without renderer")
+    for what, value, known in (
+        ("engine", engine, graphviz.ENGINES),
+        ("format", fmt, graphviz.FORMATS),
+        ("renderer", renderer, graphviz.RENDERERS),
+        ("formatter", formatter, graphviz.FORMATTERS),
+    ):
+        if value is not None and value.lower() not in known:
+            raise ValueError(f"unknown {what}: {value!r} (must be one of {sorted(known)})")
     program = find_renderer()
     if fmt.split(":")[0] not in program.formats:
         raise ValueError(
             f"{program.name} ({program.path}) cannot write {fmt!r}; it writes "
             f"{', '.join(program.formats)}" + ("; install Graphviz for PDF" if fmt == "pdf" else "")
         )
-    cmd = dot_command.command(engine, fmt, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op)
-    cmd[0] = program.path
+    cmd = [program.path, f"-K{engine}", "-T" + ":".join(p for p in (fmt, renderer, formatter) if p is not None)]
+    if neato_no_op:
+        cmd.append(f"-n{neato_no_op:d}")
     return cmd + bounds(fmt, dpi)
 
 
-# The graphviz package's backend functions, with our program in place of `dot`: same
-# signatures, so graphviz's own pipe()/render()/Jupyter code calls them unchanged.
+def _run(cmd: list[str], *, stdin: bytes | None = None, cwd: Any = None, quiet: bool = False) -> bytes:
+    """Run ``cmd``; its stdout. A failure raises ``graphviz.CalledProcessError`` (as graphviz does),
+    and the program's messages go to stderr unless ``quiet``."""
+    try:
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, cwd=cwd)
+    except FileNotFoundError as e:  # the program went away since find_renderer saw it
+        raise graphviz.ExecutableNotFound(cmd) from e
+    if proc.stderr and not quiet:
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
+        sys.stderr.flush()
+    if proc.returncode:
+        raise graphviz.CalledProcessError(proc.returncode, cmd, output=proc.stdout, stderr=proc.stderr)
+    return proc.stdout
 
 
-def _pipe_lines(
-    engine: str,
-    fmt: str,
-    input_lines: Any,
-    *,
-    input_encoding: str,
-    renderer: str | None = None,
-    formatter: str | None = None,
-    neato_no_op: Any = None,
-    quiet: bool = False,
-) -> bytes:
-    cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
-    lines = (line.encode(input_encoding) for line in input_lines)
-    return execute.run_check(cmd, input_lines=lines, capture_output=True, quiet=quiet).stdout
-
-
-def _pipe_lines_string(
-    engine: str,
-    fmt: str,
-    input_lines: Any,
-    *,
-    encoding: str,
-    renderer: str | None = None,
-    formatter: str | None = None,
-    neato_no_op: Any = None,
-    quiet: bool = False,
-) -> str:
-    cmd = _command(engine, fmt, renderer, formatter, neato_no_op)
-    return execute.run_check(cmd, input_lines=input_lines, encoding=encoding, capture_output=True, quiet=quiet).stdout
-
-
-def _render(
-    engine: str,
-    fmt: str | None = None,
-    filepath: Any = None,
-    renderer: str | None = None,
-    formatter: str | None = None,
-    neato_no_op: Any = None,
-    quiet: bool = False,
-    *,
-    outfile: Any = None,
-    raise_if_result_exists: bool = False,
-    overwrite_filepath: bool = False,
-) -> str:
-    """``graphviz.render``'s contract (file in, file out), run by :func:`find_renderer`'s program."""
-    filepath = Path(filepath) if filepath is not None else None
-    outfile = Path(outfile) if outfile is not None else None
-    if outfile is not None:
-        fmt = rendering.get_format(outfile, format=fmt)
-        if filepath is None:
-            filepath = rendering.get_filepath(outfile)
-        if not overwrite_filepath and outfile.resolve() == filepath.resolve():
-            raise ValueError(f"outfile {outfile.name!r} must be different from input file {filepath.name!r}")
-        target = outfile.resolve() if outfile.parent != filepath.parent else outfile.name
-        args = ["-o", target, filepath.name]
-    elif filepath is None or fmt is None:
-        raise graphviz.RequiredArgumentError("render: give outfile, or filepath and format")
-    else:
-        outfile = rendering.get_outfile(filepath, format=fmt, renderer=renderer, formatter=formatter)
-        args = ["-o", outfile.name, filepath.name]  # graphviz-pure's -O names files its own way
-    if raise_if_result_exists and os.path.exists(outfile):
-        raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
-    cmd = _command(engine, fmt, renderer, formatter, neato_no_op) + args
-    execute.run_check(cmd, cwd=filepath.parent if filepath.parent.parts else None, quiet=quiet, capture_output=True)
-    return os.fspath(outfile)
+def _outfile_format(outfile: Path, fmt: str | None) -> str:
+    """The format of ``render(outfile=...)``: from the suffix, unless ``fmt`` says otherwise (graphviz's rule)."""
+    inferred = outfile.suffix[1:].lower()
+    if inferred not in graphviz.FORMATS:
+        if fmt is None:
+            raise graphviz.RequiredArgumentError(
+                f"cannot infer rendering format from suffix {outfile.suffix!r} of outfile: "
+                f"{os.fspath(outfile)!r} (provide format or outfile with a suffix from "
+                f"{sorted('.' + f for f in graphviz.FORMATS)})"
+            )
+        warnings.warn(
+            f"unknown outfile suffix {outfile.suffix!r} (expected: {'.' + fmt!r})",
+            category=graphviz.UnknownSuffixWarning,
+            stacklevel=3,
+        )
+        return fmt
+    if fmt is not None and fmt.lower() != inferred:
+        warnings.warn(
+            f"expected format {inferred!r} from outfile differs from given format: {fmt!r}",
+            category=graphviz.FormatSuffixMismatchWarning,
+            stacklevel=3,
+        )
+        return fmt
+    return inferred
 
 
 class Digraph(graphviz.Digraph):
     """A ``graphviz.Digraph`` (``.source``, ``.render()``, ``.pipe()``, inline SVG in Jupyter) that
     renders with :func:`find_renderer`'s program: Graphviz's ``dot``, or graphviz-pure on a
-    pip-only machine. Raster output is bounded (see the module docstring)."""
+    pip-only machine. Raster output is bounded (see the module docstring).
 
-    @property
-    def _pipe_lines(self) -> Any:
-        return _pipe_lines
+    The hook is graphviz's two public rendering methods, ``pipe`` and ``render``, overridden with
+    the same arguments and results; they build the command line themselves and feed it
+    ``self.source``. Everything else is graphviz's own, and uses only these two: ``view()``
+    calls ``render``, Jupyter's ``_repr_mimebundle_`` calls ``pipe``. ``unflatten()`` still needs
+    Graphviz's ``unflatten`` program."""
 
-    @property
-    def _pipe_lines_string(self) -> Any:
-        return _pipe_lines_string
+    def pipe(
+        self,
+        format: str | None = None,  # noqa: A002 - graphviz's own argument names
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: Any = None,
+        quiet: bool = False,
+        *,
+        engine: str | None = None,
+        encoding: str | None = None,
+    ) -> bytes | str:
+        """The graph drawn: bytes, or text when ``encoding`` is given (``graphviz.Digraph.pipe``)."""
+        cmd = _command(engine or self.engine, format or self.format, renderer, formatter, neato_no_op)
+        out = _run(cmd, stdin=self.source.encode(self.encoding), quiet=quiet)
+        return out if encoding is None else out.decode(encoding)
 
-    @property
-    def _render(self) -> Any:
-        return _render
+    def render(
+        self,
+        filename: str | os.PathLike | None = None,
+        directory: str | os.PathLike | None = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,  # noqa: A002 - graphviz's own argument names
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: Any = None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile: str | os.PathLike | None = None,
+        engine: str | None = None,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+    ) -> str:
+        """Save the DOT source (``self.save``), draw it next to it, return the drawing's path
+        (``graphviz.Digraph.render``: ``outfile=`` or ``filename`` + ``format``)."""
+        if outfile is not None:
+            outfile = Path(outfile)
+            format = _outfile_format(outfile, format)  # noqa: A001
+            if directory is None:
+                outfile = Path(self.directory, outfile)
+            if filename is None:
+                filename = outfile.with_suffix(".gv")
+        fmt = format or self.format
+        cmd = _command(engine or self.engine, fmt, renderer, formatter, neato_no_op)  # checked before writing
+        filepath = Path(self.save(filename, directory=directory))
+        if outfile is None:  # graphviz's name: the source's path + [.formatter][.renderer].format
+            outfile = filepath.with_suffix(filepath.suffix + "." + ".".join(p for p in (formatter, renderer, fmt) if p))
+        elif not overwrite_source and outfile.resolve() == filepath.resolve():
+            raise ValueError(f"outfile {outfile.name!r} must be different from input file {filepath.name!r}")
+        if raise_if_result_exists and outfile.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+        target = outfile.resolve() if outfile.parent != filepath.parent else outfile.name
+        _run(
+            cmd + ["-o", str(target), filepath.name],
+            cwd=filepath.parent if filepath.parent.parts else None,
+            quiet=quiet,
+        )
+        if cleanup:
+            os.remove(filepath)
+        if view or quiet_view:
+            graphviz.view(outfile, quiet=quiet_view)
+        return os.fspath(outfile)
 
 
 def svg(graph: Any, *, timeout: float | None = None) -> str:
