@@ -266,8 +266,10 @@ def _backprop_special(node: Tensor, g: np.ndarray, grads: dict, owned: set, defe
             _accumulate(grads, owned, parent, g_parent, g)
 
 
-# Rows whose gradient for one input is ``a^T @ g`` (a weight): (that input, the operand ``a``).
-_THIN_PRODUCTS = {ops.matmul: (1, 0), ops.addmm: (2, 1)}
+# Rows with a weight gradient that is a sum of thin products over a time loop: (the weight's input,
+# the other factor's input, which side the weight is on). ``a @ W`` (min-char-rnn, nn's layers):
+# dW = a^T g. ``W @ a`` (the course's column layout, a = a<t-1> of shape (n_a, m)): dW = g a^T.
+_THIN_PRODUCTS = {ops.matmul: ((1, 0, "right"), (0, 1, "left")), ops.addmm: ((2, 1, "right"),)}
 _THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
 
 
@@ -277,27 +279,29 @@ def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferr
 
     A time loop adds T such products into W's gradient, each a pass over the whole (k, m)
     array; W's turn comes after every step's, and then ONE matmul ``[a_1; ...]^T [g_1; ...]``
-    gives the same sum (``_add_deferred_products``)."""
-    w_index, a_index = _THIN_PRODUCTS[op]  # the weight is the row's last input
-    a, weight = args[a_index], node._inputs[w_index]
-    if not (
-        a.ndim == 2
-        and a.shape[0] <= _THIN_ROWS
-        and g.ndim == 2
-        and weight.requires_grad
-        and (a.shape[1], g.shape[1]) == weight.data.shape
-        and weight.data.dtype == a.dtype == g.dtype
-    ):
+    gives the same sum (``_add_deferred_products``). ``y_t = W @ a_t`` keeps ``(g_t^T, a_t^T)``:
+    ``g_t a_t^T`` is the same product, read the other way round."""
+    if g.ndim != 2:
         return None
-    for other in node._inputs[:w_index]:
-        if other is weight:  # a @ a: each path is its own
-            return None
-    pairs = deferred.get(weight)
-    if pairs is None:
-        deferred[weight] = [(a, g)]
-    else:
-        pairs.append((a, g))
-    return weight
+    for w_index, a_index, side in _THIN_PRODUCTS[op]:
+        a, weight = args[a_index], node._inputs[w_index]
+        if a.ndim != 2 or not weight.requires_grad or not weight.data.dtype == a.dtype == g.dtype:
+            continue
+        if side == "right" and a.shape[0] <= _THIN_ROWS and (a.shape[1], g.shape[1]) == weight.data.shape:
+            pair = (a, g)
+        elif side == "left" and a.shape[1] <= _THIN_ROWS and (g.shape[0], a.shape[0]) == weight.data.shape:
+            pair = (g.T, a.T)
+        else:
+            continue
+        if any(other is weight for i, other in enumerate(node._inputs) if i != w_index):
+            return None  # a @ a: each path is its own
+        pairs = deferred.get(weight)
+        if pairs is None:
+            deferred[weight] = [pair]
+        else:
+            pairs.append(pair)
+        return weight
+    return None
 
 
 def _add_deferred_products(weight: Tensor, pairs: list, grads: dict, owned: set) -> None:
