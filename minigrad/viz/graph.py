@@ -14,7 +14,8 @@ whole pipeline, one pass a line. Each pass is a function with a docstring saying
    ``x_t W_ih^T + b`` (:func:`_formula`), with an edge from each parameter into every step.
 4. group:    :func:`place_parameters` (here): each parameter beside the steps that read it.
 5. group:    :func:`name_states` (here): which node is step t's ``h`` (and ``c``), from the
-   ``role="state"`` tags.
+   ``role="state"`` tags; then :func:`describe_fused` writes under each ``addmm`` (a matmul and
+   the add after it, one op) the sum it computes: ``x_t W_ih^T + b + h W_hh^T``.
 6. elide:    :func:`.elide.elide_steps` hides the middle of a long chain or the steps around
    ``focus``; :func:`.elide.fold_steps` folds each chain into one cell (``fold=True``).
 7. paint:    :func:`.paint.paint_gradients`: ``||dL/d node||`` from a side-effect-free sweep.
