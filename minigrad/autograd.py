@@ -287,25 +287,29 @@ def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferr
         a, weight = args[a_index], node._inputs[w_index]
         if a.ndim != 2 or not weight.requires_grad or not weight.data.dtype == a.dtype == g.dtype:
             continue
-        if side == "right" and a.shape[0] <= _THIN_ROWS and (a.shape[1], g.shape[1]) == weight.data.shape:
+        rows, columns = weight.data.shape
+        if side == "right" and a.shape[0] <= _THIN_ROWS and a.shape == (g.shape[0], rows) and g.shape[1] == columns:
             pair = (a, g)
-        elif side == "left" and a.shape[1] <= _THIN_ROWS and (g.shape[0], a.shape[0]) == weight.data.shape:
+        elif side == "left" and a.shape[1] <= _THIN_ROWS and a.shape == (columns, g.shape[1]) and g.shape[0] == rows:
             pair = (g.T, a.T)
         else:
             continue
-        if any(other is weight for i, other in enumerate(node._inputs) if i != w_index):
-            return None  # a @ a: each path is its own
         pairs = deferred.get(weight)
-        if pairs is None:
-            deferred[weight] = [pair]
-        else:
-            pairs.append(pair)
+        if pairs is None:  # the first product is added now (a weight read once pays nothing);
+            deferred[weight] = []  # the ones after it wait
+            return None
+        for i, other in enumerate(node._inputs):
+            if other is weight and i != w_index:
+                return None  # a @ a: each path is its own
+        pairs.append(pair)
         return weight
     return None
 
 
 def _add_deferred_products(weight: Tensor, pairs: list, grads: dict, owned: set) -> None:
     """``dL/dW += sum_t a_t^T g_t``, as one matmul of the stacked pairs."""
+    if not pairs:
+        return
     if len(pairs) == 1:
         a, g = pairs[0]
     else:

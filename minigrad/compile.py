@@ -773,6 +773,7 @@ class _Replay:
             and a.shape[0] <= _THIN_ROWS
             and weight.data.ndim == 2
             and (a.shape[1], out.shape[1]) == weight.data.shape
+            and a.shape[0] == out.shape[0]  # an addmm input may have grown the rows
             and np.result_type(a, out) == weight.data.dtype
         )
 

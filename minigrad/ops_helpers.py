@@ -238,10 +238,23 @@ def addmm_forward(c: Array, a: Array, b: Array) -> Array:
 
 def addmm_vjp_b(g: Array, out: Array, c: Array, a: Array, b: Array) -> Array:
     """``a^T @ g``. A batched ``a`` (..., n, k) against a 2-d ``b`` folds its batch axes into rows
-    first: the sum over the batch happens inside one matmul, not in a (..., k, m) temporary."""
+    first: the sum over the batch happens inside one matmul, not in a (..., k, m) temporary.
+    Where ``c`` grew the output beyond ``a @ b``'s shape, ``g`` is first summed back to it."""
+    product = matmul_shape(a.shape, b.shape)
+    if g.shape != product:
+        g = unbroadcast(g, product)
     if a.ndim > 2 and b.ndim == 2 and g.shape[:-1] == a.shape[:-1]:
         return np.dot(a.reshape(-1, a.shape[-1]).T, g.reshape(-1, g.shape[-1]))
     return matmul_vjp_b(g, out, a, b)
+
+
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``a @ b`` for operands of these (aligned) shapes, numpy's matmul rules."""
+    if len(b) == 1:
+        return a[:-1]
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    return np.broadcast_shapes(a[:-2], b[:-2]) + (a[-2], b[-1])
 
 
 def explain_addmm(c: Array, a: Array, b: Array) -> str:

@@ -220,3 +220,19 @@ def test_thin_weight_gradients_in_the_course_layout_equal_the_per_step_sum(colum
     want_ax, want_aa = _per_step_reference(w_ax, w_aa, [x.T for x in xs], a0.T)
     np.testing.assert_allclose(W_ax.grad, want_ax, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(W_aa.grad, want_aa, rtol=1e-12, atol=1e-12)
+
+
+def test_an_addmm_whose_bias_is_its_weight_keeps_every_path():
+    rng = np.random.default_rng(5)
+    w = mg.nn.Parameter(rng.standard_normal((3, 3)))
+    a = mg.tensor(rng.standard_normal((1, 3)))
+    total = 0.0
+    for _ in range(3):  # several products of the same weight: the deferred path
+        total = total + mg.addmm(w, a, w).tanh().sum()
+    total.backward()
+    want = np.zeros((3, 3))
+    for _ in range(3):
+        y = np.tanh(w.data + a.data @ w.data)
+        d = 1 - y**2
+        want += d + a.data.T @ d.sum(axis=0, keepdims=True)  # the product (1, 3) grew to (3, 3)
+    np.testing.assert_allclose(w.grad, want, rtol=1e-12)
