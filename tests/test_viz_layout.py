@@ -98,3 +98,21 @@ def test_build_graph_names_unknown_options():
     ex = bptt_example("rnn", steps=2)
     with pytest.raises(TypeError, match=r"unknown option\(s\) colour; the options are group_by, .*focus"):
         build_graph(ex.roots, colour="red")
+
+
+def _heights(ex, **options):
+    """Each timestep's highest node in the laid-out picture (the renderer's plain output: y grows upward)."""
+    graph = build_graph(ex.roots, params=ex.model, targets=ex.targets, tape=ex.tape, **options)
+    plain = ex.draw(**options).pipe(format="plain").decode()
+    y = {p[1]: float(p[3]) for p in (line.split() for line in plain.splitlines()) if p and p[0] == "node"}
+    steps = sorted({n.timestep for n in graph.nodes.values() if n.timestep is not None})
+    return [max(y[n.id] for n in graph.nodes.values() if n.timestep == t and n.id in y) for t in steps]
+
+
+def test_rows_run_top_to_bottom_in_time_order():
+    # one step per row (the README's picture): t = 0 on top, then t = 1, t = 2
+    tops = _heights(bptt_example("rnn", steps=3), layout="rows", steps_per_row=1)
+    assert tops[0] > tops[1] > tops[2]
+    # two per row: each column reads top to bottom in time
+    tops = _heights(bptt_example("lstm", steps=8), layout="rows", steps_per_row=2, max_timesteps=None)
+    assert tops[0::2] == sorted(tops[0::2], reverse=True) and tops[1::2] == sorted(tops[1::2], reverse=True)
