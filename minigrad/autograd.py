@@ -267,9 +267,10 @@ def _backprop_special(node: Tensor, g: np.ndarray, grads: dict, owned: set, defe
 
 
 # Rows with a weight gradient that is a sum of thin products over a time loop: (the weight's input,
-# the other factor's input, which side the weight is on). ``a @ W`` (min-char-rnn, nn's layers):
-# dW = a^T g. ``W @ a`` (the course's column layout, a = a<t-1> of shape (n_a, m)): dW = g a^T.
-_THIN_PRODUCTS = {ops.matmul: ((1, 0, "right"), (0, 1, "left")), ops.addmm: ((2, 1, "right"),)}
+# the other factor's input, which side the weight is on). ``a @ W`` (nn's layers, ``h @ W_hh.T``):
+# dW = a^T g. Not ``W @ a`` (the course's column layout): the course's programs sum dW step by step,
+# and models/ replays them to the last bit (min-char-rnn, Dinosaurus), which one matmul would not.
+_THIN_PRODUCTS = {ops.matmul: ((1, 0, "right"),), ops.addmm: ((2, 1, "right"),)}
 _THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
 
 
