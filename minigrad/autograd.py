@@ -266,11 +266,11 @@ def _backprop_special(node: Tensor, g: np.ndarray, grads: dict, owned: set, defe
             _accumulate(grads, owned, parent, g_parent, g)
 
 
-# Rows with a weight gradient that is a sum of thin products over a time loop: (the weight's input,
-# the other factor's input, which side the weight is on). ``a @ W`` (nn's layers, ``h @ W_hh.T``):
-# dW = a^T g. Not ``W @ a`` (the course's column layout): the course's programs sum dW step by step,
-# and models/ replays them to the last bit (min-char-rnn, Dinosaurus), which one matmul would not.
-_THIN_PRODUCTS = {ops.matmul: ((1, 0, "right"),), ops.addmm: ((2, 1, "right"),)}
+# Rows whose gradient for one input is ``a^T @ g``, a weight's share of a step: (that input, the
+# input ``a``). ``a @ W`` only (nn's layers, ``h @ W_hh.T``), not the course's column layout
+# ``W @ a``: the course's programs sum dW step by step, and models/ replays them to the last bit
+# (min-char-rnn, Dinosaurus Island), which one matmul's summation order would not.
+_THIN_PRODUCTS = {ops.matmul: (1, 0), ops.addmm: (2, 1)}
 _THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
 
 
@@ -280,31 +280,28 @@ def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferr
 
     A time loop adds T such products into W's gradient, each a pass over the whole (k, m)
     array; W's turn comes after every step's, and then ONE matmul ``[a_1; ...]^T [g_1; ...]``
-    gives the same sum (``_add_deferred_products``). ``y_t = W @ a_t`` keeps ``(g_t^T, a_t^T)``:
-    ``g_t a_t^T`` is the same product, read the other way round."""
-    if g.ndim != 2:
+    gives the same sum (``_add_deferred_products``)."""
+    w_index, a_index = _THIN_PRODUCTS[op]
+    a, weight = args[a_index], node._inputs[w_index]
+    if not (
+        a.ndim == 2
+        and a.shape[0] <= _THIN_ROWS
+        and g.ndim == 2
+        and g.shape[0] == a.shape[0]  # (an addmm input may have grown the output's rows)
+        and weight.requires_grad
+        and weight.data.shape == (a.shape[1], g.shape[1])
+        and weight.data.dtype == a.dtype == g.dtype
+    ):
         return None
-    for w_index, a_index, side in _THIN_PRODUCTS[op]:
-        a, weight = args[a_index], node._inputs[w_index]
-        if a.ndim != 2 or not weight.requires_grad or not weight.data.dtype == a.dtype == g.dtype:
-            continue
-        rows, columns = weight.data.shape
-        if side == "right" and a.shape[0] <= _THIN_ROWS and a.shape == (g.shape[0], rows) and g.shape[1] == columns:
-            pair = (a, g)
-        elif side == "left" and a.shape[1] <= _THIN_ROWS and a.shape == (columns, g.shape[1]) and g.shape[0] == rows:
-            pair = (g.T, a.T)
-        else:
-            continue
-        pairs = deferred.get(weight)
-        if pairs is None:  # the first product is added now (a weight read once pays nothing);
-            deferred[weight] = []  # the ones after it wait
-            return None
-        for i, other in enumerate(node._inputs):
-            if other is weight and i != w_index:
-                return None  # a @ a: each path is its own
-        pairs.append(pair)
-        return weight
-    return None
+    pairs = deferred.get(weight)
+    if pairs is None:  # the first product is added now (a weight read once pays nothing);
+        deferred[weight] = []  # the ones after it wait
+        return None
+    for i, other in enumerate(node._inputs):
+        if other is weight and i != w_index:
+            return None  # a @ a: each path is its own
+    pairs.append((a, g))
+    return weight
 
 
 def _add_deferred_products(weight: Tensor, pairs: list, grads: dict, owned: set) -> None:

@@ -218,3 +218,16 @@ def test_an_addmm_whose_bias_is_its_weight_keeps_every_path():
         d = 1 - y**2
         want += d + a.data.T @ d.sum(axis=0, keepdims=True)  # the product (1, 3) grew to (3, 3)
     np.testing.assert_allclose(w.grad, want, rtol=1e-12)
+
+
+def test_a_weight_that_is_not_a_matrix_is_never_deferred():
+    # addmm's input grows a 1-d product (4,) into (3, 4): the weight b is (5,), not a matrix
+    c = mg.tensor(np.ones((3, 4)), requires_grad=True)
+    a = mg.tensor(np.ones((4, 5)), requires_grad=True)
+    b = mg.tensor(np.arange(5.0), requires_grad=True)
+    total = 0.0
+    for _ in range(3):
+        total = total + mg.addmm(c, a, b).sum()
+    total.backward()
+    np.testing.assert_allclose(b.grad, np.full(5, 3 * 3 * 4.0))
+    np.testing.assert_allclose(a.grad, np.full((4, 5), 3 * 3.0) * np.arange(5.0))
