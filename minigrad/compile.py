@@ -27,8 +27,13 @@ shapes or dtypes of the inputs: one replay per signature) or runs eagerly, with 
 reason in ``step.last_fallback``:
 
 * input shapes and dtypes (and the values of non-tensor arguments) -> recompile;
-* the parameters ``loss_fn`` reads (through the modules and tensors it can reach) are the
-  same objects, with the same shapes and dtypes -> else recompile;
+* the parameters ``loss_fn`` reads are the same objects, with the same shapes and dtypes ->
+  else recompile. They are looked up where ``loss_fn`` finds them: its closure, the globals it
+  names and its bound ``self``, through Modules, lists, dicts and object attributes, 3 levels
+  deep; a parameter read from anywhere else cannot be watched, and the step stays eager;
+* numbers (and numpy arrays up to 65,536 elements) that ``loss_fn`` names as globals or
+  closure variables are baked into the replay: each call checks they are unchanged -> else
+  recompile. Larger arrays, and values read through other functions, are not watched;
 * no hooks registered on them -> else eager (hooks see each gradient in eager mode);
 * grad mode on, no ``trace()`` and no ``detect_anomaly()`` active -> else eager;
 * ``loss_fn`` draws no random numbers (dropout), modifies no tensor in place, registers
@@ -243,34 +248,45 @@ def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
 def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
     """Every (path, tensor) reachable from ``fn``: a path names where the tensor was found
     (``("self", "W_hh")``, ``("closure", 0, "param", "rnn.weight_hh_l0")``, ...), so a guard can
-    tell that the object *at that place* is still the same one."""
-    found: list[tuple[tuple, Tensor]] = []
+    tell that the object *at that place* is still the same one.
 
-    def visit(obj: Any, path: tuple, depth: int = 0) -> None:
+    Looked through: ``fn``'s bound ``self``, its closure cells and the globals it names; inside
+    them Modules (by their parameters' dotted names), lists, tuples, dicts and plain objects'
+    attributes, up to ``_SEARCH_DEPTH`` levels deep. A parameter the replay reads but that no path
+    reaches cannot be guarded, and ``compile`` then stays eager (``_Replay.unguarded``)."""
+    found: list[tuple[tuple, Tensor]] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any, path: tuple, depth: int) -> None:
         if isinstance(obj, Tensor):
             found.append((path, obj))
-        elif hasattr(obj, "named_parameters") and callable(obj.named_parameters):
+            return
+        if depth > _SEARCH_DEPTH or id(obj) in seen or isinstance(obj, _LITERALS + (np.ndarray, type)):
+            return
+        seen.add(id(obj))
+        if hasattr(obj, "named_parameters") and callable(obj.named_parameters):
             for name, p in obj.named_parameters():
-                found.append(((*path, "param", name), p))
-        elif depth < 1 and isinstance(obj, (list, tuple)):
-            for i, item in enumerate(obj):
+                found.append(((*path, _ParameterOf(name)), p))
+        elif isinstance(obj, (list, tuple)):
+            for i, item in enumerate(obj[:_SEARCH_WIDTH]):
                 visit(item, (*path, i), depth + 1)
-        elif depth < 1 and isinstance(obj, dict):
-            for key, item in list(obj.items()):
-                visit(item, (*path, key), depth + 1)
+        elif isinstance(obj, dict):
+            for key, item in list(obj.items())[:_SEARCH_WIDTH]:
+                if isinstance(key, (str, int)):
+                    visit(item, (*path, key), depth + 1)
+        elif not inspect.ismodule(obj) and not callable(obj):
+            for name, item in list(getattr(obj, "__dict__", {}).items())[:_SEARCH_WIDTH]:
+                visit(item, (*path, name), depth + 1)
 
     target = getattr(fn, "__func__", fn)
     owner = getattr(fn, "__self__", None)
     if owner is not None:
-        visit(owner, ("self",))
-        if not hasattr(owner, "named_parameters"):
-            for name, value in list(getattr(owner, "__dict__", {}).items()):  # a plain object's attributes
-                visit(value, ("self", name))
+        visit(owner, ("self",), 0)
     if hasattr(fn, "named_parameters"):
-        visit(fn, ("fn",))
+        visit(fn, ("fn",), 0)
     for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
         try:
-            visit(cell.cell_contents, ("closure", i))
+            visit(cell.cell_contents, ("closure", i), 0)
         except ValueError:  # an empty cell
             pass
     code = getattr(target, "__code__", None)
@@ -278,8 +294,48 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
         namespace = getattr(target, "__globals__", {})
         for name in code.co_names:
             if name in namespace and not inspect.ismodule(namespace[name]):
-                visit(namespace[name], ("global", name))
+                visit(namespace[name], ("global", name), 0)
     return found
+
+
+def _watched_values(fn: Callable) -> list[tuple[str, Callable[[], Any], Any]]:
+    """Numbers and small numpy arrays that ``fn`` names directly (its globals and closure cells):
+    the replay bakes them in as constants, so each call checks they are still what was recorded
+    ((where, how to look again, the value recorded); an array by a copy of its contents)."""
+    target = getattr(fn, "__func__", fn)
+    places: list[tuple[str, Callable[[], Any]]] = []
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        namespace = getattr(target, "__globals__", {})
+        places += [(f"global {n}", lambda n=n: namespace.get(n)) for n in code.co_names if n in namespace]
+    for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
+        names = getattr(code, "co_freevars", ())
+        places.append((f"closure variable {names[i] if i < len(names) else i}", lambda cell=cell: cell.cell_contents))
+    watched = []
+    for where, look in places:
+        try:
+            value = look()
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, (int, float, complex, np.generic)):  # bool too: a flag may steer a branch
+            watched.append((where, look, value))
+        elif isinstance(value, np.ndarray) and value.size <= _WATCHED_ARRAY_SIZE:
+            watched.append((where, look, value.copy()))
+    return watched
+
+
+_WATCHED_ARRAY_SIZE = 65_536  # larger arrays are baked in unwatched (the rule in the module docstring)
+
+
+class _ParameterOf(str):
+    """A path step: the Module's parameter of this dotted name (``module.get_parameter(name)``)."""
+
+    def __str__(self) -> str:
+        return f"param {super().__str__()}"
+
+
+_SEARCH_DEPTH = 3  # self.layers[2].W, cfg.params["rnn"][0]: containers inside containers
+_SEARCH_WIDTH = 1000  # items looked at per container
 
 
 def _accessor(fn: Callable, path: tuple) -> Callable[[], Any]:
@@ -297,12 +353,12 @@ def _accessor(fn: Callable, path: tuple) -> Callable[[], Any]:
         cell, rest = target.__closure__[rest[0]], rest[1:]
         root = lambda: cell.cell_contents  # noqa: E731
     else:
-        namespace, name, rest = target.__globals__, rest[0], rest[1:]
-        root = lambda: namespace.get(name)  # noqa: E731
+        namespace, global_name, rest = target.__globals__, rest[0], rest[1:]
+        root = lambda: namespace.get(global_name)  # noqa: E731
     if not rest:
         return root
-    if rest[0] == "param" and len(rest) == 2:  # a module's parameter, "rnn.weight_hh_l0"
-        name = rest[1]
+    if len(rest) == 1 and isinstance(rest[0], _ParameterOf):  # a module's parameter, "rnn.weight_hh_l0"
+        name = str.__str__(rest[0])
 
         def get(module: Any) -> Any:
             return module.get_parameter(name)
@@ -336,8 +392,8 @@ def _resolve(fn: Callable, path: tuple) -> Any:
             obj = target.__globals__[rest.pop(0)]
         while rest:
             step = rest.pop(0)
-            if step == "param":
-                obj = obj.get_parameter(rest.pop(0))
+            if isinstance(step, _ParameterOf):
+                obj = obj.get_parameter(str.__str__(step))
             elif isinstance(obj, (list, tuple)):
                 obj = obj[step]
             elif isinstance(obj, dict):
@@ -533,6 +589,17 @@ class _Replay:
             for path, t in _tensor_paths(loss_fn)
             if id(t) in used and _resolve(loss_fn, path) is t
         ]
+        watched = {id(t) for *_, t in self.guarded}
+        for t in self.refs:
+            if id(t) not in watched:  # replaced where loss_fn finds it, the replay would not know
+                what = f"{t.name!r} " if t.name else ""
+                raise CompileError(
+                    f"a parameter {what}of shape {t.shape} that loss_fn reads is not reachable from its "
+                    "closure, globals or bound self (through Modules, lists, dicts and object attributes, "
+                    f"{_SEARCH_DEPTH} levels deep): a replay could not tell if it were replaced, so the step "
+                    "stays eager; keep parameters in a Module, or pass them as arguments"
+                )
+        self.values = _watched_values(loss_fn)
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
@@ -543,6 +610,12 @@ class _Replay:
         self._fn = self.namespace["compiled_step"]
 
     def guard(self) -> str | None:
+        for where, look_again, value in self.values:
+            now = look_again()
+            if type(now) is not type(value) or (
+                now != value if not isinstance(value, np.ndarray) else not np.array_equal(now, value)
+            ):
+                return f"{where}, which loss_fn reads, changed since the step was recorded"
         if self.guarded:
             for path, look_again, t in self.guarded:
                 if look_again() is not t:

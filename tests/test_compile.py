@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -401,3 +403,81 @@ def test_nn_lstm_and_linear_replay_their_addmm_rows():
     assert step.last_fallback is None
     assert step.source.count("= addmm(") == 1 + STEPS + 1  # projection, each step, head
     assert "addmm_vjp1(" in step.source and "addmm_vjp2(" in step.source
+
+
+# ---- guards on what loss_fn reads from outside: never a silently stale replay ------------------
+
+SCALE = 2.0
+MASK = np.array([1.0, 0.0, 1.0, 1.0])
+HOLDER = types.SimpleNamespace(W=nn.Parameter(np.full((4, 4), 0.1)))
+GLOBAL_LINEAR = nn.Linear(4, 4).double()
+
+
+def _uses_globals(x):
+    return ((x @ HOLDER.W) * SCALE * mg.tensor(MASK)).tanh().sum()
+
+
+def _uses_a_global_module(x):
+    return GLOBAL_LINEAR(x).tanh().sum()
+
+
+def _replay_then(step, x, change):
+    for _ in range(3):
+        step(x)
+    assert step.last_fallback is None  # replaying
+    change()
+    return step(x)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["replace HOLDER.W", "SCALE", "MASK in place"],
+)
+def test_what_loss_fn_reads_from_outside_is_watched(change):
+    global SCALE
+    x = mg.tensor(np.ones((1, 4)))
+    saved = (HOLDER.W, SCALE, MASK.copy())
+    try:
+        step = mg.compile(_uses_globals)
+
+        def do():
+            global SCALE
+            if change == "replace HOLDER.W":
+                HOLDER.W = nn.Parameter(np.full((4, 4), -0.3))
+            elif change == "SCALE":
+                SCALE = 5.0
+            else:
+                MASK[1] = 1.0
+
+        loss = _replay_then(step, x, do)
+        assert "recompiling" in step.last_fallback
+        HOLDER.W.grad = None
+        want = _uses_globals(x)
+        want.backward()
+        assert loss.item() == pytest.approx(want.item(), abs=1e-12)
+    finally:
+        HOLDER.W, SCALE = saved[0], saved[1]
+        MASK[:] = saved[2]
+
+
+def test_a_global_module_replays_and_a_replaced_parameter_in_a_nested_container_recompiles():
+    x = mg.tensor(np.ones((1, 4)))
+    step = mg.compile(_uses_a_global_module)
+    for _ in range(5):
+        step(x)
+    assert step.last_fallback is None  # compiled once, replayed since (no endless recompiling)
+    params = {"rnn": [[nn.Parameter(np.full((4, 4), 0.2))]]}
+    step = mg.compile(lambda x: (x @ params["rnn"][0][0]).sum())
+    loss = _replay_then(step, x, lambda: params["rnn"][0].__setitem__(0, nn.Parameter(np.full((4, 4), 1.0))))
+    assert "recompiling" in step.last_fallback and loss.item() == pytest.approx(16.0)
+
+
+def test_a_parameter_compile_cannot_find_stays_eager_with_the_reason():
+    hidden = [[[[[nn.Parameter(np.full((4, 4), 0.5))]]]]]  # five containers deep: beyond the search
+    step = mg.compile(lambda x: (x @ hidden[0][0][0][0][0]).sum())
+    x = mg.tensor(np.ones((1, 4)))
+    for _ in range(3):
+        loss = step(x)
+    assert "not reachable" in step.last_fallback and loss.item() == pytest.approx(8.0)
+    hidden[0][0][0][0][0] = nn.Parameter(np.zeros((4, 4)))
+    assert step(x).item() == 0.0  # eager: it sees the new parameter
