@@ -7,7 +7,9 @@ return into its inputs' sums). Everything it calls is below it, named for what i
 A graph node is the output Tensor itself (``tensor.apply`` links it): ``t.op`` names its
 primitive, ``t.parents`` are its input tensors, ``t.attrs`` the row's keyword arguments, and
 ``t.primitive`` is the row of ``ops.py`` that holds the maths. Leaves have ``t.op is None``.
-This module reads nodes through that public API only; see ``docs/engine.md``.
+Every module outside the engine (``nn``, ``viz``, ``compile``, ...) reads nodes through that
+public API only; this module and ``tensor.py`` are the engine and read the fields behind it
+(``_op``, ``_inputs``, ...) on the hot path. See ``docs/engine.md``.
 
 Semantics worth knowing (as PyTorch, except where said):
 
@@ -98,10 +100,10 @@ def backward(root: Tensor, grad: Any = None) -> None:
     deferred: dict[Tensor, list] = {}  # W -> the (a_t, g_t) whose products a_t^T g_t wait for W's turn
     anomaly = engine_state().anomaly
     with _CollectorPaused():  # the graph holds no cycles: nothing to collect
-        for node in reversed(order):  # outputs first: a node runs after all of its consumers,
-            if deferred and node in deferred:  # so its gradient is complete (waiting products added)
+        for node in reversed(order):  # outputs first: a node runs after all of its consumers
+            if deferred and node in deferred:  # W's waiting products a_t^T g_t, as one matmul
                 _add_deferred_products(node, deferred.pop(node), grads, owned)
-            g = grads.pop(node, None)
+            g = grads.pop(node, None)  # dL/d(node), complete: every consumer has added its share
             if g is None:
                 continue  # no path from the root reaches this node
             if node._hooks or anomaly:
