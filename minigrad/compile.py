@@ -16,24 +16,29 @@ over to the next call); ``step`` then returns ``(loss, *outputs)``, every one de
 
 **The rule** (tinygrad's TinyJit and ``torch.compile`` state theirs): the replay runs the
 ops that the recorded calls ran. Python code in ``loss_fn`` that does not go through
-tensor ops (an ``if`` on a tensor's value, a loop whose length comes from the data, a
-number computed with numpy from ``.data``) is not seen by a tracer. ``compile`` records
-two calls and compiles only if they ran the same ops on the same kinds of operands; a
-branch that flips only later is not caught: ``mg.compile(fn, check=N)`` runs the eager
-function beside the replay every N calls and falls back to eager if they disagree.
+tensor ops (an ``if`` on a tensor's value or on a Python flag, a loop whose length comes
+from the data, an integer that picks which tensor to use, a number computed with numpy from
+``.data``) is not seen by a tracer. ``compile`` records two calls and compiles only if they
+ran the same ops on the same kinds of operands; a branch that flips only later is not
+caught: ``mg.compile(fn, check=N)`` runs the eager function beside the replay every N calls
+and falls back to eager if they disagree.
 
 **Guards**: each call checks what the replay assumes and, on a miss, recompiles (new
 shapes or dtypes of the inputs: one replay per signature) or runs eagerly, with the
 reason in ``step.last_fallback``:
 
 * input shapes and dtypes (and the values of non-tensor arguments) -> recompile;
-* the parameters ``loss_fn`` reads are the same objects, with the same shapes and dtypes ->
-  else recompile. They are looked up where ``loss_fn`` finds them: its closure, the globals it
-  names and its bound ``self``, through Modules, lists, dicts and object attributes, 3 levels
-  deep; a parameter read from anywhere else cannot be watched, and the step stays eager;
-* numbers (and numpy arrays up to 65,536 elements) that ``loss_fn`` names as globals or
-  closure variables are baked into the replay: each call checks they are unchanged -> else
-  recompile. Larger arrays, and values read through other functions, are not watched;
+* the tensors ``loss_fn`` reads (parameters, buffers) are the same objects, with the same
+  shapes and dtypes -> else recompile. They are looked up everywhere ``loss_fn`` can find
+  them: its closure, the globals it names (its comprehensions' too) and its bound ``self``,
+  and inside those Modules (every name of a tied weight; buffers), lists, dicts, object
+  attributes and the globals of the functions it calls, 3 levels deep. A parameter found
+  nowhere there cannot be watched: the step stays eager, with the reason;
+* the floating-point numbers and arrays (up to 65,536 elements) found there whose values the
+  replay baked in as constants (``x * self.temperature``, ``mg.tensor(MASK)``) are unchanged
+  -> else recompile. Integers and flags are Python control flow (the rule above);
+* after 8 recompiles for one input signature, the step runs eagerly (something it reads
+  changes at every call);
 * no hooks registered on them -> else eager (hooks see each gradient in eager mode);
 * grad mode on, no ``trace()`` and no ``detect_anomaly()`` active -> else eager;
 * ``loss_fn`` draws no random numbers (dropout), modifies no tensor in place, registers
@@ -46,6 +51,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import operator
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -87,6 +93,7 @@ class CompiledStep:
         self._replays: dict[tuple, _Replay] = {}
         self._recordings: dict[tuple, _Recording] = {}
         self._refused: dict[tuple, str] = {}
+        self._recompiles: dict[tuple, int] = {}
         self._last: _Replay | None = None
 
     @property
@@ -119,6 +126,10 @@ class CompiledStep:
                     return self._checked(replay, inputs, key)
                 return replay.run(inputs)
             del self._replays[key]  # the parameters changed: record again
+            self._recompiles[key] = count = self._recompiles.get(key, 0) + 1
+            if count > _MAX_RECOMPILES:  # something it reads changes at every call (torch's cache limit)
+                self._refused[key] = f"recompiled {count - 1} times, the last because {miss}: runs eagerly from now"
+                return self._eager(inputs, self._refused[key])
             result = self._record(inputs, key)
             self.last_fallback = f"recompiling: {miss}"
             return result
@@ -246,27 +257,41 @@ def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
 
 
 def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
-    """Every (path, tensor) reachable from ``fn``: a path names where the tensor was found
-    (``("self", "W_hh")``, ``("closure", 0, "param", "rnn.weight_hh_l0")``, ...), so a guard can
-    tell that the object *at that place* is still the same one.
+    """Every (path, tensor) reachable from ``fn`` (see :func:`_reachable`)."""
+    return [(path, value) for path, value in _reachable(fn) if isinstance(value, Tensor)]
 
-    Looked through: ``fn``'s bound ``self``, its closure cells and the globals it names; inside
-    them Modules (by their parameters' dotted names), lists, tuples, dicts and plain objects'
-    attributes, up to ``_SEARCH_DEPTH`` levels deep. A parameter the replay reads but that no path
-    reaches cannot be guarded, and ``compile`` then stays eager (``_Replay.unguarded``)."""
-    found: list[tuple[tuple, Tensor]] = []
+
+def _reachable(fn: Callable) -> list[tuple[tuple, Any]]:
+    """Every (path, value) that ``fn`` can read, for the guards: tensors, numbers and small numpy
+    arrays. A path names where the value was found (``("self", "W_hh")``, ``("closure", 0,
+    param rnn.weight_hh_l0)``, ...), so a guard can tell that the object *at that place* is
+    still the same one (a number or an array: still equal).
+
+    Looked through: ``fn``'s bound ``self``, its closure cells and the globals it names (its
+    comprehensions' and nested functions' too), and inside them Modules (each parameter under
+    every name it has, tied weights too; then their other public attributes), lists, tuples,
+    dicts, plain objects' attributes and the globals of the Python functions found there, up to
+    ``_SEARCH_DEPTH`` levels deep."""
+    found: list[tuple[tuple, Any]] = []
     seen: set[int] = set()
 
     def visit(obj: Any, path: tuple, depth: int) -> None:
-        if isinstance(obj, Tensor):
+        if isinstance(obj, Tensor) or isinstance(obj, (int, float, complex, np.generic)):
             found.append((path, obj))
             return
-        if depth > _SEARCH_DEPTH or id(obj) in seen or isinstance(obj, _LITERALS + (np.ndarray, type)):
+        if isinstance(obj, np.ndarray):
+            if obj.size <= _WATCHED_ARRAY_SIZE:
+                found.append((path, obj))
+            return
+        if depth > _SEARCH_DEPTH or id(obj) in seen or isinstance(obj, (str, bytes, type)):
             return
         seen.add(id(obj))
         if hasattr(obj, "named_parameters") and callable(obj.named_parameters):
-            for name, p in obj.named_parameters():
+            for name, p in obj.named_parameters(remove_duplicate=False):
                 found.append(((*path, _ParameterOf(name)), p))
+            for name, item in list(vars(obj).items())[:_SEARCH_WIDTH]:  # buffers, numbers, settings
+                if not name.startswith("_") and not hasattr(item, "named_parameters"):
+                    visit(item, (*path, name), depth + 1)
         elif isinstance(obj, (list, tuple)):
             for i, item in enumerate(obj[:_SEARCH_WIDTH]):
                 visit(item, (*path, i), depth + 1)
@@ -274,13 +299,17 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
             for key, item in list(obj.items())[:_SEARCH_WIDTH]:
                 if isinstance(key, (str, int)):
                     visit(item, (*path, key), depth + 1)
+        elif isinstance(obj, types.FunctionType):  # a helper loss_fn calls: the globals it reads
+            for name in _global_names(obj.__code__):
+                if name in obj.__globals__ and not inspect.ismodule(obj.__globals__[name]):
+                    visit(obj.__globals__[name], (*path, _GlobalOf(name)), depth + 1)
         elif not inspect.ismodule(obj) and not callable(obj):
             for name, item in list(getattr(obj, "__dict__", {}).items())[:_SEARCH_WIDTH]:
                 visit(item, (*path, name), depth + 1)
 
     target = getattr(fn, "__func__", fn)
     owner = getattr(fn, "__self__", None)
-    if owner is not None:
+    if owner is not None and not inspect.ismodule(owner):
         visit(owner, ("self",), 0)
     if hasattr(fn, "named_parameters"):
         visit(fn, ("fn",), 0)
@@ -292,39 +321,65 @@ def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
     code = getattr(target, "__code__", None)
     if code is not None:
         namespace = getattr(target, "__globals__", {})
-        for name in code.co_names:
+        for name in _global_names(code):
             if name in namespace and not inspect.ismodule(namespace[name]):
                 visit(namespace[name], ("global", name), 0)
     return found
 
 
-def _watched_values(fn: Callable) -> list[tuple[str, Callable[[], Any], Any]]:
-    """Numbers and small numpy arrays that ``fn`` names directly (its globals and closure cells):
-    the replay bakes them in as constants, so each call checks they are still what was recorded
-    ((where, how to look again, the value recorded); an array by a copy of its contents)."""
-    target = getattr(fn, "__func__", fn)
-    places: list[tuple[str, Callable[[], Any]]] = []
-    code = getattr(target, "__code__", None)
-    if code is not None:
-        namespace = getattr(target, "__globals__", {})
-        places += [(f"global {n}", lambda n=n: namespace.get(n)) for n in code.co_names if n in namespace]
-    for i, cell in enumerate(getattr(target, "__closure__", None) or ()):
-        names = getattr(code, "co_freevars", ())
-        places.append((f"closure variable {names[i] if i < len(names) else i}", lambda cell=cell: cell.cell_contents))
-    watched = []
-    for where, look in places:
-        try:
-            value = look()
-        except ValueError:  # an empty cell
-            continue
-        if isinstance(value, (int, float, complex, np.generic)):  # bool too: a flag may steer a branch
-            watched.append((where, look, value))
-        elif isinstance(value, np.ndarray) and value.size <= _WATCHED_ARRAY_SIZE:
-            watched.append((where, look, value.copy()))
-    return watched
+def _global_names(code: types.CodeType) -> list[str]:
+    """The names a function's code may read as globals: its own, and its comprehensions' and
+    nested functions' (each its own code object in Python 3.11); attribute names are in there too."""
+    names: list[str] = []
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names += c.co_names
+        stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return list(dict.fromkeys(names))
 
 
+def _baked(plan: list) -> tuple[list, list[np.ndarray]]:
+    """The floating-point numbers (literals and one-element constants) and the arrays that a
+    recording bakes into its replay (``mg.tensor(MASK)`` bakes a copy of ``MASK``)."""
+    scalars: list = []
+    arrays: list[np.ndarray] = []
+    stack = [b for _, operands, kwargs in plan for b in (*operands, *kwargs.values())]
+    while stack:
+        kind, *rest = stack.pop()
+        if kind == "tuple":
+            stack += rest[0]
+        elif kind == "literal" and isinstance(rest[0], (float, complex, np.floating, np.complexfloating)):
+            scalars.append(rest[0])
+        elif kind == "const" and isinstance(rest[0], np.ndarray):
+            arrays.append(rest[0])
+            if rest[0].size == 1 and rest[0].dtype.kind in "fc":
+                scalars.append(rest[0].item())
+    return scalars, arrays
+
+
+def _in(value: Any, scalars: list) -> bool:
+    return any(value == s or (value != value and s != s) for s in scalars)
+
+
+def _same_value(now: Any, then: Any) -> bool:
+    """Still the value the replay baked in? (An array: the same contents; NaN stays NaN.)"""
+    if isinstance(then, np.ndarray):
+        return isinstance(now, np.ndarray) and np.array_equal(now, then, equal_nan=then.dtype.kind in "fc")
+    if type(now) is not type(then):
+        return False
+    return bool(now == then) or (now != now and then != then)
+
+
+_MAX_RECOMPILES = 8  # then the step stays eager for that signature
 _WATCHED_ARRAY_SIZE = 65_536  # larger arrays are baked in unwatched (the rule in the module docstring)
+
+
+class _GlobalOf(str):
+    """A path step: the global of this name in the function found so far (``f.__globals__[name]``)."""
+
+    def __str__(self) -> str:
+        return f"global {super().__str__()}"
 
 
 class _ParameterOf(str):
@@ -363,7 +418,9 @@ def _accessor(fn: Callable, path: tuple) -> Callable[[], Any]:
         def get(module: Any) -> Any:
             return module.get_parameter(name)
 
-    elif head == "self" and len(rest) == 1:  # a plain object's attribute, self.W
+    elif (
+        head == "self" and len(rest) == 1 and type(rest[0]) is str and not isinstance(fn.__self__, (list, tuple, dict))
+    ):  # a plain object's attribute, self.W
         get = operator.attrgetter(rest[0])
     else:
         return lambda: _resolve(fn, path)
@@ -394,6 +451,8 @@ def _resolve(fn: Callable, path: tuple) -> Any:
             step = rest.pop(0)
             if isinstance(step, _ParameterOf):
                 obj = obj.get_parameter(str.__str__(step))
+            elif isinstance(step, _GlobalOf):
+                obj = obj.__globals__[str.__str__(step)]
             elif isinstance(obj, (list, tuple)):
                 obj = obj[step]
             elif isinstance(obj, dict):
@@ -584,10 +643,20 @@ class _Replay:
         self.refs = list(rec.refs.values())
         self.leaves = [t for t in self.refs if t.requires_grad]
         used = {id(t) for t in self.refs}  # where each tensor the replay reads was found
+        reachable = _reachable(loss_fn)
         self.guarded = [  # (where loss_fn finds it, how to look there again, the tensor found)
             (path, _accessor(loss_fn, path), t)
-            for path, t in _tensor_paths(loss_fn)
-            if id(t) in used and _resolve(loss_fn, path) is t
+            for path, t in reachable
+            if isinstance(t, Tensor) and id(t) in used and _resolve(loss_fn, path) is t
+        ]
+        # numbers and arrays the replay baked in as constants: still equal? (Only those it baked:
+        # an optimizer's step count in the same object must not recompile the step every call.)
+        scalars, arrays = _baked(rec.plan)
+        self.values = [
+            (".".join(map(str, path)), _accessor(loss_fn, path), v.copy() if isinstance(v, np.ndarray) else v)
+            for path, v in reachable
+            if (isinstance(v, np.ndarray) and any(_same_value(v, a) for a in arrays))
+            or (isinstance(v, (float, complex, np.floating, np.complexfloating)) and _in(v, scalars))
         ]
         watched = {id(t) for *_, t in self.guarded}
         for t in self.refs:
@@ -599,7 +668,6 @@ class _Replay:
                     f"{_SEARCH_DEPTH} levels deep): a replay could not tell if it were replaced, so the step "
                     "stays eager; keep parameters in a Module, or pass them as arguments"
                 )
-        self.values = _watched_values(loss_fn)
         self.shapes = [(t.shape, t.dtype) for t in self.refs]
         self.inputs_needing_grad = {i: x for i, x in enumerate(rec.inputs) if isinstance(x, Tensor) and x.requires_grad}
         self.namespace: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "_accumulate_into": _accumulate_into}
@@ -611,11 +679,8 @@ class _Replay:
 
     def guard(self) -> str | None:
         for where, look_again, value in self.values:
-            now = look_again()
-            if type(now) is not type(value) or (
-                now != value if not isinstance(value, np.ndarray) else not np.array_equal(now, value)
-            ):
-                return f"{where}, which loss_fn reads, changed since the step was recorded"
+            if not _same_value(look_again(), value):
+                return f"{where}, which loss_fn can read, changed since the step was recorded"
         if self.guarded:
             for path, look_again, t in self.guarded:
                 if look_again() is not t:

@@ -481,3 +481,128 @@ def test_a_parameter_compile_cannot_find_stays_eager_with_the_reason():
     assert "not reachable" in step.last_fallback and loss.item() == pytest.approx(8.0)
     hidden[0][0][0][0][0] = nn.Parameter(np.zeros((4, 4)))
     assert step(x).item() == 0.0  # eager: it sees the new parameter
+
+
+# ---- the second review's cases: each once silently wrong, or a crash, or endless recompiling ---
+
+
+class _Lin(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.W = w
+
+
+class _Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        w = nn.Parameter(np.full((4, 3), 0.2))
+        self.a, self.b = _Lin(w), _Lin(w)
+
+
+TIED = _Tied()
+HELPER_W = nn.Parameter(np.full((4, 3), 0.3))
+HELPER_SCALE = 2.0
+COMPREHENSION_SCALE = 2.0
+STEP_ARRAY = np.zeros(1)
+
+
+def _helper(y):
+    return (y @ HELPER_W) * HELPER_SCALE
+
+
+def _tied_loss(x):
+    return (x @ TIED.b.W).tanh().sum()
+
+
+def _helper_loss(x):
+    return _helper(x).tanh().sum()
+
+
+def _comprehension_loss(x):
+    return sum([(x @ HELPER_W * COMPREHENSION_SCALE).tanh().sum() for _ in range(1)])
+
+
+class _Buffered(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W = nn.Parameter(np.full((4, 4), 0.1))
+        self.mask = mg.tensor(np.ones(4))
+        self.temperature = 0.5
+
+    def forward(self, x):
+        return ((x @ self.W) * self.mask * self.temperature).tanh().sum()
+
+
+def _eager_equals(step, fn, x, params):
+    for p in params:
+        p.grad = None
+    got = step(x)
+    got_grads = [p.grad.copy() for p in params]
+    for p in params:
+        p.grad = None
+    want = fn(x)
+    want.backward()
+    assert got.item() == pytest.approx(want.item(), abs=1e-12)
+    for g, p in zip(got_grads, params):
+        np.testing.assert_allclose(g, p.grad, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "case", ["tied weight", "helper's global", "helper's number", "comprehension", "buffer", "number attribute"]
+)
+def test_what_a_loss_reads_through_helpers_tied_weights_and_buffers_is_watched(case):
+    global HELPER_W, HELPER_SCALE, COMPREHENSION_SCALE
+    x = mg.tensor(np.ones((1, 4)))
+    saved = (TIED.b.W, HELPER_W, HELPER_SCALE, COMPREHENSION_SCALE)
+    module = _Buffered()
+    fn, params, change = {
+        "tied weight": (_tied_loss, lambda: [TIED.b.W], lambda: setattr(TIED.b, "W", nn.Parameter(np.ones((4, 3))))),
+        "helper's global": (
+            _helper_loss,
+            lambda: [HELPER_W],
+            lambda: globals().update(HELPER_W=nn.Parameter(np.ones((4, 3)))),
+        ),
+        "helper's number": (_helper_loss, lambda: [HELPER_W], lambda: globals().update(HELPER_SCALE=-1.0)),
+        "comprehension": (_comprehension_loss, lambda: [HELPER_W], lambda: globals().update(COMPREHENSION_SCALE=5.0)),
+        "buffer": (module.forward, lambda: [module.W], lambda: setattr(module, "mask", mg.tensor(np.zeros(4)))),
+        "number attribute": (module.forward, lambda: [module.W], lambda: setattr(module, "temperature", 3.0)),
+    }[case]
+    try:
+        step = mg.compile(fn)
+        for _ in range(3):
+            step(x)
+        assert step.last_fallback is None
+        change()
+        _eager_equals(step, fn, x, params())
+        assert "recompiling" in step.last_fallback
+    finally:
+        TIED.b.W, HELPER_W, HELPER_SCALE, COMPREHENSION_SCALE = saved
+
+
+def test_a_value_that_changes_at_every_call_stops_recompiling_after_eight():
+    w = nn.Parameter(np.full((4, 4), 0.1))
+    step = mg.compile(lambda x: (x @ w * mg.tensor(STEP_ARRAY)).sum())
+    x = mg.tensor(np.ones((1, 4)))
+    try:
+        for i in range(40):
+            STEP_ARRAY[0] = float(i // 3)  # a new value every third call: recorded twice, replayed once
+            assert step(x).item() == pytest.approx(1.6 * (i // 3))
+        assert "recompiled 8 times" in step.last_fallback
+    finally:
+        STEP_ARRAY[0] = 0.0
+
+
+def test_a_bound_method_of_a_container_compiles():
+    class Params(list):
+        def loss(self, x):
+            return (x @ self[0]).tanh().sum()
+
+    params = Params([nn.Parameter(np.full((4, 3), 0.2))])
+    step = mg.compile(params.loss)
+    x = mg.tensor(np.ones((1, 4)))
+    for _ in range(4):
+        _eager_equals(step, params.loss, x, params)
+    assert step.last_fallback is None
+    params[0] = nn.Parameter(np.ones((4, 3)))
+    _eager_equals(step, params.loss, x, params)
+    assert "recompiling" in step.last_fallback

@@ -111,11 +111,13 @@ class Module:
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; a parameter shared by two modules (tied weights) once,
+        under its first name, unless ``remove_duplicate=False`` (PyTorch's argument)."""
         seen: set[int] = set()
         for module_name, module in self.named_modules(prefix):
             for name, param in module._parameters.items():
-                if id(param) in seen:
+                if remove_duplicate and id(param) in seen:
                     continue
                 seen.add(id(param))
                 yield (f"{module_name}.{name}" if module_name else name), param
