@@ -49,7 +49,10 @@ if TYPE_CHECKING:  # tensor.py imports this module; the arrow points one way
 
 __all__ = [
     "AnomalyError",
+    "THIN_PRODUCTS",
+    "THIN_ROWS",
     "accumulate_grad",
+    "is_thin_product",
     "EngineState",
     "GradientError",
     "backward",
@@ -115,7 +118,7 @@ def backward(root: Tensor, grad: Any = None) -> None:
                     continue  # a leaf has no inputs to pass it on to
             if node._stamp != inplace_clock.now:
                 _check_versions(node)  # refuse if an input was overwritten in place
-            if op.whole_row or anomaly or op in _THIN_PRODUCTS:
+            if op.whole_row or anomaly or op in THIN_PRODUCTS:
                 _backprop_special(node, g, grads, owned, deferred, anomaly)  # stack, getitem, a_t^T g_t
                 continue
             args = [t.data for t in node._inputs]  # a VJP reads the op's inputs and its output
@@ -272,8 +275,22 @@ def _backprop_special(node: Tensor, g: np.ndarray, grads: dict, owned: set, defe
 # input ``a``). ``a @ W`` only (nn's layers, ``h @ W_hh.T``), not the course's column layout
 # ``W @ a``: the course's programs sum dW step by step, and models/ replays them to the last bit
 # (min-char-rnn, Dinosaurus Island), which one matmul's summation order would not.
-_THIN_PRODUCTS = {ops.matmul: (1, 0), ops.addmm: (2, 1)}
-_THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
+THIN_PRODUCTS = {ops.matmul: (1, 0), ops.addmm: (2, 1)}
+THIN_ROWS = 8  # at 32 rows the per-step products already run at full speed (measured)
+
+
+def is_thin_product(a: np.ndarray, g: np.ndarray, w: np.ndarray) -> bool:
+    """Is ``a^T g`` a thin share of weight ``w``'s gradient (``y = a @ w``, ``g = dL/dy``)? 2-d,
+    at most ``THIN_ROWS`` rows, of ``w``'s shape and dtype. ``backward`` and ``mg.compile`` defer
+    such shares and add them as one matmul."""
+    return (
+        a.ndim == 2
+        and a.shape[0] <= THIN_ROWS
+        and g.ndim == 2
+        and g.shape[0] == a.shape[0]  # (an addmm input may have grown the output's rows)
+        and w.shape == (a.shape[1], g.shape[1])
+        and w.dtype == a.dtype == g.dtype
+    )
 
 
 def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferred: dict) -> Tensor | None:
@@ -283,17 +300,9 @@ def _defer_thin_product(node: Tensor, op: Any, g: np.ndarray, args: list, deferr
     A time loop adds T such products into W's gradient, each a pass over the whole (k, m)
     array; W's turn comes after every step's, and then ONE matmul ``[a_1; ...]^T [g_1; ...]``
     gives the same sum (``_add_deferred_products``)."""
-    w_index, a_index = _THIN_PRODUCTS[op]
+    w_index, a_index = THIN_PRODUCTS[op]
     a, weight = args[a_index], node._inputs[w_index]
-    if not (
-        a.ndim == 2
-        and a.shape[0] <= _THIN_ROWS
-        and g.ndim == 2
-        and g.shape[0] == a.shape[0]  # (an addmm input may have grown the output's rows)
-        and weight.requires_grad
-        and weight.data.shape == (a.shape[1], g.shape[1])
-        and weight.data.dtype == a.dtype == g.dtype
-    ):
+    if not (weight.requires_grad and is_thin_product(a, g, weight.data)):
         return None
     pairs = deferred.get(weight)
     if pairs is None:  # the first product is added now (a weight read once pays nothing);

@@ -248,17 +248,13 @@ def _result(loss: np.ndarray, extras: list[np.ndarray]) -> Any:
     return (loss_t, *(constant(e) for e in extras)) if extras else loss_t
 
 
-def _reachable_tensors(fn: Callable, inputs: tuple) -> list[Tensor]:
-    """Tensors and module parameters ``fn`` can reach: its closure, globals it names, its bound self."""
+def _reachable_tensors(fn: Callable) -> list[Tensor]:
+    """Every tensor ``fn`` can read (see :func:`_reachable`), each once."""
     seen: dict[int, Tensor] = {}
-    for _, t in _tensor_paths(fn):
-        seen.setdefault(id(t), t)
+    for _, value in _reachable(fn):
+        if isinstance(value, Tensor):
+            seen.setdefault(id(value), value)
     return list(seen.values())
-
-
-def _tensor_paths(fn: Callable) -> list[tuple[tuple, Tensor]]:
-    """Every (path, tensor) reachable from ``fn`` (see :func:`_reachable`)."""
-    return [(path, value) for path, value in _reachable(fn) if isinstance(value, Tensor)]
 
 
 def _reachable(fn: Callable) -> list[tuple[tuple, Any]]:
@@ -435,7 +431,7 @@ def _accessor(fn: Callable, path: tuple) -> Callable[[], Any]:
 
 
 def _resolve(fn: Callable, path: tuple) -> Any:
-    """The object now at ``path`` (as ``_tensor_paths`` names it), or None if the path no longer leads anywhere."""
+    """The object now at ``path`` (as ``_reachable`` names it), or None if the path no longer leads anywhere."""
     target = getattr(fn, "__func__", fn)
     try:
         head, *rest = path
@@ -493,7 +489,7 @@ class _Recording:
     @classmethod
     def of(cls, fn: Callable, inputs: tuple) -> _Recording:
         rec = cls()
-        rec.reachable = _reachable_tensors(fn, inputs)
+        rec.reachable = _reachable_tensors(fn)
         versions = {id(t): autograd.version_of(t) for t in rec.reachable}
         rng_before = random.generator().bit_generator.state
         with tracing.trace() as tape:
@@ -901,19 +897,9 @@ class _Replay:
         return lines
 
     def _thin(self, k: int, left: int, weight: Tensor) -> bool:
-        """Record k's weight gradient ``a^T g`` is worth deferring: 2-d, a few rows, the weight's
-        own shape and dtype (at 32 rows the per-step products already run at full speed)."""
+        """Record k's weight gradient ``a^T g`` is deferred as ``backward`` would (``autograd.is_thin_product``)."""
         r = self.rec.records[k]
-        a, out = r.inputs[left].data, r.output.data
-        return (
-            a.ndim == 2
-            and out.ndim == 2
-            and a.shape[0] <= _THIN_ROWS
-            and weight.data.ndim == 2
-            and (a.shape[1], out.shape[1]) == weight.data.shape
-            and a.shape[0] == out.shape[0]  # an addmm input may have grown the rows
-            and np.result_type(a, out) == weight.data.dtype
-        )
+        return autograd.is_thin_product(r.inputs[left].data, r.output.data, weight.data)
 
     def _vjp_result(self, k: int, i: int) -> tuple[tuple, np.dtype]:
         """Shape and dtype of record k's VJP for input i, found by running it once on the recording."""
@@ -931,8 +917,8 @@ class _Replay:
 
 
 # Rows whose gradient for one input is ``a^T @ g`` (a weight), and which operand is ``a``.
-_THIN_PRODUCT_LEFT = {("matmul", 1): 0, ("addmm", 2): 1}
-_THIN_ROWS = 8
+# (row name, the weight's input) -> the input ``a`` of its share ``a^T g``: autograd's table, by name
+_THIN_PRODUCT_LEFT = {(row.name, w): a for row, (w, a) in autograd.THIN_PRODUCTS.items()}
 
 
 def _passes_gradient_through(vjp: Callable) -> bool:
